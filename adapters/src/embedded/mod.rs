@@ -1,0 +1,6 @@
+//! The embedded backends: every store kind served in-process, with no server, so polyroute runs
+//! whole on a laptop, in tests, and as the specialised side of the benchmarks.
+
+pub mod key_value;
+pub mod relational;
+pub(crate) mod sqlite;

@@ -1,0 +1,226 @@
+//! The embedded relational backend: SQLite (bundled), in a file or in memory.
+//!
+//! Statements run on a small connection pool, on tokio's blocking threads. Transactions hold one
+//! connection for their whole life and start with `BEGIN IMMEDIATE`, so two writers queue on
+//! SQLite's lock (up to `busy_timeout`) instead of failing on a lock upgrade.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::Deserialize;
+
+use super::sqlite::{
+    bind_params, map_error, read_rows, Location, PoolOptions, PooledConnection, SqlitePool,
+};
+use crate::kinds::relational::{Dialect, RelationalStore, RelationalTransaction, Rows};
+use crate::registry::ConnectContext;
+use crate::store::wrong_settings;
+use crate::units::ConfigDuration;
+use crate::{
+    Capabilities, EntitySettings, EntitySpec, Result, Store, StoreError, StoreHandle, StoreInfo,
+    StoreKind, Value,
+};
+
+/// Options of an embedded relational store (`[stores.NAME]` with `backend = "embedded"`).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Database file, relative to the config file's folder; omitted: a private in-memory database.
+    pub path: Option<PathBuf>,
+    /// Connections in the pool (default 4; always 1 in memory).
+    pub pool: Option<usize>,
+    /// How long a statement waits for another connection's write lock (default `5s`).
+    pub busy_timeout: Option<ConfigDuration>,
+    /// `"full"` (default: every commit is fsynced before it is acknowledged) or `"normal"`
+    /// (faster; the last commits may be lost on power failure, never on a process crash).
+    pub synchronous: Option<Synchronous>,
+}
+
+/// SQLite's `synchronous` setting.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Synchronous {
+    /// Fsync on every commit.
+    #[default]
+    Full,
+    /// Fsync at checkpoints only.
+    Normal,
+}
+
+impl Config {
+    pub(crate) fn pool_options(&self, context: &ConnectContext) -> PoolOptions {
+        PoolOptions {
+            location: match &self.path {
+                Some(path) => Location::File(context.resolve(path)),
+                None => Location::Memory,
+            },
+            size: self.pool.unwrap_or(4),
+            busy_timeout: self.busy_timeout.map_or(Duration::from_secs(5), |d| d.0),
+            sync_full: self.synchronous.unwrap_or_default() == Synchronous::Full,
+        }
+    }
+}
+
+const INFO: StoreInfo = StoreInfo {
+    kind: StoreKind::Relational,
+    backend: "embedded",
+    capabilities: Capabilities {
+        ttl: false,
+        transactions: true,
+        ordered_scan: true,
+        durable: true,
+        secondary_indexes: true,
+        atomic_increment: true,
+        full_text: false,
+        weighted_paths: false,
+        batch_writes: true,
+        evicts: false,
+    },
+};
+
+/// An embedded SQLite database; every relational entity routed to it shares it.
+#[derive(Clone, Debug)]
+pub struct EmbeddedRelational {
+    pool: SqlitePool,
+    durable: bool,
+}
+
+impl EmbeddedRelational {
+    /// Opens (creating if needed) the database `config` describes.
+    pub async fn open(config: Config, context: &ConnectContext) -> Result<Self> {
+        let options = config.pool_options(context);
+        let durable = matches!(options.location, Location::File(_));
+        Ok(EmbeddedRelational {
+            pool: SqlitePool::open(options).await?,
+            durable,
+        })
+    }
+}
+
+#[async_trait]
+impl Store for EmbeddedRelational {
+    fn info(&self) -> StoreInfo {
+        let mut info = INFO;
+        info.capabilities.durable = self.durable;
+        info
+    }
+
+    async fn open(&self, entity: &EntitySpec) -> Result<StoreHandle> {
+        match entity.settings {
+            EntitySettings::Relational(_) => Ok(StoreHandle::Relational(Arc::new(self.clone()))),
+            _ => Err(wrong_settings(&self.info(), entity)),
+        }
+    }
+
+    async fn ping(&self) -> Result<()> {
+        self.pool
+            .run(|conn| {
+                conn.query_row("SELECT 1", [], |_| Ok(()))
+                    .map_err(map_error)
+            })
+            .await
+    }
+}
+
+fn run_query(conn: &rusqlite::Connection, sql: &str, params: &[Value]) -> Result<Rows> {
+    let mut stmt = conn.prepare_cached(sql).map_err(map_error)?;
+    bind_params(&mut stmt, params)?;
+    read_rows(&mut stmt)
+}
+
+fn run_execute(conn: &rusqlite::Connection, sql: &str, params: &[Value]) -> Result<u64> {
+    let mut stmt = conn.prepare_cached(sql).map_err(map_error)?;
+    bind_params(&mut stmt, params)?;
+    let changed = stmt.raw_execute().map_err(map_error)?;
+    Ok(changed as u64)
+}
+
+#[async_trait]
+impl RelationalStore for EmbeddedRelational {
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+
+    async fn query(&self, sql: &str, params: &[Value]) -> Result<Rows> {
+        let (sql, params) = (sql.to_owned(), params.to_vec());
+        self.pool
+            .run(move |conn| run_query(conn, &sql, &params))
+            .await
+    }
+
+    async fn execute(&self, sql: &str, params: &[Value]) -> Result<u64> {
+        let (sql, params) = (sql.to_owned(), params.to_vec());
+        self.pool
+            .run(move |conn| run_execute(conn, &sql, &params))
+            .await
+    }
+
+    async fn execute_script(&self, sql: &str) -> Result<()> {
+        let sql = format!("BEGIN IMMEDIATE;\n{sql}\n;COMMIT;");
+        self.pool
+            .run(move |conn| {
+                let result = conn.execute_batch(&sql).map_err(map_error);
+                if result.is_err() && !conn.is_autocommit() {
+                    conn.execute_batch("ROLLBACK").map_err(map_error)?;
+                }
+                result
+            })
+            .await
+    }
+
+    async fn begin(&self) -> Result<Box<dyn RelationalTransaction>> {
+        let mut conn = self.pool.get().await?;
+        conn.run(|conn| conn.execute_batch("BEGIN IMMEDIATE").map_err(map_error))
+            .await?;
+        Ok(Box::new(EmbeddedTransaction { conn }))
+    }
+}
+
+/// A transaction on one pooled connection; rolled back by the pool if dropped while open.
+#[derive(Debug)]
+struct EmbeddedTransaction {
+    conn: PooledConnection,
+}
+
+#[async_trait]
+impl RelationalTransaction for EmbeddedTransaction {
+    async fn query(&mut self, sql: &str, params: &[Value]) -> Result<Rows> {
+        let (sql, params) = (sql.to_owned(), params.to_vec());
+        self.conn
+            .run(move |conn| run_query(conn, &sql, &params))
+            .await
+    }
+
+    async fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64> {
+        let (sql, params) = (sql.to_owned(), params.to_vec());
+        self.conn
+            .run(move |conn| run_execute(conn, &sql, &params))
+            .await
+    }
+
+    async fn commit(mut self: Box<Self>) -> Result<()> {
+        self.conn
+            .run(|conn| {
+                if conn.is_autocommit() {
+                    return Err(StoreError::invalid(
+                        "the transaction was already ended by a COMMIT or ROLLBACK statement",
+                    ));
+                }
+                conn.execute_batch("COMMIT").map_err(map_error)
+            })
+            .await
+    }
+
+    async fn rollback(mut self: Box<Self>) -> Result<()> {
+        self.conn
+            .run(|conn| {
+                if conn.is_autocommit() {
+                    return Ok(());
+                }
+                conn.execute_batch("ROLLBACK").map_err(map_error)
+            })
+            .await
+    }
+}

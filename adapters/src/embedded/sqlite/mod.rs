@@ -1,0 +1,9 @@
+//! The SQLite engine shared by the embedded relational and document backends: a small pool of
+//! connections whose blocking calls run on tokio's blocking threads, never on the async
+//! runtime's workers.
+
+mod convert;
+mod pool;
+
+pub(crate) use convert::{bind_params, map_error, read_rows};
+pub(crate) use pool::{Location, PoolOptions, PooledConnection, SqlitePool};

@@ -1,0 +1,96 @@
+//! Relational stores: SQL with positional parameters, typed rows, and transactions.
+
+use std::fmt;
+
+use async_trait::async_trait;
+
+use crate::{Result, Value};
+
+/// The SQL dialect a relational backend speaks, so callers can choose their statements.
+///
+/// Parameters are written `$1`, `$2`, … in every dialect.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Dialect {
+    /// SQLite 3.
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+}
+
+/// The result of a query: column names and rows of values in column order.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Rows {
+    /// Column names, in order.
+    pub columns: Vec<String>,
+    /// One `Vec` per row, each with one value per column.
+    pub rows: Vec<Vec<Value>>,
+}
+
+impl Rows {
+    /// The number of rows.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Whether there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// The position of `column`, if the result has it.
+    pub fn column_index(&self, column: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c == column)
+    }
+
+    /// The value of `column` in row `row`, if both exist.
+    pub fn get(&self, row: usize, column: &str) -> Option<&Value> {
+        let index = self.column_index(column)?;
+        self.rows.get(row)?.get(index)
+    }
+}
+
+/// Settings of one relational entity. Relational entities name their tables in SQL, so there
+/// is nothing to configure yet; the type exists so every kind opens the same way.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RelationalSettings {}
+
+/// A relational store: a database that runs parameterised SQL.
+///
+/// Statements take their values only as parameters (`$1`, `$2`, …), never spliced into the text.
+#[async_trait]
+pub trait RelationalStore: Send + Sync + fmt::Debug {
+    /// The dialect this backend speaks.
+    fn dialect(&self) -> Dialect;
+
+    /// Runs a statement that returns rows.
+    async fn query(&self, sql: &str, params: &[Value]) -> Result<Rows>;
+
+    /// Runs a statement and returns the number of rows it changed.
+    async fn execute(&self, sql: &str, params: &[Value]) -> Result<u64>;
+
+    /// Runs several statements without parameters (schema set-up, migrations), atomically where
+    /// the backend allows DDL in transactions.
+    async fn execute_script(&self, sql: &str) -> Result<()>;
+
+    /// Starts a transaction. Dropping it without [`RelationalTransaction::commit`] rolls it back.
+    async fn begin(&self) -> Result<Box<dyn RelationalTransaction>>;
+}
+
+/// An open transaction: every statement sees the ones before it, and none is visible to others
+/// until [`commit`](RelationalTransaction::commit).
+#[async_trait]
+pub trait RelationalTransaction: Send + fmt::Debug {
+    /// Runs a statement that returns rows, inside the transaction.
+    async fn query(&mut self, sql: &str, params: &[Value]) -> Result<Rows>;
+
+    /// Runs a statement inside the transaction and returns the number of rows it changed.
+    async fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64>;
+
+    /// Makes every statement of the transaction durable and visible.
+    async fn commit(self: Box<Self>) -> Result<()>;
+
+    /// Discards every statement of the transaction.
+    async fn rollback(self: Box<Self>) -> Result<()>;
+}

@@ -1,0 +1,193 @@
+//! Time-series stores: timestamped points with tags, queried by time range and aggregated by
+//! window.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::Result;
+
+/// A field value of a point.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FieldValue {
+    /// A float.
+    Float(f64),
+    /// A signed integer.
+    Int(i64),
+    /// A boolean.
+    Bool(bool),
+    /// A string.
+    Text(String),
+}
+
+impl FieldValue {
+    /// The value as a float, for numeric aggregation (`Bool` and `Text` have none).
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            FieldValue::Float(v) => Some(*v),
+            FieldValue::Int(v) => Some(*v as f64),
+            FieldValue::Bool(_) | FieldValue::Text(_) => None,
+        }
+    }
+}
+
+/// One measurement at one instant: the InfluxDB data model.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Point {
+    /// What is measured (`cpu`, `http_requests`).
+    pub measurement: String,
+    /// Indexed dimensions that identify the series (`host = "web-1"`).
+    pub tags: BTreeMap<String, String>,
+    /// The measured values; at least one.
+    pub fields: BTreeMap<String, FieldValue>,
+    /// Nanoseconds since the Unix epoch (UTC).
+    pub timestamp: i64,
+}
+
+/// A tag condition: every listed tag must have one of its listed values.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TagFilter {
+    /// Tag name to accepted values; an empty map matches every series.
+    pub any_of: BTreeMap<String, Vec<String>>,
+}
+
+impl TagFilter {
+    /// Matches every series.
+    pub fn all() -> Self {
+        TagFilter::default()
+    }
+
+    /// Adds the condition `tag == value`.
+    pub fn eq(mut self, tag: &str, value: &str) -> Self {
+        self.any_of
+            .entry(tag.to_owned())
+            .or_default()
+            .push(value.to_owned());
+        self
+    }
+
+    /// Whether a series with `tags` matches.
+    pub fn matches(&self, tags: &BTreeMap<String, String>) -> bool {
+        self.any_of
+            .iter()
+            .all(|(tag, values)| tags.get(tag).is_some_and(|v| values.contains(v)))
+    }
+}
+
+/// Points of one measurement in `[start, end)`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RangeQuery {
+    /// The measurement.
+    pub measurement: String,
+    /// Inclusive start, nanoseconds since the epoch.
+    pub start: i64,
+    /// Exclusive end, nanoseconds since the epoch.
+    pub end: i64,
+    /// Which series.
+    pub tags: TagFilter,
+    /// Which fields to return; empty returns all.
+    pub fields: Vec<String>,
+    /// At most this many points per series, oldest first.
+    pub limit: Option<usize>,
+}
+
+/// The points of one series, in time order, stored as columns.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SeriesData {
+    /// The series' tags.
+    pub tags: BTreeMap<String, String>,
+    /// Timestamps, ascending.
+    pub timestamps: Vec<i64>,
+    /// One column per field, aligned with `timestamps`; `None` where a point lacks the field.
+    pub fields: BTreeMap<String, Vec<Option<FieldValue>>>,
+}
+
+/// An aggregate function over one window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Aggregate {
+    /// Arithmetic mean.
+    Mean,
+    /// Smallest value.
+    Min,
+    /// Largest value.
+    Max,
+    /// Sum.
+    Sum,
+    /// Number of values.
+    Count,
+    /// Value with the earliest timestamp.
+    First,
+    /// Value with the latest timestamp.
+    Last,
+}
+
+/// One numeric field of one measurement, aggregated per fixed window and grouped by tags.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WindowQuery {
+    /// The measurement.
+    pub measurement: String,
+    /// The field to aggregate.
+    pub field: String,
+    /// Inclusive start, nanoseconds since the epoch.
+    pub start: i64,
+    /// Exclusive end, nanoseconds since the epoch.
+    pub end: i64,
+    /// Window width; windows are aligned to the Unix epoch.
+    pub every: Duration,
+    /// The aggregate.
+    pub aggregate: Aggregate,
+    /// Tags to group by; empty folds every matching series into one group.
+    pub group_by: Vec<String>,
+    /// Which series.
+    pub tags: TagFilter,
+}
+
+/// The windows of one group.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct WindowSeries {
+    /// The group's values of the `group_by` tags.
+    pub group: BTreeMap<String, String>,
+    /// `(window start, aggregate)` for every window with at least one value, ascending.
+    pub windows: Vec<(i64, f64)>,
+}
+
+/// The newest point of one series.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LastPoint {
+    /// The series' tags.
+    pub tags: BTreeMap<String, String>,
+    /// The point's timestamp.
+    pub timestamp: i64,
+    /// The point's fields.
+    pub fields: BTreeMap<String, FieldValue>,
+}
+
+/// Settings of one time-series entity.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TimeSeriesSettings {
+    /// Drop points older than this.
+    pub retention: Option<Duration>,
+}
+
+/// A time-series store, scoped to one entity.
+#[async_trait]
+pub trait TimeSeriesStore: Send + Sync + fmt::Debug {
+    /// Writes points; late and out-of-order points are accepted.
+    async fn write(&self, points: Vec<Point>) -> Result<()>;
+
+    /// Raw points per series.
+    async fn range(&self, query: &RangeQuery) -> Result<Vec<SeriesData>>;
+
+    /// Window aggregates per group.
+    async fn window(&self, query: &WindowQuery) -> Result<Vec<WindowSeries>>;
+
+    /// The newest point of every series of `measurement` matching `tags`.
+    async fn last(&self, measurement: &str, tags: &TagFilter) -> Result<Vec<LastPoint>>;
+
+    /// Deletes every point older than `before` (nanoseconds since the epoch); returns how many
+    /// points were removed where the backend can tell, else 0.
+    async fn delete_before(&self, before: i64) -> Result<u64>;
+}

@@ -1,0 +1,24 @@
+//! Store-kind contracts and backends for polyroute.
+//!
+//! - [`kinds`]: one object-safe async trait per store kind (key-value, time-series, graph,
+//!   relational, wide-column, document, search), with its request and response types;
+//! - [`Store`]: a connected backend that opens a handle of its kind per entity;
+//! - [`registry`]: from a config's `kind` + `backend` + options to a connected [`Store`];
+//! - [`embedded`]: the default backends, which need no server.
+//!
+//! Services normally depend on the `polyroute` crate, which re-exports this one.
+
+pub mod capabilities;
+pub mod embedded;
+pub mod error;
+pub mod kinds;
+pub mod registry;
+pub mod store;
+pub mod units;
+pub mod value;
+
+pub use capabilities::{Capabilities, Capability};
+pub use error::{BoxError, ErrorKind, Result, StoreError};
+pub use kinds::StoreKind;
+pub use store::{EntitySettings, EntitySpec, Store, StoreHandle, StoreInfo};
+pub use value::Value;

@@ -1,0 +1,181 @@
+//! The backend registry: from a store's `kind`, `backend` and options (as written in config) to
+//! a connected [`Store`].
+//!
+//! Validation and connection are separate so a config can be checked completely, every store at
+//! once, before anything is opened.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+
+use crate::embedded;
+use crate::{Result, Store, StoreError, StoreKind};
+
+/// A backend this build can connect to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BackendDescriptor {
+    /// The kind it serves.
+    pub kind: StoreKind,
+    /// Its name in config.
+    pub name: &'static str,
+    /// One line on what it is.
+    pub summary: &'static str,
+}
+
+/// Every backend compiled into this build.
+pub const BACKENDS: &[BackendDescriptor] = &[
+    BackendDescriptor {
+        kind: StoreKind::KeyValue,
+        name: "embedded",
+        summary: "in-process concurrent map with per-entry TTL and an optional memory bound",
+    },
+    BackendDescriptor {
+        kind: StoreKind::Relational,
+        name: "embedded",
+        summary: "SQLite (bundled), in a file or in memory, pooled",
+    },
+    BackendDescriptor {
+        kind: StoreKind::Document,
+        name: "embedded",
+        summary: "JSON documents in SQLite with expression indexes, in a file or in memory",
+    },
+];
+
+/// Where a backend resolves relative paths in its options (the config file's folder).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ConnectContext {
+    /// Base for relative paths; empty means the current directory.
+    pub base_dir: PathBuf,
+}
+
+impl ConnectContext {
+    /// `path` as given when absolute, else joined to the base folder.
+    pub fn resolve(&self, path: &std::path::Path) -> PathBuf {
+        if path.is_absolute() {
+            path.to_owned()
+        } else {
+            self.base_dir.join(path)
+        }
+    }
+}
+
+/// One problem with a store's backend options.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OptionProblem {
+    /// The option's path inside the store's table (`pool`, `tls.ca`), or empty for the table.
+    pub field: String,
+    /// What is wrong and how to fix it.
+    pub message: String,
+}
+
+impl fmt::Display for OptionProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.field.is_empty() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "{}: {}", self.field, self.message)
+        }
+    }
+}
+
+/// Why a store's `kind`/`backend`/options cannot be used.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RegistryError {
+    /// No compiled backend of that name serves that kind.
+    #[error("no backend `{backend}` for kind {kind}; available for {kind}: {}", available_names(*kind))]
+    UnknownBackend {
+        /// The kind asked for.
+        kind: StoreKind,
+        /// The backend asked for.
+        backend: String,
+    },
+    /// The backend's options are wrong.
+    #[error("{problem}")]
+    InvalidOption {
+        /// The first problem found (serde stops at the first).
+        problem: OptionProblem,
+    },
+}
+
+fn available_names(kind: StoreKind) -> String {
+    let names: Vec<&str> = BACKENDS
+        .iter()
+        .filter(|b| b.kind == kind)
+        .map(|b| b.name)
+        .collect();
+    if names.is_empty() {
+        "none in this build".to_owned()
+    } else {
+        names.join(", ")
+    }
+}
+
+/// Backend options, typed: one variant per compiled backend.
+#[derive(Debug)]
+enum BackendConfig {
+    EmbeddedKeyValue(embedded::key_value::Config),
+    EmbeddedRelational(embedded::relational::Config),
+}
+
+fn parse<T: DeserializeOwned>(options: &serde_json::Value) -> Result<T, RegistryError> {
+    serde_path_to_error::deserialize(options).map_err(|err| {
+        let field = err.path().to_string();
+        let field = if field == "." { String::new() } else { field };
+        RegistryError::InvalidOption {
+            problem: OptionProblem {
+                field,
+                message: err.into_inner().to_string(),
+            },
+        }
+    })
+}
+
+fn parse_config(
+    kind: StoreKind,
+    backend: &str,
+    options: &serde_json::Value,
+) -> Result<BackendConfig, RegistryError> {
+    match (kind, backend) {
+        (StoreKind::KeyValue, "embedded") => parse(options).map(BackendConfig::EmbeddedKeyValue),
+        (StoreKind::Relational, "embedded") => {
+            parse(options).map(BackendConfig::EmbeddedRelational)
+        }
+
+        _ => Err(RegistryError::UnknownBackend {
+            kind,
+            backend: backend.to_owned(),
+        }),
+    }
+}
+
+/// Checks that `backend` serves `kind` in this build and that `options` (a JSON object of the
+/// store's table without `kind` and `backend`) are valid for it, without connecting.
+pub fn validate(
+    kind: StoreKind,
+    backend: &str,
+    options: &serde_json::Value,
+) -> Result<(), RegistryError> {
+    parse_config(kind, backend, options).map(drop)
+}
+
+/// Validates the options, then connects: opens files, pools, and checks the backend answers.
+pub async fn connect(
+    kind: StoreKind,
+    backend: &str,
+    options: &serde_json::Value,
+    context: &ConnectContext,
+) -> Result<Arc<dyn Store>> {
+    let config =
+        parse_config(kind, backend, options).map_err(|err| StoreError::invalid(err.to_string()))?;
+    Ok(match config {
+        BackendConfig::EmbeddedKeyValue(config) => {
+            Arc::new(embedded::key_value::EmbeddedKeyValue::open(config)?)
+        }
+        BackendConfig::EmbeddedRelational(config) => {
+            Arc::new(embedded::relational::EmbeddedRelational::open(config, context).await?)
+        }
+    })
+}
