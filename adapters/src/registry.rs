@@ -43,6 +43,18 @@ pub const BACKENDS: &[BackendDescriptor] = &[
     },
 ];
 
+/// Backends that polyroute provides behind a cargo feature, so a config naming one in a build
+/// without it gets "rebuild with the feature" instead of "unknown backend".
+const FEATURE_BACKENDS: &[(&str, &str)] = &[
+    ("postgres", "postgres"),
+    ("redis", "redis"),
+    ("neo4j", "neo4j"),
+    ("scylla", "scylla"),
+    ("influxdb", "influxdb"),
+    ("mongodb", "mongodb"),
+    ("elasticsearch", "elasticsearch"),
+];
+
 /// Where a backend resolves relative paths in its options (the config file's folder).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ConnectContext {
@@ -91,6 +103,14 @@ pub enum RegistryError {
         kind: StoreKind,
         /// The backend asked for.
         backend: String,
+    },
+    /// The backend exists but is behind a cargo feature this build was compiled without.
+    #[error("backend `{backend}` is not compiled into this build; rebuild polyroute with `--features {feature}`")]
+    NotCompiled {
+        /// The backend asked for.
+        backend: String,
+        /// The cargo feature that provides it.
+        feature: &'static str,
     },
     /// The backend's options are wrong.
     #[error("{problem}")]
@@ -144,10 +164,18 @@ fn parse_config(
             parse(options).map(BackendConfig::EmbeddedRelational)
         }
 
-        _ => Err(RegistryError::UnknownBackend {
-            kind,
-            backend: backend.to_owned(),
-        }),
+        _ => Err(
+            match FEATURE_BACKENDS.iter().find(|(name, _)| *name == backend) {
+                Some((_, feature)) => RegistryError::NotCompiled {
+                    backend: backend.to_owned(),
+                    feature,
+                },
+                None => RegistryError::UnknownBackend {
+                    kind,
+                    backend: backend.to_owned(),
+                },
+            },
+        ),
     }
 }
 
@@ -178,4 +206,41 @@ pub async fn connect(
             Arc::new(embedded::relational::EmbeddedRelational::open(config, context).await?)
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn unknown_and_uncompiled_backends_are_told_apart() {
+        let err = validate(StoreKind::KeyValue, "memcached", &json!({})).unwrap_err();
+        assert!(matches!(err, RegistryError::UnknownBackend { .. }));
+        assert!(
+            err.to_string()
+                .contains("available for key_value: embedded"),
+            "{err}"
+        );
+        let err = validate(StoreKind::KeyValue, "redis", &json!({})).unwrap_err();
+        assert!(err.to_string().contains("--features redis"), "{err}");
+    }
+
+    #[test]
+    fn option_problems_name_the_field() {
+        let err =
+            validate(StoreKind::Relational, "embedded", &json!({"pool": "many"})).unwrap_err();
+        let RegistryError::InvalidOption { problem } = err else {
+            panic!("expected an option problem");
+        };
+        assert_eq!(problem.field, "pool");
+        let err = validate(StoreKind::KeyValue, "embedded", &json!({"max_mem": 1})).unwrap_err();
+        assert!(err.to_string().contains("max_memory"), "{err}");
+        assert!(validate(
+            StoreKind::KeyValue,
+            "embedded",
+            &json!({"max_memory": "1MiB"})
+        )
+        .is_ok());
+    }
 }

@@ -133,8 +133,21 @@ impl Store for EmbeddedKeyValue {
         }
     }
 
+    /// Writes, reads back and deletes a probe entry, so the map's whole path is exercised.
     async fn ping(&self) -> Result<()> {
-        Ok(())
+        let key = String::from("\0polyroute:ping");
+        let probe = Entry {
+            value: Bytes::from_static(b"ping"),
+            expires_at: expiry(Some(Duration::from_secs(10)))?,
+        };
+        self.map.insert(key.clone(), probe);
+        let read = self.map.remove(&key);
+        match read {
+            Some(entry) if entry.value.as_ref() == b"ping" => Ok(()),
+            _ => Err(StoreError::backend(
+                "ping entry was not read back (the memory bound may be too small to hold one entry)",
+            )),
+        }
     }
 }
 
