@@ -360,3 +360,40 @@ async fn options_are_checked_and_paths_resolve_against_the_config_folder() {
     store.ping().await.unwrap();
     assert!(dir.path().join("data/docs.db").exists());
 }
+
+#[tokio::test]
+async fn floats_match_exactly_as_written() {
+    let store = memory_store().await;
+    let docs = collection(&store, DocumentSettings::with_indexes(vec![path("f")])).await;
+    let floats = [
+        0.1,
+        1.5e-300,
+        6.02e23,
+        std::f64::consts::PI,
+        f64::MIN_POSITIVE,
+        f64::MAX,
+        f64::MIN,
+        5e-324,
+        -0.3,
+        123_456_789.123_456_79,
+        9_007_199_254_740_992.0,
+    ];
+    for (n, f) in floats.iter().enumerate() {
+        docs.put(&format!("f{n:02}"), doc(json!({ "f": f })))
+            .await
+            .unwrap();
+    }
+    for (n, f) in floats.iter().enumerate() {
+        let id = format!("f{n:02}");
+        assert_eq!(
+            ids(&*docs, Filter::eq("f", *f).unwrap()).await,
+            [id.as_str()],
+            "{f:e}"
+        );
+        assert_eq!(
+            docs.get(&id).await.unwrap().unwrap()["f"],
+            json!(f),
+            "{f:e}"
+        );
+    }
+}
