@@ -134,10 +134,13 @@ fn available_names(kind: StoreKind) -> String {
 }
 
 /// Backend options, typed: one variant per compiled backend.
+// Only the embedded backends are compiled without features, so every variant shares a prefix.
+#[allow(clippy::enum_variant_names)]
 #[derive(Debug)]
 enum BackendConfig {
     EmbeddedKeyValue(embedded::key_value::Config),
     EmbeddedRelational(embedded::relational::Config),
+    EmbeddedDocument(embedded::document::Config),
 }
 
 fn parse<T: DeserializeOwned>(options: &serde_json::Value) -> Result<T, RegistryError> {
@@ -163,6 +166,7 @@ fn parse_config(
         (StoreKind::Relational, "embedded") => {
             parse(options).map(BackendConfig::EmbeddedRelational)
         }
+        (StoreKind::Document, "embedded") => parse(options).map(BackendConfig::EmbeddedDocument),
 
         _ => Err(
             match FEATURE_BACKENDS.iter().find(|(name, _)| *name == backend) {
@@ -204,6 +208,9 @@ pub async fn connect(
         }
         BackendConfig::EmbeddedRelational(config) => {
             Arc::new(embedded::relational::EmbeddedRelational::open(config, context).await?)
+        }
+        BackendConfig::EmbeddedDocument(config) => {
+            Arc::new(embedded::document::EmbeddedDocument::open(config, context).await?)
         }
     })
 }

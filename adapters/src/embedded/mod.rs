@@ -1,6 +1,7 @@
 //! The embedded backends: every store kind served in-process, with no server, so polyroute runs
 //! whole on a laptop, in tests, and as the specialised side of the benchmarks.
 
+pub mod document;
 pub mod key_value;
 pub mod relational;
 pub(crate) mod sqlite;

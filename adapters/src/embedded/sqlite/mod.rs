@@ -2,8 +2,11 @@
 //! connections whose blocking calls run on tokio's blocking threads, never on the async
 //! runtime's workers.
 
+mod config;
 mod convert;
 mod pool;
+
+pub use config::{Config, Synchronous};
 
 pub(crate) use convert::{bind_params, map_error, read_rows};
 pub(crate) use pool::{Location, PoolOptions, PooledConnection, SqlitePool};
