@@ -1,0 +1,402 @@
+//! [`RouterBuilder`]: declares stores and entities in code (or from a [`Config`]) and builds a
+//! [`Router`], checking the same things a config load does.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use polyroute_adapters::registry::ConnectContext;
+use polyroute_adapters::store::is_identifier;
+use polyroute_adapters::{EntitySettings, EntitySpec, Store, StoreError, StoreInfo, StoreKind};
+
+use crate::call::CallContext;
+use crate::config::{
+    join, listing, registry_problems, BackendOptions, Config, ConfigError, ConfigProblem,
+    ProblemKind, DEFAULT_TIMEOUT,
+};
+use crate::error::{RouterError, StartupFailure};
+use crate::router::{ConnectedStore, Route, Router};
+use crate::routes::{kind_problem, route_problems};
+
+/// Builds a [`Router`] in code: the same stores, entities and checks as a config file.
+///
+/// ```no_run
+/// # async fn example() -> Result<(), polyroute::RouterError> {
+/// use polyroute::kinds::key_value::KeyValueSettings;
+/// use polyroute::{EntitySettings, RouterBuilder, StoreKind};
+/// use std::time::Duration;
+///
+/// let router = RouterBuilder::new()
+///     .store_config("cache", StoreKind::KeyValue, "embedded", serde_json::json!({}))
+///     .entity(
+///         "sessions",
+///         "cache",
+///         EntitySettings::KeyValue(KeyValueSettings::with_ttl(Some(Duration::from_secs(1800)))),
+///     )
+///     .timeout(Duration::from_millis(250))
+///     .build()
+///     .await?;
+/// router.key_value("sessions")?.set("s1", "alice").await.ok();
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct RouterBuilder {
+    stores: Vec<(String, StoreSource)>,
+    entities: Vec<EntityDecl>,
+    entity_timeouts: Vec<(String, Duration)>,
+    timeout: Duration,
+    context: ConnectContext,
+}
+
+#[derive(Debug)]
+enum StoreSource {
+    Ready(Arc<dyn Store>),
+    Declared {
+        kind: StoreKind,
+        backend: String,
+        options: BackendOptions,
+    },
+}
+
+impl StoreSource {
+    fn kind(&self) -> StoreKind {
+        match self {
+            StoreSource::Ready(store) => store.info().kind,
+            StoreSource::Declared { kind, .. } => *kind,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct EntityDecl {
+    name: String,
+    store: String,
+    settings: EntitySettings,
+}
+
+impl Default for RouterBuilder {
+    fn default() -> Self {
+        RouterBuilder::new()
+    }
+}
+
+impl RouterBuilder {
+    /// An empty builder with the default timeout ([`DEFAULT_TIMEOUT`]).
+    pub fn new() -> Self {
+        RouterBuilder {
+            stores: Vec::new(),
+            entities: Vec::new(),
+            entity_timeouts: Vec::new(),
+            timeout: DEFAULT_TIMEOUT,
+            context: ConnectContext::default(),
+        }
+    }
+
+    /// A builder holding everything `config` declares.
+    pub fn from_config(config: Config) -> Self {
+        let mut builder = RouterBuilder::new()
+            .timeout(config.policy().timeout)
+            .base_dir(config.base_dir());
+        for (name, store) in config.stores() {
+            builder.stores.push((
+                name.clone(),
+                StoreSource::Declared {
+                    kind: store.kind(),
+                    backend: store.backend().to_owned(),
+                    options: store.options().clone(),
+                },
+            ));
+        }
+        for (name, entity) in config.entities() {
+            builder = builder.entity(name, &entity.store, entity.settings.clone());
+            if let Some(timeout) = entity.timeout {
+                builder = builder.entity_timeout(name, timeout);
+            }
+        }
+        builder
+    }
+
+    /// Adds an already connected store as `name`.
+    pub fn store(mut self, name: impl Into<String>, store: Arc<dyn Store>) -> Self {
+        self.stores.push((name.into(), StoreSource::Ready(store)));
+        self
+    }
+
+    /// Adds a store to connect through the backend registry at build time: `options` is the
+    /// JSON object a config's `[stores.NAME]` table would hold, without `kind` and `backend`.
+    pub fn store_config(
+        mut self,
+        name: impl Into<String>,
+        kind: StoreKind,
+        backend: impl Into<String>,
+        options: serde_json::Value,
+    ) -> Self {
+        self.stores.push((
+            name.into(),
+            StoreSource::Declared {
+                kind,
+                backend: backend.into(),
+                options: BackendOptions::new(options),
+            },
+        ));
+        self
+    }
+
+    /// Routes entity `name` to `store`, with `settings` of the store's kind.
+    pub fn entity(
+        mut self,
+        name: impl Into<String>,
+        store: impl Into<String>,
+        settings: EntitySettings,
+    ) -> Self {
+        self.entities.push(EntityDecl {
+            name: name.into(),
+            store: store.into(),
+            settings,
+        });
+        self
+    }
+
+    /// Gives entity `name` its own per-call deadline.
+    pub fn entity_timeout(mut self, name: impl Into<String>, timeout: Duration) -> Self {
+        self.entity_timeouts.push((name.into(), timeout));
+        self
+    }
+
+    /// The per-call deadline of entities without their own.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The folder relative backend paths resolve against (default: the current directory).
+    pub fn base_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.context = ConnectContext {
+            base_dir: dir.into(),
+        };
+        self
+    }
+
+    /// Checks every declaration, connects every declared store, checks each entity against its
+    /// store's kind and capabilities, and opens every entity.
+    ///
+    /// Reports all problems of a stage at once: declaration and capability problems as
+    /// [`RouterError::Config`], connection and open failures as [`RouterError::Startup`].
+    pub async fn build(self) -> Result<Router, RouterError> {
+        invalid(self.check())?;
+        let timeouts: BTreeMap<String, Duration> = self.entity_timeouts.into_iter().collect();
+        let (stores, mut failures) = connect_all(self.stores, &self.context).await;
+
+        let mut routable = Vec::new();
+        let mut problems = Vec::new();
+        for entity in self.entities {
+            if let Some(store) = stores.get(&entity.store) {
+                let found =
+                    route_problems(&entity.name, &entity.settings, &entity.store, &store.info);
+                if found.is_empty() {
+                    routable.push((entity, store.store.clone(), store.info));
+                } else {
+                    problems.extend(found);
+                }
+            }
+        }
+        invalid(problems)?;
+
+        let opened = join_all(
+            routable
+                .into_iter()
+                .map(|(entity, store, info)| async move {
+                    let outcome = open(&entity, store.as_ref(), &info).await;
+                    (entity, info, outcome)
+                }),
+        )
+        .await;
+        let mut entities = BTreeMap::new();
+        for (entity, info, outcome) in opened {
+            match outcome {
+                Ok(handle) => {
+                    let timeout = timeouts.get(&entity.name).copied().unwrap_or(self.timeout);
+                    let context =
+                        CallContext::for_entity(&entity.name, &entity.store, info.kind, timeout);
+                    entities.insert(
+                        entity.name,
+                        Route {
+                            store: entity.store,
+                            handle,
+                            settings: entity.settings,
+                            context,
+                        },
+                    );
+                }
+                Err(error) => failures.push(StartupFailure {
+                    store: entity.store,
+                    entity: Some(entity.name),
+                    error,
+                }),
+            }
+        }
+        if !failures.is_empty() {
+            return Err(RouterError::Startup(failures));
+        }
+        Ok(Router::new(stores, entities, self.timeout))
+    }
+
+    /// Every problem that can be seen before connecting.
+    fn check(&self) -> Vec<ConfigProblem> {
+        let mut problems = Vec::new();
+        if self.timeout.is_zero() {
+            problems.push(zero_timeout("policy.timeout"));
+        }
+        let mut seen: Vec<&str> = Vec::new();
+        for (name, source) in &self.stores {
+            let path = join("stores", name);
+            problems.extend(name_problem(&path, "store", name, &seen));
+            seen.push(name);
+            if let StoreSource::Declared {
+                kind,
+                backend,
+                options,
+            } = source
+            {
+                problems.extend(registry_problems(&path, *kind, backend, options));
+            }
+        }
+        let stores: Vec<&str> = self.stores.iter().map(|(name, _)| name.as_str()).collect();
+        let mut seen: Vec<&str> = Vec::new();
+        for entity in &self.entities {
+            let path = join("entities", &entity.name);
+            problems.extend(name_problem(&path, "entity", &entity.name, &seen));
+            seen.push(&entity.name);
+            match self.stores.iter().find(|(name, _)| *name == entity.store) {
+                None => problems.push(
+                    ConfigProblem::new(
+                        ProblemKind::UnknownStore,
+                        join(&path, "store"),
+                        format!("unknown store `{}`", entity.store),
+                    )
+                    .with_fix(format!(
+                        "declared stores: {}",
+                        listing(&stores, &entity.store)
+                    )),
+                ),
+                Some((store, source)) => problems.extend(kind_problem(
+                    &entity.name,
+                    &entity.settings,
+                    store,
+                    source.kind(),
+                )),
+            }
+        }
+        let entities: Vec<&str> = self.entities.iter().map(|e| e.name.as_str()).collect();
+        for (name, timeout) in &self.entity_timeouts {
+            let path = join(&join("entities", name), "timeout");
+            if !entities.contains(&name.as_str()) {
+                problems.push(
+                    ConfigProblem::new(
+                        ProblemKind::UnknownEntity,
+                        &path,
+                        format!("timeout set for unknown entity `{name}`"),
+                    )
+                    .with_fix(format!("declared entities: {}", listing(&entities, name))),
+                );
+            } else if timeout.is_zero() {
+                problems.push(zero_timeout(&path));
+            }
+        }
+        problems
+    }
+}
+
+fn invalid(problems: Vec<ConfigProblem>) -> Result<(), RouterError> {
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(RouterError::Config(ConfigError::Invalid(problems)))
+    }
+}
+
+fn zero_timeout(path: &str) -> ConfigProblem {
+    ConfigProblem::new(
+        ProblemKind::BadDuration,
+        path,
+        "a timeout of zero is not allowed",
+    )
+    .with_fix("give a positive duration such as 250ms")
+}
+
+fn name_problem(path: &str, what: &str, name: &str, seen: &[&str]) -> Option<ConfigProblem> {
+    if !is_identifier(name) {
+        Some(
+            ConfigProblem::new(
+                ProblemKind::InvalidName,
+                path,
+                format!("`{name}` is not a valid {what} name"),
+            )
+            .with_fix("use ASCII letters, digits and `_`, starting with a letter or `_` (at most 63 characters)"),
+        )
+    } else if seen.contains(&name) {
+        Some(ConfigProblem::new(
+            ProblemKind::Duplicate,
+            path,
+            format!("{what} `{name}` is declared twice"),
+        ))
+    } else {
+        None
+    }
+}
+
+/// Connects every declared store (concurrently); ready stores are taken as they are.
+async fn connect_all(
+    sources: Vec<(String, StoreSource)>,
+    context: &ConnectContext,
+) -> (BTreeMap<String, ConnectedStore>, Vec<StartupFailure>) {
+    let connected = join_all(sources.into_iter().map(|(name, source)| async move {
+        let outcome = match source {
+            StoreSource::Ready(store) => Ok(store),
+            StoreSource::Declared {
+                kind,
+                backend,
+                options,
+            } => options.connect(kind, &backend, context).await,
+        };
+        (name, outcome)
+    }))
+    .await;
+    let mut stores = BTreeMap::new();
+    let mut failures = Vec::new();
+    for (name, outcome) in connected {
+        match outcome {
+            Ok(store) => {
+                let info = store.info();
+                stores.insert(name, ConnectedStore { store, info });
+            }
+            Err(error) => failures.push(StartupFailure {
+                store: name,
+                entity: None,
+                error,
+            }),
+        }
+    }
+    (stores, failures)
+}
+
+async fn open(
+    entity: &EntityDecl,
+    store: &dyn Store,
+    info: &StoreInfo,
+) -> Result<polyroute_adapters::StoreHandle, StoreError> {
+    let spec = EntitySpec::new(&entity.name, entity.settings.clone())?;
+    let handle = store.open(&spec).await?;
+    if handle.kind() != info.kind {
+        return Err(StoreError::backend(format!(
+            "backend `{}` opened a {} handle for a {} entity",
+            info.backend,
+            handle.kind(),
+            info.kind
+        )));
+    }
+    Ok(handle)
+}

@@ -1,0 +1,94 @@
+//! [`Graph`]: the handle of a graph entity.
+
+use std::sync::Arc;
+
+use polyroute_adapters::kinds::graph::{
+    Edge, EdgeFilter, GraphStore, Neighbor, Node, Path, PathQuery, TraverseQuery, Visit,
+};
+use polyroute_adapters::Result;
+
+use crate::call::CallContext;
+
+/// A graph entity: labelled nodes and directed, labelled edges.
+#[derive(Clone, Debug)]
+pub struct Graph {
+    store: Arc<dyn GraphStore>,
+    context: CallContext,
+}
+
+impl Graph {
+    pub(crate) fn new(store: Arc<dyn GraphStore>, context: CallContext) -> Self {
+        Graph { store, context }
+    }
+
+    /// Who calls are for, and their deadline.
+    pub fn context(&self) -> &CallContext {
+        &self.context
+    }
+
+    /// Creates or replaces a node.
+    pub async fn upsert_node(&self, node: Node) -> Result<()> {
+        self.context
+            .call("upsert_node", self.store.upsert_node(node))
+            .await
+    }
+
+    /// Node `id`, if it exists.
+    pub async fn get_node(&self, id: &str) -> Result<Option<Node>> {
+        self.context.call("get_node", self.store.get_node(id)).await
+    }
+
+    /// Removes a node and its edges. Returns whether it existed.
+    pub async fn delete_node(&self, id: &str) -> Result<bool> {
+        self.context
+            .call("delete_node", self.store.delete_node(id))
+            .await
+    }
+
+    /// Creates or replaces an edge between two existing nodes.
+    pub async fn upsert_edge(&self, edge: Edge) -> Result<()> {
+        self.context
+            .call("upsert_edge", self.store.upsert_edge(edge))
+            .await
+    }
+
+    /// Removes the edge `(from, label, to)`. Returns whether it existed.
+    pub async fn delete_edge(&self, from: &str, label: &str, to: &str) -> Result<bool> {
+        self.context
+            .call("delete_edge", self.store.delete_edge(from, label, to))
+            .await
+    }
+
+    /// The neighbours of `id` along matching edges, at most `limit`.
+    pub async fn neighbors(
+        &self,
+        id: &str,
+        edges: &EdgeFilter,
+        limit: Option<usize>,
+    ) -> Result<Vec<Neighbor>> {
+        self.context
+            .call("neighbors", self.store.neighbors(id, edges, limit))
+            .await
+    }
+
+    /// Every node within the query's depth of its start.
+    pub async fn traverse(&self, query: &TraverseQuery) -> Result<Vec<Visit>> {
+        self.context
+            .call("traverse", self.store.traverse(query))
+            .await
+    }
+
+    /// The shortest path, if one exists within the query's depth.
+    pub async fn shortest_path(&self, query: &PathQuery) -> Result<Option<Path>> {
+        self.context
+            .call("shortest_path", self.store.shortest_path(query))
+            .await
+    }
+
+    /// The number of matching edges at `id`.
+    pub async fn degree(&self, id: &str, edges: &EdgeFilter) -> Result<u64> {
+        self.context
+            .call("degree", self.store.degree(id, edges))
+            .await
+    }
+}

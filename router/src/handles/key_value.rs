@@ -1,0 +1,126 @@
+//! [`KeyValue`]: the handle of a key-value entity.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use polyroute_adapters::kinds::key_value::{KeyValueSettings, KeyValueStore, SetOptions};
+use polyroute_adapters::Result;
+
+use crate::call::CallContext;
+
+/// A key-value entity: keys to byte values, with the entity's default TTL applied to writes
+/// that set none.
+#[derive(Clone, Debug)]
+pub struct KeyValue {
+    store: Arc<dyn KeyValueStore>,
+    settings: KeyValueSettings,
+    context: CallContext,
+}
+
+impl KeyValue {
+    pub(crate) fn new(
+        store: Arc<dyn KeyValueStore>,
+        settings: KeyValueSettings,
+        context: CallContext,
+    ) -> Self {
+        KeyValue {
+            store,
+            settings,
+            context,
+        }
+    }
+
+    /// Who calls are for, and their deadline.
+    pub fn context(&self) -> &CallContext {
+        &self.context
+    }
+
+    /// The TTL given to writes that set none (the entity's `ttl`).
+    pub fn default_ttl(&self) -> Option<Duration> {
+        self.settings.ttl
+    }
+
+    /// The value under `key`, or `None` if absent or expired.
+    pub async fn get(&self, key: &str) -> Result<Option<Bytes>> {
+        self.context.call("get", self.store.get(key)).await
+    }
+
+    /// Writes `value` under `key`, expiring after the entity's default TTL if it has one.
+    pub async fn set(&self, key: &str, value: impl Into<Bytes>) -> Result<()> {
+        self.set_with(key, value, SetOptions::default())
+            .await
+            .map(drop)
+    }
+
+    /// Writes `value` under `key` with `options`; an unset TTL becomes the entity's default.
+    /// Returns `false` when the options' condition prevented the write.
+    pub async fn set_with(
+        &self,
+        key: &str,
+        value: impl Into<Bytes>,
+        mut options: SetOptions,
+    ) -> Result<bool> {
+        options.ttl = options.ttl.or(self.settings.ttl);
+        self.context
+            .call("set", self.store.set(key, value.into(), options))
+            .await
+    }
+
+    /// Writes `value` only if `key` is absent (locks, idempotency keys). Returns whether it
+    /// wrote.
+    pub async fn set_if_absent(&self, key: &str, value: impl Into<Bytes>) -> Result<bool> {
+        self.set_with(key, value, SetOptions::if_absent()).await
+    }
+
+    /// Removes `key`. Returns whether it existed.
+    pub async fn delete(&self, key: &str) -> Result<bool> {
+        self.context.call("delete", self.store.delete(key)).await
+    }
+
+    /// The values of `keys`, in order, `None` for each absent key.
+    pub async fn get_many<I, K>(&self, keys: I) -> Result<Vec<Option<Bytes>>>
+    where
+        I: IntoIterator<Item = K>,
+        K: Into<String>,
+    {
+        let keys: Vec<String> = keys.into_iter().map(Into::into).collect();
+        self.context
+            .call("get_many", self.store.get_many(&keys))
+            .await
+    }
+
+    /// Writes every entry with the entity's default TTL. Not atomic across keys.
+    pub async fn set_many<I, K, V>(&self, entries: I) -> Result<()>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<Bytes>,
+    {
+        self.set_many_with_ttl(entries, None).await
+    }
+
+    /// Writes every entry, each expiring after `ttl` (or the entity's default when `None`).
+    pub async fn set_many_with_ttl<I, K, V>(&self, entries: I, ttl: Option<Duration>) -> Result<()>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<Bytes>,
+    {
+        let entries = entries
+            .into_iter()
+            .map(|(key, value)| (key.into(), value.into()))
+            .collect();
+        let ttl = ttl.or(self.settings.ttl);
+        self.context
+            .call("set_many", self.store.set_many(entries, ttl))
+            .await
+    }
+
+    /// Adds `delta` to the integer under `key` (absent counts as 0) and returns the new value.
+    pub async fn increment(&self, key: &str, delta: i64) -> Result<i64> {
+        self.context
+            .call("increment", self.store.increment(key, delta))
+            .await
+    }
+}

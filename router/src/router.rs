@@ -1,0 +1,239 @@
+//! [`Router`]: the connected stores and the entities routed to them, handing out typed handles.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use polyroute_adapters::{EntitySettings, Store, StoreHandle, StoreInfo, StoreKind};
+
+use crate::builder::RouterBuilder;
+use crate::call::CallContext;
+use crate::config::Config;
+use crate::error::RouterError;
+use crate::handles::{Documents, Graph, KeyValue, Relational, Search, TimeSeries, WideColumn};
+
+/// The connected stores of a service and the entities routed to them. Cheap to clone.
+///
+/// ```no_run
+/// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+/// let router = polyroute::Router::from_config_path("polyroute.toml").await?;
+/// let sessions = router.key_value("sessions")?;
+/// sessions.set("s1", "alice").await?;
+/// let orders = router.relational("orders")?;
+/// let rows = orders.query("SELECT id FROM orders WHERE total > $1", &[100.into()]).await?;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Router {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    stores: BTreeMap<String, ConnectedStore>,
+    entities: BTreeMap<String, Route>,
+    timeout: Duration,
+}
+
+/// A connected store and what it said about itself.
+#[derive(Debug)]
+pub(crate) struct ConnectedStore {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) info: StoreInfo,
+}
+
+/// An opened entity.
+#[derive(Debug)]
+pub(crate) struct Route {
+    pub(crate) store: String,
+    pub(crate) handle: StoreHandle,
+    pub(crate) settings: EntitySettings,
+    pub(crate) context: CallContext,
+}
+
+/// A connected store, as listed by [`Router::stores`].
+#[derive(Clone, Copy, Debug)]
+pub struct StoreDescription<'a> {
+    /// Its name in config.
+    pub name: &'a str,
+    /// Its kind, backend and capabilities.
+    pub info: StoreInfo,
+}
+
+/// A routed entity, as listed by [`Router::entities`].
+#[derive(Clone, Copy, Debug)]
+pub struct EntityDescription<'a> {
+    /// Its name.
+    pub name: &'a str,
+    /// Its kind (its store's kind).
+    pub kind: StoreKind,
+    /// The store it is routed to.
+    pub store: &'a str,
+    /// The deadline of each call on it.
+    pub timeout: Duration,
+}
+
+macro_rules! handle_accessor {
+    ($(#[$doc:meta])* $method:ident, $kind:ident, $handle:ident, |$store:ident, $settings:pat_param, $context:ident| $make:expr) => {
+        $(#[$doc])*
+        pub fn $method(&self, entity: &str) -> Result<$handle, RouterError> {
+            let route = self.route(entity, StoreKind::$kind)?;
+            match (&route.handle, &route.settings) {
+                (StoreHandle::$kind($store), $settings) => {
+                    let $context = route.context.clone();
+                    Ok($make)
+                }
+                _ => Err(wrong_kind(entity, route, StoreKind::$kind)),
+            }
+        }
+    };
+}
+
+impl Router {
+    pub(crate) fn new(
+        stores: BTreeMap<String, ConnectedStore>,
+        entities: BTreeMap<String, Route>,
+        timeout: Duration,
+    ) -> Self {
+        Router {
+            inner: Arc::new(Inner {
+                stores,
+                entities,
+                timeout,
+            }),
+        }
+    }
+
+    /// Loads the config at `path` (with `${NAME}` from the process environment), then connects
+    /// every store and opens every entity.
+    pub async fn from_config_path(path: impl AsRef<Path>) -> Result<Router, RouterError> {
+        Router::connect(Config::from_path(path)?).await
+    }
+
+    /// Connects every store of `config` and opens every entity.
+    pub async fn connect(config: Config) -> Result<Router, RouterError> {
+        RouterBuilder::from_config(config).build().await
+    }
+
+    /// A builder to declare stores and entities in code.
+    pub fn builder() -> RouterBuilder {
+        RouterBuilder::new()
+    }
+
+    handle_accessor!(
+        /// The handle of key-value entity `entity`.
+        key_value, KeyValue, KeyValue,
+        |store, EntitySettings::KeyValue(settings), context|
+        KeyValue::new(store.clone(), settings.clone(), context)
+    );
+
+    handle_accessor!(
+        /// The handle of relational entity `entity`.
+        relational, Relational, Relational,
+        |store, _, context| Relational::new(store.clone(), context)
+    );
+
+    handle_accessor!(
+        /// The handle of document entity `entity`.
+        document, Document, Documents,
+        |store, EntitySettings::Document(settings), context|
+        Documents::new(store.clone(), settings.clone(), context)
+    );
+
+    handle_accessor!(
+        /// The handle of time-series entity `entity`.
+        time_series, TimeSeries, TimeSeries,
+        |store, EntitySettings::TimeSeries(settings), context|
+        TimeSeries::new(store.clone(), settings.clone(), context)
+    );
+
+    handle_accessor!(
+        /// The handle of graph entity `entity`.
+        graph, Graph, Graph,
+        |store, _, context| Graph::new(store.clone(), context)
+    );
+
+    handle_accessor!(
+        /// The handle of wide-column entity `entity`.
+        wide_column, WideColumn, WideColumn,
+        |store, EntitySettings::WideColumn(settings), context|
+        WideColumn::new(store.clone(), settings.clone(), context)
+    );
+
+    handle_accessor!(
+        /// The handle of search entity `entity`.
+        search, Search, Search,
+        |store, EntitySettings::Search(settings), context|
+        Search::new(store.clone(), settings.clone(), context)
+    );
+
+    fn route(&self, entity: &str, expected: StoreKind) -> Result<&Route, RouterError> {
+        let route = self
+            .inner
+            .entities
+            .get(entity)
+            .ok_or_else(|| RouterError::UnknownEntity {
+                name: entity.to_owned(),
+                known: self.inner.entities.keys().cloned().collect(),
+            })?;
+        if route.handle.kind() == expected {
+            Ok(route)
+        } else {
+            Err(wrong_kind(entity, route, expected))
+        }
+    }
+
+    /// The connected stores, by name.
+    pub fn stores(&self) -> impl Iterator<Item = StoreDescription<'_>> {
+        self.inner
+            .stores
+            .iter()
+            .map(|(name, store)| StoreDescription {
+                name,
+                info: store.info,
+            })
+    }
+
+    /// The routed entities, by name.
+    pub fn entities(&self) -> impl Iterator<Item = EntityDescription<'_>> {
+        self.inner
+            .entities
+            .iter()
+            .map(|(name, route)| EntityDescription {
+                name,
+                kind: route.handle.kind(),
+                store: &route.store,
+                timeout: route.context.timeout(),
+            })
+    }
+
+    /// One round trip to store `store`, within the policy timeout.
+    pub async fn ping(&self, store: &str) -> Result<(), RouterError> {
+        let connected = self
+            .inner
+            .stores
+            .get(store)
+            .ok_or_else(|| RouterError::UnknownStore {
+                name: store.to_owned(),
+                known: self.inner.stores.keys().cloned().collect(),
+            })?;
+        CallContext::for_store(store, connected.info.kind, self.inner.timeout)
+            .call("ping", connected.store.ping())
+            .await
+            .map_err(|source| RouterError::Store {
+                store: store.to_owned(),
+                source,
+            })
+    }
+}
+
+fn wrong_kind(entity: &str, route: &Route, expected: StoreKind) -> RouterError {
+    RouterError::WrongKind {
+        entity: entity.to_owned(),
+        expected,
+        actual: route.handle.kind(),
+        store: route.store.clone(),
+    }
+}

@@ -1,0 +1,14 @@
+//! The router's behaviour from the outside: config problems, environment interpolation,
+//! building from config and in code, typed handles, default TTLs and deadlines.
+
+// The helpers and fakes here fail the test the way `#[test]` functions do: by panicking.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod builder;
+mod config_env;
+mod config_problems;
+mod config_valid;
+mod fakes;
+mod handles;
+mod support;
+mod timeout;
