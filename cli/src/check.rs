@@ -1,0 +1,196 @@
+//! `polyroute check`: is this config right, and does every store answer?
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use polyroute::{CallContext, Config, ConfigError, RouterBuilder, RouterError, StoreKind};
+
+use crate::table;
+
+/// Exit status when a store or an entity failed.
+pub const EXIT_FAILED: u8 = 1;
+/// Exit status when the config cannot be read or has mistakes.
+pub const EXIT_CONFIG: u8 = 2;
+
+/// Arguments of `polyroute check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The config file to check.
+    #[arg(long, short, value_name = "FILE", default_value = "polyroute.toml")]
+    config: PathBuf,
+}
+
+/// What happened to one store.
+struct StoreRow {
+    name: String,
+    kind: StoreKind,
+    backend: String,
+    status: Result<Duration, String>,
+}
+
+/// Runs the check and prints its report; returns the exit status.
+pub async fn run(args: &CheckArgs) -> ExitCode {
+    let shown = args.config.display();
+    let config = match Config::from_path(&args.config) {
+        Ok(config) => config,
+        Err(err @ ConfigError::Read { .. }) => {
+            eprintln!("error: {err}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+        Err(err) => {
+            print_problems(&shown.to_string(), err.problems());
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+
+    let context = config.connect_context();
+    let timeout = config.policy().timeout;
+    let mut builder = RouterBuilder::new()
+        .timeout(timeout)
+        .base_dir(config.base_dir());
+    let mut rows = Vec::new();
+    for (name, store) in config.stores() {
+        let status = match store.connect(&context).await {
+            Ok(connected) => {
+                let ping = CallContext::for_store(name, store.kind(), timeout);
+                let started = Instant::now();
+                let outcome = ping.call("ping", connected.ping()).await;
+                let round_trip = started.elapsed();
+                if outcome.is_ok() {
+                    builder = builder.store(name, connected);
+                }
+                outcome
+                    .map(|()| round_trip)
+                    .map_err(|err| format!("ping failed: {err}"))
+            }
+            Err(err) => Err(format!("cannot connect: {err}")),
+        };
+        rows.push(StoreRow {
+            name: name.clone(),
+            kind: store.kind(),
+            backend: store.backend().to_owned(),
+            status,
+        });
+    }
+
+    let connected = |store: &str| {
+        rows.iter()
+            .any(|row| row.name == store && row.status.is_ok())
+    };
+    for (name, entity) in config.entities() {
+        if connected(&entity.store) {
+            builder = builder.entity(name, &entity.store, entity.settings.clone());
+            if let Some(timeout) = entity.timeout {
+                builder = builder.entity_timeout(name, timeout);
+            }
+        }
+    }
+    let mut entity_errors: Vec<(String, String)> = Vec::new();
+    let mut problems = Vec::new();
+    match builder.build().await {
+        Ok(_) => {}
+        Err(RouterError::Startup(failures)) => {
+            for failure in failures {
+                match failure.entity {
+                    Some(entity) => entity_errors.push((entity, failure.error.to_string())),
+                    None => entity_errors.push((failure.store, failure.error.to_string())),
+                }
+            }
+        }
+        Err(RouterError::Config(err)) => problems.extend(err.problems().iter().cloned()),
+        Err(other) => {
+            eprintln!("error: {other}");
+            return ExitCode::from(EXIT_FAILED);
+        }
+    }
+
+    print_stores(&rows);
+    print_entities(&config, &rows, &entity_errors);
+    if !problems.is_empty() {
+        println!();
+        print_problems(&shown.to_string(), &problems);
+        return ExitCode::from(EXIT_CONFIG);
+    }
+    let failed_stores = rows.iter().filter(|row| row.status.is_err()).count();
+    println!();
+    if failed_stores == 0 && entity_errors.is_empty() {
+        println!(
+            "ok: {} stores answered, {} entities opened",
+            rows.len(),
+            config.entities().len()
+        );
+        ExitCode::SUCCESS
+    } else {
+        println!(
+            "failed: {failed_stores} of {} stores failed, {} entities could not be opened",
+            rows.len(),
+            entity_errors.len()
+        );
+        ExitCode::from(EXIT_FAILED)
+    }
+}
+
+fn print_problems(file: &str, problems: &[polyroute::ConfigProblem]) {
+    let count = problems.len();
+    let noun = if count == 1 { "problem" } else { "problems" };
+    eprintln!("{file}: {count} {noun}:");
+    for problem in problems {
+        eprintln!("  {problem}");
+    }
+}
+
+fn print_stores(rows: &[StoreRow]) {
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| {
+            let (status, round_trip) = match &row.status {
+                Ok(round_trip) => ("ok".to_owned(), format!("{round_trip:.1?}")),
+                Err(err) => (err.clone(), "-".to_owned()),
+            };
+            vec![
+                row.name.clone(),
+                row.kind.to_string(),
+                row.backend.clone(),
+                status,
+                round_trip,
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        table::render(
+            &["STORE", "KIND", "BACKEND", "STATUS", "ROUND TRIP"],
+            &cells
+        )
+    );
+}
+
+fn print_entities(config: &Config, rows: &[StoreRow], errors: &[(String, String)]) {
+    println!();
+    println!("ENTITIES");
+    for row in rows {
+        let mut entities = Vec::new();
+        for (name, entity) in config.entities() {
+            if entity.store != row.name {
+                continue;
+            }
+            let note = if row.status.is_err() {
+                " (not opened: store failed)".to_owned()
+            } else {
+                match errors.iter().find(|(failed, _)| failed == name) {
+                    Some((_, err)) => format!(" (failed: {err})"),
+                    None => String::new(),
+                }
+            };
+            entities.push(format!("{name}{note}"));
+        }
+        let listed = if entities.is_empty() {
+            "(none)".to_owned()
+        } else {
+            entities.join(", ")
+        };
+        println!("  {}: {listed}", row.name);
+    }
+}
