@@ -114,8 +114,14 @@ pub async fn run(args: &CheckArgs) -> ExitCode {
         return ExitCode::from(EXIT_CONFIG);
     }
     let failed_stores = rows.iter().filter(|row| row.status.is_err()).count();
+    let unopened = config
+        .entities()
+        .values()
+        .filter(|entity| !connected(&entity.store))
+        .count()
+        + entity_errors.len();
     println!();
-    if failed_stores == 0 && entity_errors.is_empty() {
+    if failed_stores == 0 && unopened == 0 {
         println!(
             "ok: {} stores answered, {} entities opened",
             rows.len(),
@@ -124,9 +130,9 @@ pub async fn run(args: &CheckArgs) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         println!(
-            "failed: {failed_stores} of {} stores failed, {} entities could not be opened",
+            "failed: {failed_stores} of {} stores failed, {unopened} of {} entities not opened",
             rows.len(),
-            entity_errors.len()
+            config.entities().len()
         );
         ExitCode::from(EXIT_FAILED)
     }

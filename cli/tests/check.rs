@@ -35,12 +35,20 @@ path = "data/main.db"
 [stores.cache]
 kind = "key_value"
 
+[stores.docs]
+kind = "document"
+path = "data/docs.db"
+
 [entities.orders]
 store = "main"
 
 [entities.sessions]
 store = "cache"
 ttl = "30m"
+
+[entities.products]
+store = "docs"
+indexes = ["category"]
 "#;
 
 #[test]
@@ -65,6 +73,11 @@ fn a_good_config_passes() {
     );
     assert!(stdout.contains("main: orders"), "{stdout}");
     assert!(stdout.contains("cache: sessions"), "{stdout}");
+    assert!(stdout.contains("docs: products"), "{stdout}");
+    assert!(
+        stdout.contains("ok: 3 stores answered, 3 entities opened"),
+        "{stdout}"
+    );
     assert!(dir.path().join("data/main.db").exists());
 }
 

@@ -142,3 +142,146 @@ pub(crate) fn parse_entity(
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    use polyroute_adapters::kinds::search::SearchFieldKind;
+    use polyroute_adapters::EntitySettings;
+
+    use super::*;
+    use crate::config::ProblemKind;
+
+    const STORES: &[(&str, Option<StoreKind>)] = &[
+        ("kv", Some(StoreKind::KeyValue)),
+        ("docs", Some(StoreKind::Document)),
+        ("metrics", Some(StoreKind::TimeSeries)),
+        ("events", Some(StoreKind::WideColumn)),
+        ("catalog", Some(StoreKind::Search)),
+        ("social", Some(StoreKind::Graph)),
+        ("broken", None),
+    ];
+
+    fn parse(text: &str) -> (Option<EntityConfig>, Vec<(String, ProblemKind)>) {
+        let value: Value = toml::from_str(text).unwrap();
+        let env = BTreeMap::new();
+        let mut walker = Walker::new(&env);
+        let index = StoreIndex {
+            stores: Some(STORES.to_vec()),
+        };
+        let entity = parse_entity(&mut walker, "e", &value, &index);
+        let problems = walker
+            .into_problems()
+            .into_iter()
+            .map(|p| (p.path, p.kind))
+            .collect();
+        (entity, problems)
+    }
+
+    fn settings(text: &str) -> EntitySettings {
+        let (entity, problems) = parse(text);
+        assert!(problems.is_empty(), "{problems:?}");
+        entity.unwrap().settings
+    }
+
+    #[test]
+    fn every_kind_gets_its_settings() {
+        match settings("store = \"kv\"\nttl = \"30m\"") {
+            EntitySettings::KeyValue(kv) => assert_eq!(kv.ttl, Some(Duration::from_secs(1800))),
+            other => panic!("{other:?}"),
+        }
+        match settings("store = \"docs\"\nindexes = [\"customer.id\", \"status\"]") {
+            EntitySettings::Document(docs) => {
+                let paths: Vec<&str> = docs.indexes.iter().map(|p| p.as_str()).collect();
+                assert_eq!(paths, ["customer.id", "status"]);
+            }
+            other => panic!("{other:?}"),
+        }
+        match settings("store = \"metrics\"\nretention = \"30d\"") {
+            EntitySettings::TimeSeries(ts) => {
+                assert_eq!(ts.retention, Some(Duration::from_secs(30 * 86400)));
+            }
+            other => panic!("{other:?}"),
+        }
+        match settings(
+            "store = \"events\"\npartition_key = [\"user_id\"]\nclustering_key = [\"at\", \"seq\"]\nttl = \"7d\"",
+        ) {
+            EntitySettings::WideColumn(wide) => {
+                assert_eq!(wide.partition_key, ["user_id"]);
+                assert_eq!(wide.clustering_key, ["at", "seq"]);
+                assert_eq!(wide.ttl, Some(Duration::from_secs(7 * 86400)));
+            }
+            other => panic!("{other:?}"),
+        }
+        match settings(
+            "store = \"catalog\"\nfields = { title = \"text\", category = \"keyword\", price = \"float\", stock = \"integer\" }",
+        ) {
+            EntitySettings::Search(search) => {
+                let fields: Vec<(&str, SearchFieldKind)> = search
+                    .fields
+                    .iter()
+                    .map(|f| (f.name.as_str(), f.kind))
+                    .collect();
+                assert_eq!(
+                    fields,
+                    [
+                        ("title", SearchFieldKind::Text),
+                        ("category", SearchFieldKind::Keyword),
+                        ("price", SearchFieldKind::Float),
+                        ("stock", SearchFieldKind::Integer),
+                    ]
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            settings("store = \"social\"\ntimeout = \"1s\""),
+            EntitySettings::Graph(_)
+        ));
+    }
+
+    #[test]
+    fn bad_kind_values_are_reported_at_their_element() {
+        let (entity, problems) = parse("store = \"docs\"\nindexes = [\"ok\", \"not ok\"]");
+        assert!(entity.is_none());
+        assert_eq!(
+            problems,
+            [(
+                "entities.e.indexes[1]".to_owned(),
+                ProblemKind::InvalidValue
+            )]
+        );
+        let (_, problems) = parse("store = \"events\"\npartition_key = []");
+        assert_eq!(
+            problems,
+            [(
+                "entities.e.partition_key".to_owned(),
+                ProblemKind::InvalidValue
+            )]
+        );
+    }
+
+    #[test]
+    fn keys_of_another_kind_are_mismatches_and_strangers_unknown() {
+        let (_, problems) = parse("store = \"social\"\nretention = \"1d\"\ncolour = \"red\"");
+        assert_eq!(
+            problems,
+            [
+                ("entities.e.retention".to_owned(), ProblemKind::KindMismatch),
+                ("entities.e.colour".to_owned(), ProblemKind::UnknownKey),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_store_of_unknown_kind_still_gets_its_values_checked() {
+        let (entity, problems) = parse("store = \"broken\"\nttl = \"soon\"");
+        assert!(entity.is_none());
+        assert_eq!(
+            problems,
+            [("entities.e.ttl".to_owned(), ProblemKind::BadDuration)]
+        );
+    }
+}

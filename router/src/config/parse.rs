@@ -111,6 +111,15 @@ fn no_entities(walker: &mut Walker<'_>) {
     );
 }
 
+fn one_line(message: &str) -> String {
+    let lines: Vec<&str> = message
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect();
+    lines.join("; ")
+}
+
 fn syntax_problem(text: &str, err: &toml::de::Error) -> ConfigProblem {
     let location = err.span().map(|span| {
         let before = text.get(..span.start).unwrap_or_default();
@@ -124,7 +133,7 @@ fn syntax_problem(text: &str, err: &toml::de::Error) -> ConfigProblem {
         ..ConfigProblem::new(
             ProblemKind::Syntax,
             "",
-            format!("invalid TOML: {}", err.message().trim()),
+            format!("invalid TOML: {}", one_line(err.message())),
         )
         .with_fix("fix the syntax; nothing else was checked")
     }

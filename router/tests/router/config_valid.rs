@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use polyroute::registry;
+use polyroute::kinds::document::Filter;
 use polyroute::{Config, ProblemKind, Router, RouterError, StoreKind};
 
 use crate::support::{at, env, problems};
@@ -16,9 +16,17 @@ path = "data/main.db"
 kind = "key_value"
 max_memory = "16MiB"
 
+[stores.docs]
+kind = "document"
+path = "data/docs.db"
+
 [entities.orders]
 store = "main"
 timeout = "2s"
+
+[entities.products]
+store = "docs"
+indexes = ["category", "price"]
 
 [entities.customers]
 store = "main"
@@ -84,6 +92,7 @@ async fn an_embedded_config_connects_and_routes() {
         stores,
         vec![
             ("cache".to_owned(), StoreKind::KeyValue, "embedded"),
+            ("docs".to_owned(), StoreKind::Document, "embedded"),
             ("main".to_owned(), StoreKind::Relational, "embedded"),
         ]
     );
@@ -107,6 +116,12 @@ async fn an_embedded_config_connects_and_routes() {
                 Duration::from_secs(2)
             ),
             (
+                "products".to_owned(),
+                StoreKind::Document,
+                "docs".to_owned(),
+                Duration::from_millis(250)
+            ),
+            (
                 "sessions".to_owned(),
                 StoreKind::KeyValue,
                 "cache".to_owned(),
@@ -116,6 +131,7 @@ async fn an_embedded_config_connects_and_routes() {
     );
     router.ping("main").await.unwrap();
     router.ping("cache").await.unwrap();
+    router.ping("docs").await.unwrap();
     assert!(matches!(
         router.ping("nope").await,
         Err(RouterError::UnknownStore { .. })
@@ -148,10 +164,34 @@ async fn an_embedded_config_connects_and_routes() {
         Some(&b"alice"[..])
     );
     assert_eq!(sessions.increment("visits", 2).await.unwrap(), 2);
+
+    let products = router.document("products").unwrap();
+    let indexed: Vec<&str> = products.indexes().iter().map(|p| p.as_str()).collect();
+    assert_eq!(indexed, ["category", "price"]);
+    products
+        .put("p1", serde_json::json!({"category": "tea", "price": 4.5}))
+        .await
+        .unwrap();
+    products
+        .put("p2", serde_json::json!({"category": "coffee", "price": 7}))
+        .await
+        .unwrap();
+    let tea = products
+        .find_where(Filter::eq("category", "tea").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(tea.len(), 1);
+    assert_eq!(tea[0].id, "p1");
+    assert_eq!(products.count(&Filter::All).await.unwrap(), 2);
+    let err = products
+        .put("p3", serde_json::json!([1, 2]))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), polyroute::ErrorKind::InvalidRequest);
 }
 
 #[test]
-fn a_document_store_is_accepted_only_if_the_registry_has_its_backend() {
+fn document_indexes_are_read_as_field_paths() {
     let text = r#"
 [stores.docs]
 kind = "document"
@@ -159,26 +199,19 @@ kind = "document"
 store = "docs"
 indexes = ["customer.id", "status"]
 "#;
-    let available = registry::validate(StoreKind::Document, "embedded", &serde_json::json!({}));
-    match available {
-        Ok(()) => {
-            let config = crate::support::load(text).unwrap();
-            match &config.entities()["orders"].settings {
-                polyroute::EntitySettings::Document(docs) => {
-                    let paths: Vec<&str> = docs.indexes.iter().map(|p| p.as_str()).collect();
-                    assert_eq!(paths, vec!["customer.id", "status"]);
-                }
-                other => panic!("expected document settings, got {other:?}"),
-            }
+    let config = crate::support::load(text).unwrap();
+    match &config.entities()["orders"].settings {
+        polyroute::EntitySettings::Document(docs) => {
+            let paths: Vec<&str> = docs.indexes.iter().map(|p| p.as_str()).collect();
+            assert_eq!(paths, vec!["customer.id", "status"]);
         }
-        Err(err) => {
-            let found = problems(text);
-            assert_eq!(found.len(), 1, "{found:#?}");
-            let problem = at(&found, "stores.docs.backend");
-            assert_eq!(problem.kind, ProblemKind::UnknownBackend);
-            assert_eq!(problem.message, err.to_string());
-        }
+        other => panic!("expected document settings, got {other:?}"),
     }
+    let found = problems(&text.replace("\"status\"", "\"st atus\""));
+    assert_eq!(
+        at(&found, "entities.orders.indexes[1]").kind,
+        ProblemKind::InvalidValue
+    );
 }
 
 #[test]
