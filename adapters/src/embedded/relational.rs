@@ -3,6 +3,13 @@
 //! Statements run on a small connection pool, on tokio's blocking threads. Transactions hold one
 //! connection for their whole life and start with `BEGIN IMMEDIATE`, so two writers queue on
 //! SQLite's lock (up to `busy_timeout`) instead of failing on a lock upgrade.
+//!
+//! A call waits for a free connection up to `busy_timeout` too, then fails as
+//! [`StoreError::Unavailable`]. An in-memory database has exactly one connection, so while a
+//! transaction is open every other call waits for it to end: a task that holds a transaction and
+//! calls the store outside it gets that error instead of waiting forever. A call whose future is
+//! dropped midway (a timeout, a cancelled request) gives its connection back once SQLite has
+//! finished the statement, rolling back the transaction it was part of.
 
 use std::path::PathBuf;
 use std::sync::Arc;
