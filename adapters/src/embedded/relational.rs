@@ -140,8 +140,15 @@ fn run_query(conn: &rusqlite::Connection, sql: &str, params: &[Value]) -> Result
 fn run_execute(conn: &rusqlite::Connection, sql: &str, params: &[Value]) -> Result<u64> {
     let mut stmt = conn.prepare_cached(sql).map_err(map_error)?;
     bind_params(&mut stmt, params)?;
+    let before = conn.total_changes();
     let changed = stmt.raw_execute().map_err(map_error)?;
-    Ok(changed as u64)
+    // SQLite reports the count of the last INSERT, UPDATE or DELETE even after a statement that
+    // changed no rows (DDL, say): only trust it when this statement changed something.
+    Ok(if conn.total_changes() == before {
+        0
+    } else {
+        changed as u64
+    })
 }
 
 #[async_trait]
@@ -169,10 +176,17 @@ impl RelationalStore for EmbeddedRelational {
         self.pool
             .run(move |conn| {
                 let result = conn.execute_batch(&sql).map_err(map_error);
-                if result.is_err() && !conn.is_autocommit() {
-                    conn.execute_batch("ROLLBACK").map_err(map_error)?;
+                if conn.is_autocommit() {
+                    return result;
                 }
-                result
+                // Still in the transaction: a statement failed, or the script swallowed the
+                // closing COMMIT (an unterminated `/*` comment runs to the end of the text).
+                conn.execute_batch("ROLLBACK").map_err(map_error)?;
+                result?;
+                Err(StoreError::invalid(
+                    "the script did not end where expected (an unterminated comment?); nothing \
+                     was applied",
+                ))
             })
             .await
     }
