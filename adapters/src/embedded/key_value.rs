@@ -174,6 +174,12 @@ impl EntityMap {
         full
     }
 
+    /// Writes `entry` under the key lock that [`KeyValueStore::increment`] and conditional sets
+    /// take, so a plain write can never land between their read and their write and be lost.
+    fn put(&self, key: String, entry: Entry) {
+        self.map.entry(key).and_compute_with(|_| Op::Put(entry));
+    }
+
     fn live(&self, key: &str) -> Option<Bytes> {
         let now = Instant::now();
         self.map
@@ -208,7 +214,7 @@ impl KeyValueStore for EntityMap {
         };
         let key = self.key(key);
         if options.condition == SetCondition::Always {
-            self.map.insert(key, entry);
+            self.put(key, entry);
             return Ok(true);
         }
         let now = Instant::now();
@@ -232,10 +238,17 @@ impl KeyValueStore for EntityMap {
 
     async fn delete(&self, key: &str) -> Result<bool> {
         let now = Instant::now();
-        Ok(self
-            .map
-            .remove(&self.key(key))
-            .is_some_and(|entry| entry.live(now)))
+        let mut existed = false;
+        self.map
+            .entry(self.key(key))
+            .and_compute_with(|current| match current {
+                Some(current) => {
+                    existed = current.value().live(now);
+                    Op::Remove
+                }
+                None => Op::Nop,
+            });
+        Ok(existed)
     }
 
     async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Bytes>>> {
@@ -245,7 +258,7 @@ impl KeyValueStore for EntityMap {
     async fn set_many(&self, entries: Vec<(String, Bytes)>, ttl: Option<Duration>) -> Result<()> {
         let expires_at = expiry(ttl)?;
         for (key, value) in entries {
-            self.map.insert(self.key(&key), Entry { value, expires_at });
+            self.put(self.key(&key), Entry { value, expires_at });
         }
         Ok(())
     }
