@@ -86,24 +86,29 @@ impl EmbeddedKeyValue {
     pub fn open(config: Config) -> Result<Self> {
         let mut builder = Cache::builder()
             .expire_after(PerEntryExpiry)
-            .eviction_policy(EvictionPolicy::lru());
+            .eviction_policy(EvictionPolicy::lru())
+            .weigher(|key: &String, entry: &Entry| {
+                u32::try_from(key.len() + entry.value.len() + ENTRY_OVERHEAD).unwrap_or(u32::MAX)
+            });
         if let Some(ByteSize(limit)) = config.max_memory {
             if limit == 0 {
                 return Err(StoreError::invalid(
                     "max_memory must be more than 0 bytes; omit it for no bound",
                 ));
             }
-            builder = builder
-                .max_capacity(limit)
-                .weigher(|key: &String, entry: &Entry| {
-                    u32::try_from(key.len() + entry.value.len() + ENTRY_OVERHEAD)
-                        .unwrap_or(u32::MAX)
-                });
+            builder = builder.max_capacity(limit);
         }
         Ok(EmbeddedKeyValue {
             map: builder.build(),
             bounded: config.max_memory.is_some(),
         })
+    }
+
+    /// The bytes the store holds, counted as `max_memory` counts them (keys, values and a fixed
+    /// overhead per entry), after applying the evictions and expiries still pending.
+    pub fn memory_used(&self) -> u64 {
+        self.map.run_pending_tasks();
+        self.map.weighted_size()
     }
 }
 
