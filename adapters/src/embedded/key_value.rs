@@ -86,24 +86,29 @@ impl EmbeddedKeyValue {
     pub fn open(config: Config) -> Result<Self> {
         let mut builder = Cache::builder()
             .expire_after(PerEntryExpiry)
-            .eviction_policy(EvictionPolicy::lru());
+            .eviction_policy(EvictionPolicy::lru())
+            .weigher(|key: &String, entry: &Entry| {
+                u32::try_from(key.len() + entry.value.len() + ENTRY_OVERHEAD).unwrap_or(u32::MAX)
+            });
         if let Some(ByteSize(limit)) = config.max_memory {
             if limit == 0 {
                 return Err(StoreError::invalid(
                     "max_memory must be more than 0 bytes; omit it for no bound",
                 ));
             }
-            builder = builder
-                .max_capacity(limit)
-                .weigher(|key: &String, entry: &Entry| {
-                    u32::try_from(key.len() + entry.value.len() + ENTRY_OVERHEAD)
-                        .unwrap_or(u32::MAX)
-                });
+            builder = builder.max_capacity(limit);
         }
         Ok(EmbeddedKeyValue {
             map: builder.build(),
             bounded: config.max_memory.is_some(),
         })
+    }
+
+    /// The bytes the store holds, counted as `max_memory` counts them (keys, values and a fixed
+    /// overhead per entry), after applying the evictions and expiries still pending.
+    pub fn memory_used(&self) -> u64 {
+        self.map.run_pending_tasks();
+        self.map.weighted_size()
     }
 }
 
@@ -174,6 +179,12 @@ impl EntityMap {
         full
     }
 
+    /// Writes `entry` under the key lock that [`KeyValueStore::increment`] and conditional sets
+    /// take, so a plain write can never land between their read and their write and be lost.
+    fn put(&self, key: String, entry: Entry) {
+        self.map.entry(key).and_compute_with(|_| Op::Put(entry));
+    }
+
     fn live(&self, key: &str) -> Option<Bytes> {
         let now = Instant::now();
         self.map
@@ -208,7 +219,7 @@ impl KeyValueStore for EntityMap {
         };
         let key = self.key(key);
         if options.condition == SetCondition::Always {
-            self.map.insert(key, entry);
+            self.put(key, entry);
             return Ok(true);
         }
         let now = Instant::now();
@@ -232,10 +243,17 @@ impl KeyValueStore for EntityMap {
 
     async fn delete(&self, key: &str) -> Result<bool> {
         let now = Instant::now();
-        Ok(self
-            .map
-            .remove(&self.key(key))
-            .is_some_and(|entry| entry.live(now)))
+        let mut existed = false;
+        self.map
+            .entry(self.key(key))
+            .and_compute_with(|current| match current {
+                Some(current) => {
+                    existed = current.value().live(now);
+                    Op::Remove
+                }
+                None => Op::Nop,
+            });
+        Ok(existed)
     }
 
     async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Bytes>>> {
@@ -245,7 +263,7 @@ impl KeyValueStore for EntityMap {
     async fn set_many(&self, entries: Vec<(String, Bytes)>, ttl: Option<Duration>) -> Result<()> {
         let expires_at = expiry(ttl)?;
         for (key, value) in entries {
-            self.map.insert(self.key(&key), Entry { value, expires_at });
+            self.put(self.key(&key), Entry { value, expires_at });
         }
         Ok(())
     }

@@ -3,6 +3,13 @@
 //! Statements run on a small connection pool, on tokio's blocking threads. Transactions hold one
 //! connection for their whole life and start with `BEGIN IMMEDIATE`, so two writers queue on
 //! SQLite's lock (up to `busy_timeout`) instead of failing on a lock upgrade.
+//!
+//! A call waits for a free connection up to `busy_timeout` too, then fails as
+//! [`StoreError::Unavailable`]. An in-memory database has exactly one connection, so while a
+//! transaction is open every other call waits for it to end: a task that holds a transaction and
+//! calls the store outside it gets that error instead of waiting forever. A call whose future is
+//! dropped midway (a timeout, a cancelled request) gives its connection back once SQLite has
+//! finished the statement, rolling back the transaction it was part of.
 
 use std::sync::Arc;
 
@@ -88,8 +95,15 @@ fn run_query(conn: &rusqlite::Connection, sql: &str, params: &[Value]) -> Result
 fn run_execute(conn: &rusqlite::Connection, sql: &str, params: &[Value]) -> Result<u64> {
     let mut stmt = conn.prepare_cached(sql).map_err(map_error)?;
     bind_params(&mut stmt, params)?;
+    let before = conn.total_changes();
     let changed = stmt.raw_execute().map_err(map_error)?;
-    Ok(changed as u64)
+    // SQLite reports the count of the last INSERT, UPDATE or DELETE even after a statement that
+    // changed no rows (DDL, say): only trust it when this statement changed something.
+    Ok(if conn.total_changes() == before {
+        0
+    } else {
+        changed as u64
+    })
 }
 
 #[async_trait]
@@ -117,10 +131,17 @@ impl RelationalStore for EmbeddedRelational {
         self.pool
             .run(move |conn| {
                 let result = conn.execute_batch(&sql).map_err(map_error);
-                if result.is_err() && !conn.is_autocommit() {
-                    conn.execute_batch("ROLLBACK").map_err(map_error)?;
+                if conn.is_autocommit() {
+                    return result;
                 }
-                result
+                // Still in the transaction: a statement failed, or the script swallowed the
+                // closing COMMIT (an unterminated `/*` comment runs to the end of the text).
+                conn.execute_batch("ROLLBACK").map_err(map_error)?;
+                result?;
+                Err(StoreError::invalid(
+                    "the script did not end where expected (an unterminated comment?); nothing \
+                     was applied",
+                ))
             })
             .await
     }

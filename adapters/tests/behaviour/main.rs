@@ -13,5 +13,6 @@ mod support;
 
 mod document;
 mod key_value;
+mod relational;
 
 mod embedded;

@@ -25,6 +25,9 @@ pub(crate) enum Location {
 pub(crate) struct PoolOptions {
     pub(crate) location: Location,
     pub(crate) size: usize,
+    /// How long a call waits for SQLite's write lock, and also for a free connection when every
+    /// one is taken (an in-memory database has a single connection, so a call waits here while a
+    /// transaction is open). Past it the call fails as unavailable instead of waiting forever.
     pub(crate) busy_timeout: Duration,
     /// `PRAGMA synchronous=FULL` (every commit fsynced) when true, `NORMAL` otherwise.
     pub(crate) sync_full: bool,
@@ -74,18 +77,28 @@ impl SqlitePool {
         Ok(pool)
     }
 
-    /// Takes a connection, waiting for one to be free.
+    /// Takes a connection, waiting up to the busy timeout for one to be free.
     pub(crate) async fn get(&self) -> Result<PooledConnection> {
-        let permit = self
-            .shared
-            .permits
-            .clone()
-            .acquire_owned()
+        let wait = self.shared.options.busy_timeout;
+        let permit = tokio::time::timeout(wait, self.shared.permits.clone().acquire_owned())
             .await
+            .map_err(|_| {
+                StoreError::unavailable(format!(
+                    "no SQLite connection became free within the busy timeout ({wait:?}): every \
+                     connection is held, by open transactions or long statements"
+                ))
+            })?
             .map_err(|_| StoreError::unavailable("connection pool closed"))?;
         let idle = self.lock_idle().pop();
         let conn = match idle {
             Some(conn) => conn,
+            // The only connection of an in-memory database holds the data: a new one would be
+            // an empty database, so its loss is an error rather than a silent reset.
+            None if self.shared.options.location == Location::Memory => {
+                return Err(StoreError::backend(
+                    "the in-memory SQLite database was lost with its connection",
+                ))
+            }
             None => {
                 let options = self.shared.options.clone();
                 tokio::task::spawn_blocking(move || connect(&options))
@@ -94,9 +107,11 @@ impl SqlitePool {
             }
         };
         Ok(PooledConnection {
-            conn: Some(conn),
-            pool: self.clone(),
-            permit: Some(permit),
+            lease: Some(Lease {
+                conn: Some(conn),
+                pool: self.clone(),
+                permit: Some(permit),
+            }),
         })
     }
 
@@ -122,51 +137,71 @@ impl SqlitePool {
     }
 }
 
-/// A connection taken from the pool; returned to it on drop. A transaction left open (the
-/// caller dropped it without commit) is rolled back before the connection is reused.
+/// A connection taken from the pool, for as long as the caller holds it (one call, or a whole
+/// transaction).
 #[derive(Debug)]
 pub(crate) struct PooledConnection {
-    conn: Option<Connection>,
-    pool: SqlitePool,
-    /// Held until the connection is back in the pool, so the pool never exceeds its size.
-    permit: Option<OwnedSemaphorePermit>,
+    /// `None` once a call on it was cancelled or its worker failed: the connection then went
+    /// back to the pool (rolled back) by itself, and this handle is spent.
+    lease: Option<Lease>,
 }
 
 impl PooledConnection {
     /// Runs `f` on this connection on a blocking thread.
+    ///
+    /// If the returned future is dropped before it finishes (a timeout, a cancelled request), the
+    /// connection travels with the blocking call and returns to the pool when it ends, rolling
+    /// back a transaction left open; this handle cannot be used again.
     pub(crate) async fn run<T, F>(&mut self, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
     {
-        let mut conn = self
-            .conn
-            .take()
-            .ok_or_else(|| StoreError::backend("connection lost by an earlier failed call"))?;
-        let (conn, result) = tokio::task::spawn_blocking(move || {
-            let result = f(&mut conn);
-            (conn, result)
+        let mut lease = self.lease.take().ok_or_else(|| {
+            StoreError::backend(
+                "an earlier call on this connection was cancelled or failed, and its transaction \
+                 was rolled back",
+            )
+        })?;
+        let (lease, result) = tokio::task::spawn_blocking(move || {
+            let result = match lease.conn.as_mut() {
+                Some(conn) => f(conn),
+                None => Err(StoreError::backend("pooled connection already returned")),
+            };
+            (lease, result)
         })
         .await
         .map_err(join_error)?;
-        self.conn = Some(conn);
+        self.lease = Some(lease);
         result
     }
 }
 
-impl Drop for PooledConnection {
+/// A connection on loan with the permit that counts it. Dropping it, wherever that happens,
+/// returns the connection to the pool, after rolling back a transaction the borrower left open;
+/// the permit is released only once the connection is back, so a waiter finds it idle.
+#[derive(Debug)]
+struct Lease {
+    conn: Option<Connection>,
+    pool: SqlitePool,
+    permit: Option<OwnedSemaphorePermit>,
+}
+
+impl Drop for Lease {
     fn drop(&mut self) {
         let Some(conn) = self.conn.take() else {
             return;
         };
+        let permit = self.permit.take();
         if conn.is_autocommit() {
             self.pool.give_back(conn);
+            drop(permit);
             return;
         }
         // An abandoned transaction: roll it back off the async threads, then return the
-        // connection. If that fails the connection is dropped and the pool opens a new one.
+        // connection. If that fails the connection is closed (which also rolls back), and a file
+        // pool opens a new one on demand.
         let pool = self.pool.clone();
-        let permit = self.permit.take();
         let rollback = move || {
             if conn.execute_batch("ROLLBACK").is_ok() {
                 pool.give_back(conn);
