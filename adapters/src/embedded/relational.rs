@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::sqlite::{bind_params, map_error, read_rows, Location, PooledConnection, SqlitePool};
+use super::sqlite::{bind_params, map_error, read_rows, PooledConnection, SqlitePool};
 pub use super::sqlite::{Config, Synchronous};
 use crate::kinds::relational::{Dialect, RelationalStore, RelationalTransaction, Rows};
 use crate::registry::ConnectContext;
@@ -46,17 +46,13 @@ const INFO: StoreInfo = StoreInfo {
 #[derive(Clone, Debug)]
 pub struct EmbeddedRelational {
     pool: SqlitePool,
-    durable: bool,
 }
 
 impl EmbeddedRelational {
     /// Opens (creating if needed) the database `config` describes.
     pub async fn open(config: Config, context: &ConnectContext) -> Result<Self> {
-        let options = config.pool_options(context);
-        let durable = matches!(options.location, Location::File(_));
         Ok(EmbeddedRelational {
-            pool: SqlitePool::open(options).await?,
-            durable,
+            pool: SqlitePool::open(config.pool_options(context)).await?,
         })
     }
 }
@@ -65,7 +61,7 @@ impl EmbeddedRelational {
 impl Store for EmbeddedRelational {
     fn info(&self) -> StoreInfo {
         let mut info = INFO;
-        info.capabilities.durable = self.durable;
+        info.capabilities.durable = self.pool.is_durable();
         info
     }
 

@@ -3,7 +3,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use polyroute_adapters::Capabilities;
+use polyroute_adapters::registry::{self, ConnectContext};
+use polyroute_adapters::{Capabilities, EntitySettings, EntitySpec, Store, StoreHandle, StoreKind};
 
 /// A fresh, isolated store of one kind and what its backend can do.
 pub struct Fixture<T: ?Sized> {
@@ -23,4 +24,20 @@ pub fn unique(prefix: &str) -> String {
         std::process::id(),
         NEXT.fetch_add(1, Ordering::Relaxed)
     )
+}
+
+/// Connects a store through the registry, as the router does.
+pub async fn connect(kind: StoreKind, backend: &str, options: serde_json::Value) -> Arc<dyn Store> {
+    registry::connect(kind, backend, &options, &ConnectContext::default())
+        .await
+        .unwrap_or_else(|err| panic!("cannot connect {kind} backend `{backend}`: {err}"))
+}
+
+/// Opens the entity `name` with `settings` on `store`.
+pub async fn open(store: &dyn Store, name: &str, settings: EntitySettings) -> StoreHandle {
+    let spec = EntitySpec::new(name, settings).unwrap();
+    store
+        .open(&spec)
+        .await
+        .unwrap_or_else(|err| panic!("cannot open entity `{name}`: {err}"))
 }

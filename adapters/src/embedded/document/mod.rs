@@ -43,7 +43,7 @@ use async_trait::async_trait;
 use rusqlite::{Connection, TransactionBehavior};
 use serde_json::Value as Json;
 
-use super::sqlite::{bind_params, map_error, Location, SqlitePool};
+use super::sqlite::{bind_params, map_error, SqlitePool};
 pub use super::sqlite::{Config, Synchronous};
 use crate::kinds::document::{
     Document, DocumentStore, FieldPath, Filter, FindQuery, StoredDocument,
@@ -81,17 +81,13 @@ const INFO: StoreInfo = StoreInfo {
 #[derive(Clone, Debug)]
 pub struct EmbeddedDocument {
     pool: SqlitePool,
-    durable: bool,
 }
 
 impl EmbeddedDocument {
     /// Opens (creating if needed) the database `config` describes.
     pub async fn open(config: Config, context: &ConnectContext) -> Result<Self> {
-        let options = config.pool_options(context);
-        let durable = matches!(options.location, Location::File(_));
         Ok(EmbeddedDocument {
-            pool: SqlitePool::open(options).await?,
-            durable,
+            pool: SqlitePool::open(config.pool_options(context)).await?,
         })
     }
 }
@@ -100,7 +96,7 @@ impl EmbeddedDocument {
 impl Store for EmbeddedDocument {
     fn info(&self) -> StoreInfo {
         let mut info = INFO;
-        info.capabilities.durable = self.durable;
+        info.capabilities.durable = self.pool.is_durable();
         info
     }
 

@@ -18,7 +18,8 @@ pub struct Config {
     pub path: Option<PathBuf>,
     /// Connections in the pool (default 4; always 1 in memory).
     pub pool: Option<usize>,
-    /// How long a statement waits for another connection's write lock (default `5s`).
+    /// How long a call waits for a free pooled connection, and a statement for another
+    /// connection's write lock, before failing as unavailable (default `5s`).
     pub busy_timeout: Option<ConfigDuration>,
     /// `"full"` (default: every commit is fsynced before it is acknowledged) or `"normal"`
     /// (faster; the last commits may be lost on power failure, never on a process crash).

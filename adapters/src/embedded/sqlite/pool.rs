@@ -77,6 +77,11 @@ impl SqlitePool {
         Ok(pool)
     }
 
+    /// Whether the database is a file (durable) rather than private memory.
+    pub(crate) fn is_durable(&self) -> bool {
+        matches!(self.shared.options.location, Location::File(_))
+    }
+
     /// Takes a connection, waiting up to the busy timeout for one to be free.
     pub(crate) async fn get(&self) -> Result<PooledConnection> {
         let wait = self.shared.options.busy_timeout;
