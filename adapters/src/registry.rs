@@ -41,6 +41,12 @@ pub const BACKENDS: &[BackendDescriptor] = &[
         name: "embedded",
         summary: "JSON documents in SQLite with expression indexes, in a file or in memory",
     },
+    BackendDescriptor {
+        kind: StoreKind::WideColumn,
+        name: "embedded",
+        summary:
+            "partitions of clustered rows in an ordered LSM tree (fjall), last write wins, TTL",
+    },
 ];
 
 /// Backends that polyroute provides behind a cargo feature, so a config naming one in a build
@@ -141,6 +147,7 @@ enum BackendConfig {
     EmbeddedKeyValue(embedded::key_value::Config),
     EmbeddedRelational(embedded::relational::Config),
     EmbeddedDocument(embedded::document::Config),
+    EmbeddedWideColumn(embedded::wide_column::Config),
 }
 
 fn parse<T: DeserializeOwned>(options: &serde_json::Value) -> Result<T, RegistryError> {
@@ -167,6 +174,9 @@ fn parse_config(
             parse(options).map(BackendConfig::EmbeddedRelational)
         }
         (StoreKind::Document, "embedded") => parse(options).map(BackendConfig::EmbeddedDocument),
+        (StoreKind::WideColumn, "embedded") => {
+            parse(options).map(BackendConfig::EmbeddedWideColumn)
+        }
 
         _ => Err(
             match FEATURE_BACKENDS.iter().find(|(name, _)| *name == backend) {
@@ -211,6 +221,9 @@ pub async fn connect(
         }
         BackendConfig::EmbeddedDocument(config) => {
             Arc::new(embedded::document::EmbeddedDocument::open(config, context).await?)
+        }
+        BackendConfig::EmbeddedWideColumn(config) => {
+            Arc::new(embedded::wide_column::EmbeddedWideColumn::open(config, context).await?)
         }
     })
 }

@@ -1,0 +1,339 @@
+//! The order-preserving encoding of row keys: comparing two encoded keys byte by byte gives
+//! the same answer as comparing their values one by one, so a clustering range is one range of
+//! the ordered store.
+//!
+//! Each value is a type tag followed by its bytes; values of different types order by tag
+//! (`bool < int < float < timestamp < text < bytes`). Within a type:
+//!
+//! - `bool`: one byte, `false < true`;
+//! - `int` and `timestamp`: the sign bit flipped, big-endian, so negative numbers come first;
+//! - `float`: [`f64::total_cmp`] order (`-NaN < -inf < … < -0.0 < 0.0 < … < inf < NaN`): the
+//!   bits of a negative float all flipped, of a positive one the sign bit flipped;
+//! - `text` (by code point, which is UTF-8 byte order) and `bytes`: every `0x00` written as
+//!   `0x00 0xFF`, then the terminator `0x00 0x01`, so a value orders before every longer value
+//!   it is a prefix of and the next value's bytes never mix with its own.
+//!
+//! Every encoding is self-delimiting, so the encoding of a tuple is its values' encodings one
+//! after the other, and the encoding of a tuple's prefix is a byte prefix of the tuple's.
+
+use crate::{Result, StoreError, Value};
+
+const TAG_BOOL: u8 = 0x10;
+const TAG_INT: u8 = 0x20;
+const TAG_FLOAT: u8 = 0x30;
+const TAG_TIMESTAMP: u8 = 0x40;
+const TAG_TEXT: u8 = 0x50;
+const TAG_BYTES: u8 = 0x60;
+
+const ESCAPE: u8 = 0x00;
+const ESCAPED_ZERO: u8 = 0xFF;
+const TERMINATOR: u8 = 0x01;
+
+const SIGN: u64 = 1 << 63;
+
+/// Appends the encoding of `values`, the key columns `columns` (for error messages), to `out`.
+/// Null, lists and maps cannot be key values.
+pub(crate) fn encode_into(out: &mut Vec<u8>, columns: &[String], values: &[Value]) -> Result<()> {
+    for (column, value) in columns.iter().zip(values) {
+        encode_value(out, column, value)?;
+    }
+    Ok(())
+}
+
+fn encode_value(out: &mut Vec<u8>, column: &str, value: &Value) -> Result<()> {
+    match value {
+        Value::Bool(b) => out.extend([TAG_BOOL, u8::from(*b)]),
+        Value::Int(i) => {
+            out.push(TAG_INT);
+            out.extend((*i as u64 ^ SIGN).to_be_bytes());
+        }
+        Value::Timestamp(ns) => {
+            out.push(TAG_TIMESTAMP);
+            out.extend((*ns as u64 ^ SIGN).to_be_bytes());
+        }
+        Value::Float(f) => {
+            let bits = f.to_bits();
+            let ordered = if bits & SIGN != 0 { !bits } else { bits ^ SIGN };
+            out.push(TAG_FLOAT);
+            out.extend(ordered.to_be_bytes());
+        }
+        Value::Text(text) => escaped(out, TAG_TEXT, text.as_bytes()),
+        Value::Bytes(bytes) => escaped(out, TAG_BYTES, bytes),
+        Value::Null | Value::List(_) | Value::Map(_) => {
+            return Err(StoreError::invalid(format!(
+                "key column `{column}` holds a {} value; key values must be bool, int, float, timestamp, text or bytes",
+                value.type_name()
+            )))
+        }
+    }
+    Ok(())
+}
+
+fn escaped(out: &mut Vec<u8>, tag: u8, bytes: &[u8]) {
+    out.reserve(bytes.len() + 3);
+    out.push(tag);
+    for &byte in bytes {
+        out.push(byte);
+        if byte == ESCAPE {
+            out.push(ESCAPED_ZERO);
+        }
+    }
+    out.extend([ESCAPE, TERMINATOR]);
+}
+
+/// Decodes every value of an encoded key (or of its tail).
+pub(crate) fn decode(mut bytes: &[u8]) -> Result<Vec<Value>> {
+    let mut values = Vec::new();
+    while let Some((&tag, rest)) = bytes.split_first() {
+        let (value, rest) = decode_value(tag, rest)
+            .ok_or_else(|| StoreError::backend("a stored row key is corrupt"))?;
+        values.push(value);
+        bytes = rest;
+    }
+    Ok(values)
+}
+
+fn decode_value(tag: u8, bytes: &[u8]) -> Option<(Value, &[u8])> {
+    match tag {
+        TAG_BOOL => {
+            let (&b, rest) = bytes.split_first()?;
+            Some((Value::Bool(b != 0), rest))
+        }
+        TAG_INT => fixed(bytes).map(|(u, rest)| (Value::Int((u ^ SIGN) as i64), rest)),
+        TAG_TIMESTAMP => fixed(bytes).map(|(u, rest)| (Value::Timestamp((u ^ SIGN) as i64), rest)),
+        TAG_FLOAT => fixed(bytes).map(|(u, rest)| {
+            let bits = if u & SIGN != 0 { u ^ SIGN } else { !u };
+            (Value::Float(f64::from_bits(bits)), rest)
+        }),
+        TAG_TEXT => {
+            let (raw, rest) = unescape(bytes)?;
+            Some((Value::Text(String::from_utf8(raw).ok()?), rest))
+        }
+        TAG_BYTES => unescape(bytes).map(|(raw, rest)| (Value::Bytes(raw), rest)),
+        _ => None,
+    }
+}
+
+fn fixed(bytes: &[u8]) -> Option<(u64, &[u8])> {
+    let (head, rest) = bytes.split_first_chunk::<8>()?;
+    Some((u64::from_be_bytes(*head), rest))
+}
+
+fn unescape(bytes: &[u8]) -> Option<(Vec<u8>, &[u8])> {
+    let mut raw = Vec::new();
+    let mut i = 0;
+    loop {
+        let byte = *bytes.get(i)?;
+        if byte != ESCAPE {
+            raw.push(byte);
+            i += 1;
+            continue;
+        }
+        match *bytes.get(i + 1)? {
+            ESCAPED_ZERO => raw.push(ESCAPE),
+            TERMINATOR => return Some((raw, &bytes[i + 2..])),
+            _ => return None,
+        }
+        i += 2;
+    }
+}
+
+/// The smallest key greater than every key that starts with `prefix`, or `None` if there is
+/// none (the prefix is all `0xFF`, which no encoded key is).
+pub(crate) fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last != u8::MAX {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cmp::Ordering;
+
+    use super::*;
+
+    /// A small deterministic generator, so failures reproduce.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+
+        fn bytes(&mut self) -> Vec<u8> {
+            // Few distinct bytes, with 0x00, 0x01 and 0xFF often, so prefixes and escapes meet.
+            const ALPHABET: [u8; 6] = [0x00, 0x01, 0x02, 0x7F, 0xFE, 0xFF];
+            let len = self.below(6) as usize;
+            (0..len)
+                .map(|_| ALPHABET[self.below(ALPHABET.len() as u64) as usize])
+                .collect()
+        }
+
+        fn value(&mut self) -> Value {
+            const SPECIAL: [f64; 8] = [
+                0.0,
+                -0.0,
+                1.5,
+                -1.5,
+                f64::INFINITY,
+                f64::NEG_INFINITY,
+                f64::MIN_POSITIVE,
+                f64::NAN,
+            ];
+            const INTS: [i64; 6] = [i64::MIN, -1, 0, 1, i64::MAX, -256];
+            match self.below(6) {
+                0 => Value::Bool(self.below(2) == 1),
+                1 if self.below(2) == 0 => Value::Int(INTS[self.below(6) as usize]),
+                1 => Value::Int(self.next() as i64 >> self.below(64)),
+                2 if self.below(2) == 0 => Value::Float(SPECIAL[self.below(8) as usize]),
+                2 => Value::Float(f64::from_bits(self.next())),
+                3 => Value::Timestamp(self.next() as i64 >> self.below(64)),
+                4 => {
+                    const CHARS: [char; 6] = ['\0', 'a', 'b', 'é', '日', '\u{10FFFF}'];
+                    let len = self.below(5);
+                    Value::Text((0..len).map(|_| CHARS[self.below(6) as usize]).collect())
+                }
+                _ => Value::Bytes(self.bytes()),
+            }
+        }
+    }
+
+    fn rank(value: &Value) -> u8 {
+        match value {
+            Value::Bool(_) => 0,
+            Value::Int(_) => 1,
+            Value::Float(_) => 2,
+            Value::Timestamp(_) => 3,
+            Value::Text(_) => 4,
+            _ => 5,
+        }
+    }
+
+    /// The order the encoding must reproduce.
+    fn value_order(a: &Value, b: &Value) -> Ordering {
+        match (a, b) {
+            (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
+            (Value::Int(x), Value::Int(y)) | (Value::Timestamp(x), Value::Timestamp(y)) => x.cmp(y),
+            (Value::Float(x), Value::Float(y)) => x.total_cmp(y),
+            (Value::Text(x), Value::Text(y)) => x.chars().cmp(y.chars()),
+            (Value::Bytes(x), Value::Bytes(y)) => x.cmp(y),
+            _ => rank(a).cmp(&rank(b)),
+        }
+    }
+
+    fn tuple_order(a: &[Value], b: &[Value]) -> Ordering {
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| value_order(x, y))
+            .find(|o| o.is_ne())
+            .unwrap_or(a.len().cmp(&b.len()))
+    }
+
+    fn encode(values: &[Value]) -> Vec<u8> {
+        let columns: Vec<String> = (0..values.len()).map(|i| format!("c{i}")).collect();
+        let mut out = Vec::new();
+        encode_into(&mut out, &columns, values).unwrap();
+        out
+    }
+
+    fn same(a: &[Value], b: &[Value]) -> bool {
+        // Float NaN payloads and -0.0 must survive exactly: compare bits, not `==`.
+        a.len() == b.len()
+            && a.iter().zip(b).all(|(x, y)| match (x, y) {
+                (Value::Float(x), Value::Float(y)) => x.to_bits() == y.to_bits(),
+                _ => x == y,
+            })
+    }
+
+    #[test]
+    fn encoded_order_is_value_order_for_random_pairs() {
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        for _ in 0..50_000 {
+            let (a, b) = (rng.value(), rng.value());
+            let expected = value_order(&a, &b);
+            assert_eq!(
+                encode(&[a.clone()]).cmp(&encode(&[b.clone()])),
+                expected,
+                "{a:?} vs {b:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn encoded_order_is_tuple_order_and_prefixes_come_first() {
+        let mut rng = Rng(0xD1B5_4A32_D192_ED03);
+        for _ in 0..20_000 {
+            let a: Vec<Value> = (0..1 + rng.below(3)).map(|_| rng.value()).collect();
+            let b: Vec<Value> = (0..1 + rng.below(3)).map(|_| rng.value()).collect();
+            assert_eq!(
+                encode(&a).cmp(&encode(&b)),
+                tuple_order(&a, &b),
+                "{a:?} vs {b:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn decode_inverts_encode() {
+        let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+        for _ in 0..20_000 {
+            let values: Vec<Value> = (0..1 + rng.below(4)).map(|_| rng.value()).collect();
+            let decoded = decode(&encode(&values)).unwrap();
+            assert!(same(&decoded, &values), "{values:?} decoded as {decoded:?}");
+        }
+    }
+
+    #[test]
+    fn prefix_ranges_hold_exactly_the_keys_with_the_prefix() {
+        let mut rng = Rng(0xA076_1D64_78BD_642F);
+        for _ in 0..20_000 {
+            let prefix = encode(&[rng.value()]);
+            let key = encode(&[rng.value(), rng.value()]);
+            let end = prefix_end(&prefix).unwrap();
+            let inside = key >= prefix && key < end;
+            assert_eq!(inside, key.starts_with(&prefix), "{prefix:?} {key:?}");
+        }
+        assert_eq!(prefix_end(&[1, 0xFF]), Some(vec![2]));
+        assert_eq!(prefix_end(&[0xFF, 0xFF]), None);
+    }
+
+    #[test]
+    fn unkeyable_values_name_their_column() {
+        for value in [
+            Value::Null,
+            Value::List(vec![]),
+            Value::Map(Default::default()),
+        ] {
+            let err = encode_into(&mut Vec::new(), &["user".into()], &[value]).unwrap_err();
+            assert!(matches!(err, StoreError::InvalidRequest { .. }));
+            assert!(err.to_string().contains("`user`"), "{err}");
+        }
+    }
+
+    #[test]
+    fn corrupt_keys_are_backend_errors() {
+        for bad in [
+            &[0x99][..],
+            &[TAG_INT, 1, 2],
+            &[TAG_TEXT, b'a'],
+            &[TAG_TEXT, 0, 7],
+        ] {
+            assert!(
+                matches!(decode(bad), Err(StoreError::Backend { .. })),
+                "{bad:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,200 @@
+//! One stored row: its cells with their write timestamps and expiry, its liveness marker, and
+//! its deletion, merged last-write-wins the way Cassandra merges cells.
+//!
+//! - A write stamps the row's marker and every cell it names with its timestamp (and expiry).
+//!   The marker keeps a row that has no cells alive.
+//! - Merging keeps, per cell and for the marker, the version with the greater timestamp. On
+//!   equal timestamps a deletion wins over a value, then the greater value by its stored bytes,
+//!   then the later expiry (never expiring counts as latest): the result does not depend on
+//!   the order writes arrive in.
+//! - A row deletion at timestamp `t` removes the marker and every cell written at or before
+//!   `t`, and keeps `t` so that a later-arriving write stamped at or before it stays deleted.
+//! - A row is visible while its marker or one of its value cells is unexpired.
+
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Result, StoreError, Value};
+
+/// The first byte of every stored row, so the format can change without guessing.
+const FORMAT: u8 = 1;
+
+/// When a version was written and until when it lives (microseconds since the epoch).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Stamp {
+    pub timestamp: i64,
+    pub expires_at: Option<i64>,
+}
+
+impl Stamp {
+    fn live(&self, now: i64) -> bool {
+        self.expires_at.is_none_or(|at| at > now)
+    }
+
+    /// The later expiry is greater; never expiring is greatest.
+    fn expiry_order(&self, other: &Stamp) -> Ordering {
+        let key = |s: &Stamp| s.expires_at.map_or((1, 0), |at| (0, at));
+        key(self).cmp(&key(other))
+    }
+
+    /// The last moment this version matters for: its timestamp or its expiry.
+    fn newest(&self) -> i64 {
+        self.expires_at
+            .map_or(self.timestamp, |at| at.max(self.timestamp))
+    }
+}
+
+/// One cell version: a value, or `None` for a deleted cell (a null written to it).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Cell {
+    pub stamp: Stamp,
+    pub value: Option<Value>,
+}
+
+impl Cell {
+    /// Which of two versions of one cell wins: see the module docs.
+    fn wins_over(&self, other: &Cell) -> bool {
+        let order = self
+            .stamp
+            .timestamp
+            .cmp(&other.stamp.timestamp)
+            .then_with(|| {
+                match (&self.value, &other.value) {
+                    (None, Some(_)) => Ordering::Greater,
+                    (Some(_), None) => Ordering::Less,
+                    (Some(a), Some(b)) => value_bytes(a).cmp(&value_bytes(b)),
+                    (None, None) => Ordering::Equal,
+                }
+                .then_with(|| self.stamp.expiry_order(&other.stamp))
+            });
+        order == Ordering::Greater
+    }
+}
+
+fn value_bytes(value: &Value) -> Vec<u8> {
+    postcard::to_allocvec(value).unwrap_or_default()
+}
+
+/// A stored row.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Record {
+    /// The timestamp of the newest deletion of the row.
+    pub deleted_at: Option<i64>,
+    /// The row's liveness: written by every put, so a row without cells exists.
+    pub marker: Option<Stamp>,
+    /// The cells by column name.
+    pub cells: BTreeMap<String, Cell>,
+}
+
+impl Record {
+    /// The record a put of `cells` at `stamp` writes.
+    pub fn write(stamp: Stamp, cells: BTreeMap<String, Value>) -> Record {
+        let cells = cells
+            .into_iter()
+            .map(|(name, value)| {
+                let value = (!value.is_null()).then_some(value);
+                (name, Cell { stamp, value })
+            })
+            .collect();
+        Record {
+            deleted_at: None,
+            marker: Some(stamp),
+            cells,
+        }
+    }
+
+    /// The record a deletion at `timestamp` writes.
+    pub fn deletion(timestamp: i64) -> Record {
+        Record {
+            deleted_at: Some(timestamp),
+            ..Record::default()
+        }
+    }
+
+    /// Merges `other` into `self`: the result is the same whichever of the two came first.
+    pub fn merge(&mut self, other: Record) {
+        self.deleted_at = self.deleted_at.max(other.deleted_at);
+        self.marker = match (self.marker, other.marker) {
+            (Some(a), Some(b)) => {
+                let b_wins = b.timestamp.cmp(&a.timestamp).then(b.expiry_order(&a));
+                Some(if b_wins == Ordering::Greater { b } else { a })
+            }
+            (a, b) => a.or(b),
+        };
+        for (name, cell) in other.cells {
+            match self.cells.get_mut(&name) {
+                Some(mine) if !cell.wins_over(mine) => {}
+                Some(mine) => *mine = cell,
+                None => {
+                    self.cells.insert(name, cell);
+                }
+            }
+        }
+        if let Some(deleted_at) = self.deleted_at {
+            self.marker = self.marker.filter(|m| m.timestamp > deleted_at);
+            self.cells
+                .retain(|_, cell| cell.stamp.timestamp > deleted_at);
+        }
+    }
+
+    /// Whether the row is visible at `now`.
+    pub fn is_live(&self, now: i64) -> bool {
+        self.marker.is_some_and(|m| m.live(now))
+            || self
+                .cells
+                .values()
+                .any(|c| c.value.is_some() && c.stamp.live(now))
+    }
+
+    /// The row's visible cells at `now`, if the row is visible.
+    pub fn into_visible(self, now: i64) -> Option<BTreeMap<String, Value>> {
+        if !self.is_live(now) {
+            return None;
+        }
+        Some(
+            self.cells
+                .into_iter()
+                .filter(|(_, cell)| cell.stamp.live(now))
+                .filter_map(|(name, cell)| cell.value.map(|value| (name, value)))
+                .collect(),
+        )
+    }
+
+    /// The newest timestamp written into the row, deletions included.
+    pub fn newest_timestamp(&self) -> Option<i64> {
+        let cells = self.cells.values().map(|c| c.stamp.timestamp);
+        let marker = self.marker.map(|m| m.timestamp);
+        cells.chain(marker).chain(self.deleted_at).max()
+    }
+
+    /// Whether the record can be dropped at `now`: nothing in it is visible, and nothing in it
+    /// (deletion, write or expiry) is newer than `now - grace`, so no late write it shadows is
+    /// still expected.
+    pub fn is_purgeable(&self, now: i64, grace: i64) -> bool {
+        if self.is_live(now) {
+            return false;
+        }
+        let stamps = self.cells.values().map(|c| c.stamp).chain(self.marker);
+        let newest = stamps.map(|s| s.newest()).chain(self.deleted_at).max();
+        newest.is_none_or(|newest| newest.saturating_add(grace) <= now)
+    }
+
+    /// The stored bytes.
+    pub fn encode(&self) -> Result<Vec<u8>> {
+        postcard::to_extend(self, vec![FORMAT])
+            .map_err(|err| StoreError::backend_with("cannot encode a row", err))
+    }
+
+    /// Reads stored bytes back.
+    pub fn decode(bytes: &[u8]) -> Result<Record> {
+        match bytes.split_first() {
+            Some((&FORMAT, body)) => postcard::from_bytes(body)
+                .map_err(|err| StoreError::backend_with("a stored row is corrupt", err)),
+            _ => Err(StoreError::backend(
+                "a stored row has an unknown format; was it written by a newer version?",
+            )),
+        }
+    }
+}
