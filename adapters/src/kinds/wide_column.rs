@@ -1,6 +1,25 @@
 //! Wide-column stores: Cassandra's data model. Rows live in partitions and are ordered inside
 //! a partition by their clustering key, so "the newest 100 events of a user" is one ordered
 //! read of one partition.
+//!
+//! # Contract
+//!
+//! Every backend of this kind follows these rules, and the behaviour suite checks them:
+//!
+//! - Key values must be bool, int, float, timestamp, text or bytes (null, list and map are
+//!   invalid requests naming the column), and a row key gives exactly one value per declared
+//!   key column. A key column should hold one type; clustering order within a type is the
+//!   natural one (text by code point, bytes bytewise, floats in IEEE total order).
+//! - Writes are upserts: the cells a write names replace those cells, others keep their values.
+//!   A null cell value deletes the cell. A row written with no cells exists.
+//! - Last write wins per cell by write timestamp: a write with an older timestamp never
+//!   overwrites a newer cell. Writes with equal timestamps resolve the same way whatever order
+//!   they arrive in (a deletion wins, then the greater value). Writes without an explicit
+//!   timestamp get the store's clock, so one caller's successive writes apply in call order.
+//! - A TTL expires what that write wrote (the row's liveness and its cells); a row is visible
+//!   while anything written to it is unexpired. A TTL of zero is an invalid request.
+//! - A delete removes the row as it is at the time of the call, and a later write stamped at
+//!   or before the delete's timestamp stays deleted.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -23,10 +42,10 @@ pub struct WideRow {
     pub cells: BTreeMap<String, Value>,
 }
 
-/// Options of a write.
+/// Options of a write: both apply to every row of a batch.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct WriteOptions {
-    /// Expire the row this long after the write.
+    /// Expire what this write wrote this long after it; zero is an invalid request.
     pub ttl: Option<Duration>,
     /// The write's timestamp (microseconds since the epoch) for last-write-wins; `None` is now.
     pub timestamp: Option<i64>,
@@ -37,9 +56,11 @@ pub struct WriteOptions {
 pub struct SliceQuery {
     /// The partition key's values.
     pub partition: Vec<Value>,
-    /// Lower bound on the clustering key (a prefix of it is allowed).
+    /// Lower bound on the clustering key. A prefix of it is allowed: `Included(p)` starts at
+    /// the first row whose key starts with `p`, `Excluded(p)` after the last one.
     pub start: Bound<Vec<Value>>,
-    /// Upper bound on the clustering key (a prefix of it is allowed).
+    /// Upper bound on the clustering key. A prefix of it is allowed: `Included(p)` ends at the
+    /// last row whose key starts with `p`, `Excluded(p)` before the first one.
     pub end: Bound<Vec<Value>>,
     /// Clustering order to return rows in.
     pub order: Order,
@@ -57,6 +78,30 @@ impl SliceQuery {
             order: Order::Ascending,
             limit: None,
         }
+    }
+
+    /// Starts the slice at `start`.
+    pub fn from(mut self, start: Bound<Vec<Value>>) -> Self {
+        self.start = start;
+        self
+    }
+
+    /// Ends the slice at `end`.
+    pub fn to(mut self, end: Bound<Vec<Value>>) -> Self {
+        self.end = end;
+        self
+    }
+
+    /// Returns rows in descending clustering order (newest first for a time clustering key).
+    pub fn descending(mut self) -> Self {
+        self.order = Order::Descending;
+        self
+    }
+
+    /// Returns at most `limit` rows.
+    pub fn limit(mut self, limit: usize) -> Self {
+        self.limit = Some(limit);
+        self
     }
 }
 
@@ -89,18 +134,21 @@ pub trait WideColumnStore: Send + Sync + fmt::Debug {
     /// Writes one row (an upsert: cells not given keep their values).
     async fn put(&self, row: WideRow, options: WriteOptions) -> Result<()>;
 
-    /// Writes many rows as one batch.
+    /// Writes many rows as one batch: atomic where the backend has
+    /// [`batch_writes`](crate::Capabilities::batch_writes); every row is checked before any is
+    /// written, so one invalid row fails the whole batch.
     async fn put_batch(&self, rows: Vec<WideRow>, options: WriteOptions) -> Result<()>;
 
     /// The row at `(partition, clustering)`, if it exists.
     async fn get(&self, partition: &[Value], clustering: &[Value]) -> Result<Option<WideRow>>;
 
-    /// Rows of one partition in clustering order.
+    /// Rows of one partition in clustering order (or its reverse), within the bounds, limited;
+    /// clustering bounds longer than the clustering key are invalid requests.
     async fn slice(&self, query: &SliceQuery) -> Result<Vec<WideRow>>;
 
     /// Removes one row. Returns whether it existed where the backend can tell, else `true`.
     async fn delete(&self, partition: &[Value], clustering: &[Value]) -> Result<bool>;
 
-    /// Removes a whole partition.
+    /// Removes every row of a partition.
     async fn delete_partition(&self, partition: &[Value]) -> Result<()>;
 }

@@ -198,3 +198,102 @@ impl Record {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stamp(timestamp: i64) -> Stamp {
+        Stamp {
+            timestamp,
+            expires_at: None,
+        }
+    }
+
+    fn write(timestamp: i64, cells: &[(&str, Value)]) -> Record {
+        let cells = cells.iter().map(|(n, v)| ((*n).to_owned(), v.clone()));
+        Record::write(stamp(timestamp), cells.collect())
+    }
+
+    fn merged(records: &[Record]) -> Record {
+        let mut out = Record::default();
+        for record in records {
+            out.merge(record.clone());
+        }
+        out
+    }
+
+    #[test]
+    fn merge_is_independent_of_arrival_order() {
+        let writes = [
+            write(5, &[("a", Value::Int(1)), ("b", Value::Int(1))]),
+            write(5, &[("a", Value::Int(2))]),
+            write(7, &[("b", Value::Null)]),
+            write(3, &[("c", Value::Text("old".into()))]),
+            Record::deletion(4),
+            write(5, &[("a", Value::Null)]),
+        ];
+        let expected = merged(&writes);
+        // Every rotation and the reverse give the same record.
+        for shift in 0..writes.len() {
+            let mut order = writes.to_vec();
+            order.rotate_left(shift);
+            assert_eq!(merged(&order), expected, "rotation {shift}");
+            order.reverse();
+            assert_eq!(merged(&order), expected, "reversed rotation {shift}");
+        }
+        // At timestamp 5 the null (a deletion) beats both values; c was deleted at 4.
+        assert_eq!(expected.clone().into_visible(0), Some(BTreeMap::new()));
+        assert_eq!(expected.deleted_at, Some(4));
+    }
+
+    #[test]
+    fn older_writes_lose_per_cell_and_deletions_shadow_older_writes() {
+        let mut record = write(10, &[("a", Value::Int(10))]);
+        record.merge(write(5, &[("a", Value::Int(5)), ("b", Value::Int(5))]));
+        let cells = record.clone().into_visible(0).unwrap();
+        assert_eq!(cells.get("a"), Some(&Value::Int(10)));
+        assert_eq!(cells.get("b"), Some(&Value::Int(5)));
+        record.merge(Record::deletion(10));
+        assert!(!record.is_live(0));
+        record.merge(write(9, &[("a", Value::Int(9))]));
+        assert!(!record.is_live(0));
+        record.merge(write(11, &[]));
+        assert_eq!(record.into_visible(0), Some(BTreeMap::new()));
+    }
+
+    #[test]
+    fn expiry_hides_and_grace_purges() {
+        let mut record = Record::write(
+            Stamp {
+                timestamp: 100,
+                expires_at: Some(200),
+            },
+            BTreeMap::from([("a".to_owned(), Value::Int(1))]),
+        );
+        assert!(record.is_live(199));
+        assert!(!record.is_live(200));
+        assert!(!record.is_purgeable(199, 0));
+        assert!(record.is_purgeable(200, 0));
+        assert!(!record.is_purgeable(200, 50));
+        assert!(record.is_purgeable(250, 50));
+        record.merge(write(150, &[("b", Value::Int(2))]));
+        assert_eq!(
+            record.clone().into_visible(300),
+            Some(BTreeMap::from([("b".to_owned(), Value::Int(2))]))
+        );
+        assert!(!record.is_purgeable(i64::MAX, 0));
+    }
+
+    #[test]
+    fn records_round_trip_and_unknown_formats_are_refused() {
+        let record = write(
+            1,
+            &[("a", Value::Bytes(vec![0, 1])), ("b", Value::Float(-0.5))],
+        );
+        assert_eq!(Record::decode(&record.encode().unwrap()).unwrap(), record);
+        assert!(Record::decode(&[]).is_err());
+        assert!(Record::decode(&[9, 0]).is_err());
+        assert!(Record::decode(&[FORMAT, 0xFF, 0xFF]).is_err());
+    }
+}

@@ -201,12 +201,15 @@ impl Shared {
         Ok(purged)
     }
 
-    fn slice(&self, query: &SliceQuery) -> Result<Vec<WideRow>> {
+    fn slice(&self, inner: &Inner, query: &SliceQuery) -> Result<Vec<WideRow>> {
         let prefix = self.partition_prefix(&query.partition)?;
         let lower = match &query.start {
             Bound::Unbounded => Bound::Included(prefix.clone()),
             Bound::Included(start) => Bound::Included(self.bound_key(&prefix, start)?),
-            Bound::Excluded(start) => after(self.bound_key(&prefix, start)?),
+            Bound::Excluded(start) => match key::prefix_end(&self.bound_key(&prefix, start)?) {
+                Some(end) => Bound::Included(end),
+                None => return Ok(Vec::new()),
+            },
         };
         let upper = match &query.end {
             Bound::Unbounded => after(prefix.clone()),
@@ -218,14 +221,16 @@ impl Shared {
         if limit == 0 {
             return Ok(rows);
         }
-        let scan = self.rows.range((lower, upper));
+        // A snapshot at the newest fully applied batch: a slice never sees part of a batch.
+        let snapshot = self.rows.snapshot_at(inner.keyspace.instant());
+        let scan = snapshot.range((lower, upper));
         let scan: Box<dyn Iterator<Item = _>> = match query.order {
             Order::Ascending => Box::new(scan),
             Order::Descending => Box::new(scan.rev()),
         };
         let now = now_micros();
         for item in scan {
-            let (key, bytes) = item.map_err(map_error)?;
+            let (key, bytes) = item.map_err(|err| map_error(err.into()))?;
             let Some(cells) = Record::decode(&bytes)?.into_visible(now) else {
                 continue;
             };
@@ -264,7 +269,7 @@ impl Shared {
     }
 }
 
-/// The bound just past every key that starts with `prefix`.
+/// The upper bound just past every key that starts with `prefix`.
 fn after(prefix: Vec<u8>) -> Bound<Vec<u8>> {
     key::prefix_end(&prefix).map_or(Bound::Unbounded, Bound::Excluded)
 }
@@ -410,8 +415,8 @@ impl WideColumnStore for Table {
     }
 
     async fn slice(&self, query: &SliceQuery) -> Result<Vec<WideRow>> {
-        let (shared, query) = (self.shared.clone(), query.clone());
-        blocking(move || shared.slice(&query)).await
+        let (inner, shared, query) = (self.inner.clone(), self.shared.clone(), query.clone());
+        blocking(move || shared.slice(&inner, &query)).await
     }
 
     async fn delete(&self, partition: &[Value], clustering: &[Value]) -> Result<bool> {
