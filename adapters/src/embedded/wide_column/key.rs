@@ -264,7 +264,7 @@ mod tests {
             let (a, b) = (rng.value(), rng.value());
             let expected = value_order(&a, &b);
             assert_eq!(
-                encode(&[a.clone()]).cmp(&encode(&[b.clone()])),
+                encode(std::slice::from_ref(&a)).cmp(&encode(std::slice::from_ref(&b))),
                 expected,
                 "{a:?} vs {b:?}"
             );
