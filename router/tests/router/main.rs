@@ -12,3 +12,4 @@ mod fakes;
 mod handles;
 mod support;
 mod timeout;
+mod wide_column;
