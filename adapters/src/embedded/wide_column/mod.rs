@@ -5,10 +5,10 @@
 //!
 //! One `fjall` keyspace (a folder) per store; one partition (an LSM tree of its own) per entity,
 //! named `t_<entity>`, plus a `meta` partition holding each entity's key columns. A row's key is
-//! the [order-preserving encoding](key) of its partition key values followed by its clustering
-//! key values, so a partition is one key prefix, its rows are stored in clustering order, and a
-//! slice is one forward or reverse range scan. A row's value is its cells with their write
-//! timestamps and expiry (see [`record`]).
+//! the order-preserving encoding (module `key`) of its partition key values followed by its
+//! clustering key values, so a partition is one key prefix, its rows are stored in clustering
+//! order, and a slice is one forward or reverse range scan over a snapshot. A row's value is its
+//! cells with their write timestamps and expiry (module `record`).
 //!
 //! # Semantics
 //!
@@ -23,7 +23,10 @@
 //! - A delete always removes the row as it is: it is stamped with the store's clock, or just
 //!   after the row's newest write if that is later, and keeps shadowing writes stamped at or
 //!   before it for `tombstone_grace`. Deleting a partition deletes each of its rows that way.
-//! - A batch is atomic: after a crash, all of its rows are there or none.
+//! - A batch is atomic: after a crash, all of its rows are there or none, and a slice sees all
+//!   of it or none.
+//! - The sweep drops whole rows. A deleted or expired cell of a row that is still visible stays
+//!   in the row's stored value (invisible) until the row itself is dropped.
 
 mod key;
 mod record;

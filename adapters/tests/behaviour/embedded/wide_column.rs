@@ -213,15 +213,26 @@ async fn acknowledged_writes_survive_kill_9() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
+    // Lines arrive through a channel so the wait for them is bounded.
     let stdout = child.stdout.take().unwrap();
-    let mut acknowledged = Vec::new();
-    for line in BufReader::new(stdout).lines() {
-        let line = line.unwrap();
-        if let Some(i) = line.strip_prefix("ack ") {
-            acknowledged.push(i.parse::<i64>().unwrap());
-            if acknowledged.len() == KILL_AFTER {
-                break;
+    let (lines, received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                return;
             }
+        }
+    });
+    let mut acknowledged = Vec::new();
+    while acknowledged.len() < KILL_AFTER {
+        match received.recv_timeout(Duration::from_secs(60)) {
+            Ok(line) => {
+                if let Some(i) = line.strip_prefix("ack ") {
+                    acknowledged.push(i.parse::<i64>().unwrap());
+                }
+            }
+            // Stopped writing (timeout) or exited (disconnected): checked below.
+            Err(_) => break,
         }
     }
     child.kill().unwrap();
