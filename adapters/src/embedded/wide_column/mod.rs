@@ -52,6 +52,7 @@ use crate::{
     StoreKind,
 };
 use table::Table;
+pub use table::MAX_KEY_BYTES;
 
 /// Options of an embedded wide-column store (`[stores.NAME]` with `backend = "embedded"`).
 #[derive(Clone, Debug, Default, Deserialize)]

@@ -15,6 +15,9 @@ use crate::kinds::wide_column::{
 };
 use crate::{Result, StoreError, Value};
 
+/// The longest encoded row key the engine stores (as Cassandra's partition key limit).
+pub const MAX_KEY_BYTES: usize = u16::MAX as usize;
+
 /// Rows the sweep removes per batch, holding the write lock only that long.
 const PURGE_CHUNK: usize = 1024;
 
@@ -93,7 +96,7 @@ impl Shared {
         arity(&self.name, "partition", columns, partition.len(), false)?;
         let mut out = Vec::with_capacity(32);
         key::encode_into(&mut out, columns, partition)?;
-        Ok(out)
+        self.checked(out)
     }
 
     /// The encoded row key.
@@ -102,7 +105,7 @@ impl Shared {
         let columns = &self.settings.clustering_key;
         arity(&self.name, "clustering", columns, clustering.len(), false)?;
         key::encode_into(&mut out, columns, clustering)?;
-        Ok(out)
+        self.checked(out)
     }
 
     /// The encoded key of a slice bound: the partition and a clustering prefix.
@@ -111,7 +114,18 @@ impl Shared {
         arity(&self.name, "clustering", columns, clustering.len(), true)?;
         let mut out = prefix.to_vec();
         key::encode_into(&mut out, columns, clustering)?;
-        Ok(out)
+        self.checked(out)
+    }
+
+    fn checked(&self, key: Vec<u8>) -> Result<Vec<u8>> {
+        if key.len() > MAX_KEY_BYTES {
+            return Err(StoreError::invalid(format!(
+                "a key of `{}` takes {} bytes encoded, more than the {MAX_KEY_BYTES} allowed; use shorter key values",
+                self.name,
+                key.len()
+            )));
+        }
+        Ok(key)
     }
 
     fn read(&self, key: &[u8]) -> Result<Option<Record>> {
@@ -133,7 +147,15 @@ impl Shared {
                 }
                 None => write,
             };
-            batch.insert(&self.rows, key, merged.encode()?);
+            let value = merged.encode()?;
+            if u32::try_from(value.len()).is_err() {
+                return Err(StoreError::invalid(format!(
+                    "a row of `{}` takes {} bytes, more than the 4 GiB a row may hold",
+                    self.name,
+                    value.len()
+                )));
+            }
+            batch.insert(&self.rows, key, value);
         }
         batch.commit().map_err(map_error)
     }

@@ -385,3 +385,41 @@ async fn options_are_checked() {
     let options = json!({"path": "x", "synchronous": "normal", "cache_size": "8MiB", "tombstone_grace": "10m"});
     validate(StoreKind::WideColumn, "embedded", &options).unwrap();
 }
+
+#[tokio::test]
+async fn oversized_keys_are_invalid_not_fatal() {
+    use polyroute_adapters::embedded::wide_column::MAX_KEY_BYTES;
+    let store = connect(json!({})).await;
+    let table = open(&*store, "events", events()).await;
+    let long = "x".repeat(MAX_KEY_BYTES);
+    let err = table
+        .put(event(&long, 1, 1, &[]), WriteOptions::default())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("bytes"), "{err}");
+    let err = table
+        .get(&[long.as_str().into()], &[1.into(), 1.into()])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, polyroute_adapters::StoreError::InvalidRequest { .. }),
+        "{err}"
+    );
+    let query = SliceQuery::partition(vec!["ann".into()]).from(std::ops::Bound::Included(vec![
+        Value::Int(1),
+        Value::Text(long),
+    ]));
+    assert!(table.slice(&query).await.is_err());
+    // Just under the limit is fine.
+    let fits = "y".repeat(MAX_KEY_BYTES - 100);
+    table
+        .put(event(&fits, 1, 1, &[]), WriteOptions::default())
+        .await
+        .unwrap();
+    assert!(table
+        .get(&[fits.as_str().into()], &[1.into(), 1.into()])
+        .await
+        .unwrap()
+        .is_some());
+    store.ping().await.unwrap();
+}
