@@ -1,5 +1,6 @@
 //! The embedded backends, run through every suite of their kind.
 
 mod document;
+mod graph;
 mod key_value;
 mod relational;
