@@ -86,7 +86,7 @@ mod tests {
         }
         assert_eq!(decode(&[0]), None);
         assert_eq!(decode(&[b'a', 0, 7]), None);
-        assert_eq!(decode(&[b'a']), None);
+        assert_eq!(decode(b"a"), None);
     }
 
     #[test]

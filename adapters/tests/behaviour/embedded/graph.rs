@@ -103,7 +103,11 @@ async fn relative_paths_resolve_against_the_config_folder() {
     let store = registry::connect(StoreKind::Graph, "embedded", &options, &context)
         .await
         .unwrap();
-    open(&*store, "g").await.upsert_node(Node::new("a", "n")).await.unwrap();
+    open(&*store, "g")
+        .await
+        .upsert_node(Node::new("a", "n"))
+        .await
+        .unwrap();
     assert!(dir.path().join("data/graph").is_dir());
 }
 
@@ -111,7 +115,9 @@ async fn relative_paths_resolve_against_the_config_folder() {
 async fn graph_survives_reopening_the_folder() {
     let dir = tempfile::tempdir().unwrap();
     let options = json!({ "path": dir.path().join("graph") });
-    let alice = Node::new("alice", "person").with("age", 30).with("city", "Lyon");
+    let alice = Node::new("alice", "person")
+        .with("age", 30)
+        .with("city", "Lyon");
     let road = |from: &str, to: &str, w: f64| Edge::new(from, "road", to).with("w", w);
     {
         let store = connect(options.clone()).await;
@@ -122,7 +128,10 @@ async fn graph_survives_reopening_the_folder() {
         }
         graph.upsert_edge(road("alice", "bob", 1.0)).await.unwrap();
         graph.upsert_edge(road("bob", "carol", 1.5)).await.unwrap();
-        graph.upsert_edge(road("alice", "carol", 5.0)).await.unwrap();
+        graph
+            .upsert_edge(road("alice", "carol", 5.0))
+            .await
+            .unwrap();
         graph.upsert_edge(road("carol", "dave", 1.0)).await.unwrap();
         assert!(graph.delete_node("dave").await.unwrap());
         assert!(graph.delete_edge("alice", "road", "carol").await.unwrap());
@@ -195,7 +204,11 @@ async fn acknowledged_writes_survive_kill_9() {
     let _ = child.kill();
     child.wait().unwrap();
     let last = acknowledged.expect("the writer acknowledged nothing");
-    assert!(last + 1 >= KILL_AFTER, "the writer stopped after {} writes", last + 1);
+    assert!(
+        last + 1 >= KILL_AFTER,
+        "the writer stopped after {} writes",
+        last + 1
+    );
 
     let store = connect(json!({ "path": folder, "synchronous": "normal" })).await;
     let graph = open(&*store, "log").await;
@@ -209,8 +222,16 @@ async fn acknowledged_writes_survive_kill_9() {
     }
     let chain = EdgeFilter::new(Direction::Out).label("next");
     for i in 1..=last {
-        let next = graph.neighbors(&format!("n{}", i - 1), &chain, None).await.unwrap();
-        assert_eq!(next.len(), 1, "acknowledged edge n{} -> n{i} was lost", i - 1);
+        let next = graph
+            .neighbors(&format!("n{}", i - 1), &chain, None)
+            .await
+            .unwrap();
+        assert_eq!(
+            next.len(),
+            1,
+            "acknowledged edge n{} -> n{i} was lost",
+            i - 1
+        );
     }
 }
 

@@ -103,7 +103,9 @@ pub async fn edge_with_a_missing_end_is_not_found(f: Fixture<dyn GraphStore>) {
 pub async fn upsert_edge_replaces_its_properties(f: Fixture<dyn GraphStore>) {
     let store = &*f.store;
     seed(store, &["a", "b"], &[]).await;
-    let first = Edge::new("a", "rated", "b").with("stars", 2).with("note", "meh");
+    let first = Edge::new("a", "rated", "b")
+        .with("stars", 2)
+        .with("note", "meh");
     store.upsert_edge(first).await.unwrap();
     let second = Edge::new("a", "rated", "b").with("stars", 5);
     store.upsert_edge(second.clone()).await.unwrap();
@@ -123,7 +125,12 @@ pub async fn upsert_edge_replaces_its_properties(f: Fixture<dyn GraphStore>) {
 
 pub async fn edges_differing_only_in_label_are_distinct(f: Fixture<dyn GraphStore>) {
     let store = &*f.store;
-    seed(store, &["a", "b"], &[("a", "knows", "b"), ("a", "likes", "b")]).await;
+    seed(
+        store,
+        &["a", "b"],
+        &[("a", "knows", "b"), ("a", "likes", "b")],
+    )
+    .await;
     let out = filter(Direction::Out, &[]);
     assert_eq!(store.degree("a", &out).await.unwrap(), 2);
     assert!(store.delete_edge("a", "likes", "b").await.unwrap());
@@ -134,25 +141,57 @@ pub async fn edges_differing_only_in_label_are_distinct(f: Fixture<dyn GraphStor
 
 pub async fn delete_edge_reports_whether_it_existed(f: Fixture<dyn GraphStore>) {
     let store = &*f.store;
-    seed(store, &["a", "b"], &[("a", "knows", "b"), ("b", "knows", "a")]).await;
+    seed(
+        store,
+        &["a", "b"],
+        &[("a", "knows", "b"), ("b", "knows", "a")],
+    )
+    .await;
     assert!(store.delete_edge("a", "knows", "b").await.unwrap());
     assert!(!store.delete_edge("a", "knows", "b").await.unwrap());
     assert!(!store.delete_edge("a", "other", "b").await.unwrap());
     assert!(!store.delete_edge("x", "knows", "y").await.unwrap());
     // The reverse edge is another edge.
-    assert_eq!(neighbor_ids(store, "b", &filter(Direction::Out, &[])).await, ["a"]);
-    assert_eq!(neighbor_ids(store, "b", &filter(Direction::In, &[])).await, Vec::<String>::new());
+    assert_eq!(
+        neighbor_ids(store, "b", &filter(Direction::Out, &[])).await,
+        ["a"]
+    );
+    assert_eq!(
+        neighbor_ids(store, "b", &filter(Direction::In, &[])).await,
+        Vec::<String>::new()
+    );
 }
 
 pub async fn empty_ids_and_labels_are_invalid(f: Fixture<dyn GraphStore>) {
     let store = &*f.store;
-    assert_error(store.upsert_node(Node::new("", "n")).await, ErrorKind::InvalidRequest);
-    assert_error(store.upsert_node(Node::new("a", "")).await, ErrorKind::InvalidRequest);
+    assert_error(
+        store.upsert_node(Node::new("", "n")).await,
+        ErrorKind::InvalidRequest,
+    );
+    assert_error(
+        store.upsert_node(Node::new("a", "")).await,
+        ErrorKind::InvalidRequest,
+    );
     seed(store, &["a", "b"], &[]).await;
-    assert_error(store.upsert_edge(Edge::new("a", "", "b")).await, ErrorKind::InvalidRequest);
-    assert_error(store.upsert_edge(Edge::new("", "l", "b")).await, ErrorKind::InvalidRequest);
-    assert_error(store.upsert_edge(Edge::new("a", "l", "")).await, ErrorKind::InvalidRequest);
-    assert_eq!(store.degree("a", &filter(Direction::Both, &[])).await.unwrap(), 0);
+    assert_error(
+        store.upsert_edge(Edge::new("a", "", "b")).await,
+        ErrorKind::InvalidRequest,
+    );
+    assert_error(
+        store.upsert_edge(Edge::new("", "l", "b")).await,
+        ErrorKind::InvalidRequest,
+    );
+    assert_error(
+        store.upsert_edge(Edge::new("a", "l", "")).await,
+        ErrorKind::InvalidRequest,
+    );
+    assert_eq!(
+        store
+            .degree("a", &filter(Direction::Both, &[]))
+            .await
+            .unwrap(),
+        0
+    );
 }
 
 pub async fn unicode_and_prefix_like_ids_stay_apart(f: Fixture<dyn GraphStore>) {
@@ -182,14 +221,22 @@ pub async fn unicode_and_prefix_like_ids_stay_apart(f: Fixture<dyn GraphStore>) 
     for id in &ids[1..] {
         assert!(store.get_node(id).await.unwrap().is_some(), "{id:?}");
     }
-    assert_eq!(store.degree("a\0", &filter(Direction::Both, &[])).await.unwrap(), 1);
+    assert_eq!(
+        store
+            .degree("a\0", &filter(Direction::Both, &[]))
+            .await
+            .unwrap(),
+        1
+    );
 }
 
 pub async fn large_properties_round_trip(f: Fixture<dyn GraphStore>) {
     let store = &*f.store;
     let text = "x".repeat(1 << 20);
     let list = Value::List((0..10_000).map(Value::Int).collect());
-    let node = Node::new("big", "blob").with("text", text.as_str()).with("list", list.clone());
+    let node = Node::new("big", "blob")
+        .with("text", text.as_str())
+        .with("list", list.clone());
     store.upsert_node(node.clone()).await.unwrap();
     assert_eq!(store.get_node("big").await.unwrap(), Some(node));
     seed(store, &["other"], &[]).await;
@@ -226,11 +273,17 @@ pub async fn concurrent_writers_all_land(f: Fixture<dyn GraphStore>) {
         task.await.unwrap();
     }
     let out = filter(Direction::Out, &["has"]);
-    assert_eq!(store.degree("root", &out).await.unwrap(), (WRITERS * EACH) as u64);
+    assert_eq!(
+        store.degree("root", &out).await.unwrap(),
+        (WRITERS * EACH) as u64
+    );
     for w in 0..WRITERS {
         for i in 0..EACH {
             let id = format!("w{w}_{i}");
-            assert_eq!(neighbor_ids(&*store, &id, &filter(Direction::In, &[])).await, ["root"]);
+            assert_eq!(
+                neighbor_ids(&*store, &id, &filter(Direction::In, &[])).await,
+                ["root"]
+            );
         }
     }
 }

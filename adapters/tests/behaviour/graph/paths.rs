@@ -100,12 +100,18 @@ pub async fn shortest_path_follows_direction_labels_and_depth(f: Fixture<dyn Gra
     )
     .await;
     let find = |q: PathQuery| async move { store.shortest_path(&q).await.unwrap() };
-    assert_eq!(find(query("a", "d", Direction::Out, &[], 5)).await, path(&["a", "d"], 1.0));
+    assert_eq!(
+        find(query("a", "d", Direction::Out, &[], 5)).await,
+        path(&["a", "d"], 1.0)
+    );
     assert_eq!(
         find(query("a", "d", Direction::Out, &["next"], 5)).await,
         path(&["a", "b", "c", "d"], 3.0)
     );
-    assert_eq!(find(query("a", "d", Direction::Out, &["next"], 2)).await, None);
+    assert_eq!(
+        find(query("a", "d", Direction::Out, &["next"], 2)).await,
+        None
+    );
     assert_eq!(
         find(query("a", "d", Direction::Out, &["next"], 3)).await,
         path(&["a", "b", "c", "d"], 3.0)
@@ -115,7 +121,10 @@ pub async fn shortest_path_follows_direction_labels_and_depth(f: Fixture<dyn Gra
         find(query("d", "b", Direction::In, &["next"], 5)).await,
         path(&["d", "c", "b"], 2.0)
     );
-    assert_eq!(find(query("d", "b", Direction::Out, &["next"], 5)).await, None);
+    assert_eq!(
+        find(query("d", "b", Direction::Out, &["next"], 5)).await,
+        None
+    );
     assert_eq!(
         find(query("c", "a", Direction::Both, &["next"], 5)).await,
         path(&["c", "b", "a"], 2.0)
@@ -183,7 +192,9 @@ async fn has_weighted_paths(f: &Fixture<dyn GraphStore>) -> bool {
     }
     seed(&*f.store, &["probe_a", "probe_b"], &[]).await;
     assert_error(
-        f.store.shortest_path(&weighted("probe_a", "probe_b", 3)).await,
+        f.store
+            .shortest_path(&weighted("probe_a", "probe_b", 3))
+            .await,
         ErrorKind::Unsupported,
     );
     false
@@ -220,7 +231,10 @@ pub async fn weighted_path_minimises_the_property(f: Fixture<dyn GraphStore>) {
         store.shortest_path(&weighted("a", "d", 10)).await.unwrap(),
         path(&["a", "d"], 0.0)
     );
-    assert_eq!(store.shortest_path(&weighted("d", "a", 10)).await.unwrap(), None);
+    assert_eq!(
+        store.shortest_path(&weighted("d", "a", 10)).await.unwrap(),
+        None
+    );
 }
 
 pub async fn weighted_path_respects_max_depth_exactly(f: Fixture<dyn GraphStore>) {
@@ -244,7 +258,12 @@ pub async fn weighted_path_respects_max_depth_exactly(f: Fixture<dyn GraphStore>
         ],
     )
     .await;
-    let find = |depth| async move { store.shortest_path(&weighted("a", "z", depth)).await.unwrap() };
+    let find = |depth| async move {
+        store
+            .shortest_path(&weighted("a", "z", depth))
+            .await
+            .unwrap()
+    };
     assert_eq!(find(10).await, path(&["a", "b", "c", "d", "z"], 4.0));
     assert_eq!(find(4).await, path(&["a", "b", "c", "d", "z"], 4.0));
     assert_eq!(find(3).await, path(&["a", "b", "y", "z"], 7.0));

@@ -51,7 +51,10 @@ pub async fn neighbors_follow_direction_and_labels(f: Fixture<dyn GraphStore>) {
     };
     assert_eq!(ids(Direction::Out, &[]).await, ["b", "c", "d"]);
     assert_eq!(ids(Direction::Out, &["knows"]).await, ["b", "c"]);
-    assert_eq!(ids(Direction::Out, &["likes", "knows"]).await, ["b", "c", "d"]);
+    assert_eq!(
+        ids(Direction::Out, &["likes", "knows"]).await,
+        ["b", "c", "d"]
+    );
     assert_eq!(ids(Direction::Out, &["nope"]).await, Vec::<String>::new());
     assert_eq!(ids(Direction::In, &[]).await, ["e", "c"]);
     assert_eq!(ids(Direction::In, &["likes"]).await, ["c"]);
@@ -79,8 +82,19 @@ pub async fn neighbors_are_ordered_and_limited(f: Fixture<dyn GraphStore>) {
     let first = store.neighbors("hub", &both, Some(7)).await.unwrap();
     let first: Vec<&str> = first.iter().map(|n| n.node.id.as_str()).collect();
     assert_eq!(first, ids[..7]);
-    assert!(store.neighbors("hub", &both, Some(0)).await.unwrap().is_empty());
-    assert_eq!(store.neighbors("hub", &both, Some(100)).await.unwrap().len(), 30);
+    assert!(store
+        .neighbors("hub", &both, Some(0))
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        store
+            .neighbors("hub", &both, Some(100))
+            .await
+            .unwrap()
+            .len(),
+        30
+    );
     let out = store
         .neighbors("hub", &filter(Direction::Out, &[]), Some(3))
         .await
@@ -116,10 +130,25 @@ pub async fn neighbors_carry_nodes_and_edges(f: Fixture<dyn GraphStore>) {
 pub async fn both_directions_count_a_self_loop_once(f: Fixture<dyn GraphStore>) {
     let store = &*f.store;
     seed(store, &["a", "b"], &[("a", "self", "a"), ("a", "to", "b")]).await;
-    assert_eq!(neighbor_ids(store, "a", &filter(Direction::Out, &[])).await, ["a", "b"]);
-    assert_eq!(neighbor_ids(store, "a", &filter(Direction::In, &[])).await, ["a"]);
-    assert_eq!(neighbor_ids(store, "a", &filter(Direction::Both, &[])).await, ["a", "b"]);
-    assert_eq!(store.degree("a", &filter(Direction::Both, &[])).await.unwrap(), 2);
+    assert_eq!(
+        neighbor_ids(store, "a", &filter(Direction::Out, &[])).await,
+        ["a", "b"]
+    );
+    assert_eq!(
+        neighbor_ids(store, "a", &filter(Direction::In, &[])).await,
+        ["a"]
+    );
+    assert_eq!(
+        neighbor_ids(store, "a", &filter(Direction::Both, &[])).await,
+        ["a", "b"]
+    );
+    assert_eq!(
+        store
+            .degree("a", &filter(Direction::Both, &[]))
+            .await
+            .unwrap(),
+        2
+    );
 }
 
 pub async fn degree_counts_matching_edges(f: Fixture<dyn GraphStore>) {
@@ -142,10 +171,15 @@ pub async fn queries_about_a_missing_node_are_not_found(f: Fixture<dyn GraphStor
     let store = &*f.store;
     small_graph(store).await;
     let any = filter(Direction::Both, &[]);
-    assert_error(store.neighbors("ghost", &any, None).await, ErrorKind::NotFound);
+    assert_error(
+        store.neighbors("ghost", &any, None).await,
+        ErrorKind::NotFound,
+    );
     assert_error(store.degree("ghost", &any).await, ErrorKind::NotFound);
     let message = assert_error(
-        store.traverse(&traverse("ghost", Direction::Out, &[], 2)).await,
+        store
+            .traverse(&traverse("ghost", Direction::Out, &[], 2))
+            .await,
         ErrorKind::NotFound,
     );
     assert!(message.contains("ghost"), "{message}");
@@ -155,7 +189,10 @@ pub async fn empty_label_in_a_filter_is_invalid(f: Fixture<dyn GraphStore>) {
     let store = &*f.store;
     small_graph(store).await;
     let bad = filter(Direction::Out, &["knows", ""]);
-    assert_error(store.neighbors("a", &bad, None).await, ErrorKind::InvalidRequest);
+    assert_error(
+        store.neighbors("a", &bad, None).await,
+        ErrorKind::InvalidRequest,
+    );
     assert_error(store.degree("a", &bad).await, ErrorKind::InvalidRequest);
     let mut query = traverse("a", Direction::Out, &[], 2);
     query.edges = bad;
@@ -166,7 +203,11 @@ pub async fn node_without_edges_has_no_neighbors(f: Fixture<dyn GraphStore>) {
     let store = &*f.store;
     seed(store, &["alone"], &[]).await;
     let both = filter(Direction::Both, &[]);
-    assert!(store.neighbors("alone", &both, None).await.unwrap().is_empty());
+    assert!(store
+        .neighbors("alone", &both, None)
+        .await
+        .unwrap()
+        .is_empty());
     assert_eq!(store.degree("alone", &both).await.unwrap(), 0);
     let reached = store
         .traverse(&traverse("alone", Direction::Both, &[], 5))
@@ -214,7 +255,10 @@ pub async fn traverse_follows_direction_and_labels(f: Fixture<dyn GraphStore>) {
         run(Direction::Out, &["knows"], 3).await,
         visits(&[("b", 1), ("c", 1), ("d", 2)])
     );
-    assert_eq!(run(Direction::Out, &["likes"], 3).await, visits(&[("d", 1)]));
+    assert_eq!(
+        run(Direction::Out, &["likes"], 3).await,
+        visits(&[("d", 1)])
+    );
     assert_eq!(
         run(Direction::In, &[], 3).await,
         visits(&[("c", 1), ("e", 1)])
@@ -241,7 +285,10 @@ pub async fn traverse_limit_keeps_the_nearest(f: Fixture<dyn GraphStore>) {
     ids.extend(leaves.iter().map(String::as_str));
     seed(store, &ids, &[]).await;
     for (mid, leaf) in mids.iter().zip(&leaves) {
-        store.upsert_edge(Edge::new("root", "e", mid)).await.unwrap();
+        store
+            .upsert_edge(Edge::new("root", "e", mid))
+            .await
+            .unwrap();
         store.upsert_edge(Edge::new(mid, "e", leaf)).await.unwrap();
     }
     let mut query = traverse("root", Direction::Out, &[], 2);
