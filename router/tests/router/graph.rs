@@ -23,8 +23,14 @@ async fn embedded_graph_serves_a_graph_entity_end_to_end() {
     for id in ["ann", "bob", "cat"] {
         follows.upsert_node(Node::new(id, "user")).await.unwrap();
     }
-    follows.upsert_edge(Edge::new("ann", "follows", "bob")).await.unwrap();
-    follows.upsert_edge(Edge::new("bob", "follows", "cat")).await.unwrap();
+    follows
+        .upsert_edge(Edge::new("ann", "follows", "bob"))
+        .await
+        .unwrap();
+    follows
+        .upsert_edge(Edge::new("bob", "follows", "cat"))
+        .await
+        .unwrap();
     let path = follows
         .shortest_path(&PathQuery {
             from: "ann".into(),

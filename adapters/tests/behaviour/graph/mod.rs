@@ -53,6 +53,7 @@ macro_rules! graph_suite {
             weighted_path_minimises_the_property,
             weighted_path_respects_max_depth_exactly,
             bad_weights_are_invalid_and_name_the_property,
+            paths_match_a_reference_on_a_random_graph,
         );
     };
     (@cases $factory:path; $($case:ident),* $(,)?) => {

@@ -303,3 +303,131 @@ pub async fn bad_weights_are_invalid_and_name_the_property(f: Fixture<dyn GraphS
         assert_eq!(hops, path(&[from.as_str(), to.as_str()], 1.0), "{name}");
     }
 }
+
+/// A small deterministic generator for random graphs.
+struct Lcg(u64);
+
+impl Lcg {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 33) % n
+    }
+}
+
+/// The cheapest cost from `from` to every node in at most `depth` hops (Bellman-Ford, one
+/// round per hop), following `(from, to, weight)` edges in `direction`.
+fn reference(
+    nodes: usize,
+    edges: &[(usize, usize, f64)],
+    direction: Direction,
+    from: usize,
+    depth: u32,
+) -> Vec<Option<f64>> {
+    let mut best = vec![None; nodes];
+    best[from] = Some(0.0);
+    for _ in 0..depth {
+        let mut next = best.clone();
+        for &(a, b, w) in edges {
+            let mut relax = |x: usize, y: usize| {
+                if let Some(cost) = best[x] {
+                    if next[y].is_none_or(|known: f64| cost + w < known) {
+                        next[y] = Some(cost + w);
+                    }
+                }
+            };
+            match direction {
+                Direction::Out => relax(a, b),
+                Direction::In => relax(b, a),
+                Direction::Both => {
+                    relax(a, b);
+                    relax(b, a);
+                }
+            }
+        }
+        best = next;
+    }
+    best
+}
+
+pub async fn paths_match_a_reference_on_a_random_graph(f: Fixture<dyn GraphStore>) {
+    const NODES: usize = 40;
+    let store = &*f.store;
+    let mut rng = Lcg(7);
+    let ids: Vec<String> = (0..NODES).map(|i| format!("v{i}")).collect();
+    let names: Vec<&str> = ids.iter().map(String::as_str).collect();
+    seed(store, &names, &[]).await;
+    let mut edges = Vec::new();
+    for _ in 0..90 {
+        let (a, b) = (
+            rng.below(NODES as u64) as usize,
+            rng.below(NODES as u64) as usize,
+        );
+        let w = rng.below(9) as f64 + 0.5;
+        if edges.iter().any(|&(x, y, _)| (x, y) == (a, b)) {
+            continue;
+        }
+        edges.push((a, b, w));
+        let edge = Edge::new(&ids[a], "road", &ids[b]).with("w", w);
+        store.upsert_edge(edge).await.unwrap();
+    }
+    let hops: Vec<(usize, usize, f64)> = edges.iter().map(|&(a, b, _)| (a, b, 1.0)).collect();
+    for direction in [Direction::Out, Direction::In, Direction::Both] {
+        for depth in [2, 4, 40] {
+            for from in [0, 3, 17] {
+                let by_hops = reference(NODES, &hops, direction, from, depth);
+                let by_weight = reference(NODES, &edges, direction, from, depth);
+                for to in 0..NODES {
+                    let mut q = query(&ids[from], &ids[to], direction, &[], depth);
+                    let found = store.shortest_path(&q).await.unwrap();
+                    let context = format!("{direction:?} depth {depth} {from}->{to}");
+                    assert_eq!(found.as_ref().map(|p| p.cost), by_hops[to], "{context}");
+                    if let Some(found) = &found {
+                        assert_eq!(found.nodes.len() as f64, found.cost + 1.0, "{context}");
+                        assert_follows(found, &ids, &edges, direction, &context);
+                    }
+                    if !f.capabilities.weighted_paths {
+                        continue;
+                    }
+                    q.weight = Some("w".to_owned());
+                    let found = store.shortest_path(&q).await.unwrap();
+                    assert_eq!(
+                        found.as_ref().map(|p| p.cost),
+                        by_weight[to],
+                        "{context} weighted"
+                    );
+                    if let Some(found) = &found {
+                        assert!(found.nodes.len() as u32 <= depth + 1, "{context}");
+                        assert_follows(found, &ids, &edges, direction, &context);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Checks that consecutive nodes of `path` are joined by an edge in `direction`.
+fn assert_follows(
+    path: &Path,
+    ids: &[String],
+    edges: &[(usize, usize, f64)],
+    direction: Direction,
+    context: &str,
+) {
+    let index = |id: &String| ids.iter().position(|x| x == id).unwrap();
+    for pair in path.nodes.windows(2) {
+        let (a, b) = (index(&pair[0]), index(&pair[1]));
+        let joined = edges.iter().any(|&(x, y, _)| match direction {
+            Direction::Out => (x, y) == (a, b),
+            Direction::In => (x, y) == (b, a),
+            Direction::Both => (x, y) == (a, b) || (x, y) == (b, a),
+        });
+        assert!(
+            joined,
+            "{context}: no edge between {} and {}",
+            pair[0], pair[1]
+        );
+    }
+}
