@@ -442,9 +442,12 @@ impl Snapshot<'_> {
 
 /// Reads a numeric weight from an edge's encoded properties.
 pub(super) fn weight_of(hop: &Hop, node: &str, property: &str) -> Result<f64> {
-    let edge = hop.edge(node)?;
-    let describe = || format!("edge `{}` -[{}]-> `{}`", edge.from, edge.label, edge.to);
-    match edge.properties.get(property) {
+    let describe = || match hop.edge(node) {
+        Ok(edge) => format!("edge `{}` -[{}]-> `{}`", edge.from, edge.label, edge.to),
+        Err(_) => format!("an edge `{}` at `{node}`", hop.label),
+    };
+    let properties = codec::decode_edge(node, &hop.label, &hop.other, &hop.value)?;
+    match properties.get(property) {
         Some(value @ (Value::Int(_) | Value::Float(_))) => {
             let weight = value.as_f64().unwrap_or(f64::NAN);
             if weight.is_nan() || weight < 0.0 {

@@ -208,19 +208,39 @@ impl Ord for State {
     }
 }
 
-/// Dijkstra on `(node, hops)` states so the hop bound stays exact: a node is expanded again
-/// only when reached more cheaply-per-pop but in fewer hops than every earlier expansion, which
-/// keeps every path of at most `max_depth` hops that could still be the cheapest.
+/// The cheapest path within the hop limit. Plain Dijkstra first, ties broken by fewer hops:
+/// when its path fits the limit it is the answer (the cheapest of all paths), and each node is
+/// expanded once. Only when the cheapest path is too long does the exact hop-bounded search run.
 fn lightest(
     snapshot: &Snapshot<'_>,
     query: &PathQuery,
     labels: &[&str],
     property: &str,
 ) -> Result<Option<Path>> {
+    match dijkstra(snapshot, query, labels, property, false)? {
+        Some(path) if path.nodes.len() - 1 > query.max_depth as usize => {
+            dijkstra(snapshot, query, labels, property, true)
+        }
+        found => Ok(found),
+    }
+}
+
+/// Dijkstra from `query.from`. With `bounded`, on `(node, hops)` states so the hop limit stays
+/// exact: a node is expanded again only when reached in fewer hops than every earlier (cheaper)
+/// expansion, which keeps every path within the limit that could still be the cheapest.
+fn dijkstra(
+    snapshot: &Snapshot<'_>,
+    query: &PathQuery,
+    labels: &[&str],
+    property: &str,
+    bounded: bool,
+) -> Result<Option<Path>> {
     // Every state pushed: (node, state it came from).
     let mut arena: Vec<(String, Option<usize>)> = vec![(query.from.clone(), None)];
     // The fewest hops any expansion of each node had.
     let mut expanded: HashMap<String, u32> = HashMap::new();
+    // The cheapest state pushed for each node, as (cost, hops).
+    let mut pushed: HashMap<String, (f64, u32)> = HashMap::new();
     let mut heap = BinaryHeap::from([State {
         cost: 0.0,
         hops: 0,
@@ -240,12 +260,12 @@ fn lightest(
             return Ok(Some(Path { nodes, cost }));
         }
         match expanded.get(&id) {
-            Some(&fewest) if fewest <= hops => continue,
+            Some(&fewest) if !bounded || fewest <= hops => continue,
             _ => {
                 expanded.insert(id.clone(), hops);
             }
         }
-        if hops >= query.max_depth {
+        if bounded && hops >= query.max_depth {
             continue;
         }
         for &side in Side::of(query.edges.direction) {
@@ -254,14 +274,32 @@ fn lightest(
                     return Ok(true);
                 }
                 let weight = weight_of(&hop, &id, property)?;
-                if !matches!(expanded.get(&hop.other), Some(&fewest) if fewest <= hops + 1) {
-                    arena.push((hop.other, Some(index)));
-                    heap.push(State {
-                        cost: cost + weight,
-                        hops: hops + 1,
-                        index: arena.len() - 1,
-                    });
+                let (next_cost, next_hops) = (cost + weight, hops + 1);
+                let settled = match expanded.get(&hop.other) {
+                    Some(&fewest) => !bounded || fewest <= next_hops,
+                    None => false,
+                };
+                // A state no better in cost nor in hops than one already queued is dominated.
+                let dominated = match pushed.get(&hop.other) {
+                    Some(&(c, h)) if bounded => c <= next_cost && h <= next_hops,
+                    Some(&(c, h)) => (c, h) <= (next_cost, next_hops),
+                    None => false,
+                };
+                if settled || dominated {
+                    return Ok(true);
                 }
+                if pushed
+                    .get(&hop.other)
+                    .is_none_or(|&(c, h)| (next_cost, next_hops) < (c, h))
+                {
+                    pushed.insert(hop.other.clone(), (next_cost, next_hops));
+                }
+                arena.push((hop.other, Some(index)));
+                heap.push(State {
+                    cost: next_cost,
+                    hops: next_hops,
+                    index: arena.len() - 1,
+                });
                 Ok(true)
             })?;
         }
