@@ -28,6 +28,7 @@
 mod codec;
 mod engine;
 mod keys;
+mod meet;
 mod search;
 
 use std::path::PathBuf;

@@ -4,6 +4,7 @@ use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap, HashSet};
 
 use super::engine::{filter_labels, weight_of, EntityGraph, Side, Snapshot};
+use super::meet;
 use crate::kinds::graph::{Direction, EdgeFilter, Path, PathQuery, TraverseQuery, Visit};
 use crate::Result;
 
@@ -208,32 +209,31 @@ impl Ord for State {
     }
 }
 
-/// The cheapest path within the hop limit. Plain Dijkstra first, ties broken by fewer hops:
-/// when its path fits the limit it is the answer (the cheapest of all paths), and each node is
-/// expanded once. Only when the cheapest path is too long does the exact hop-bounded search run.
+/// The cheapest path within the hop limit. The cheapest path of any length first, searched from
+/// both ends: when it fits the limit it is the answer. Only when it is too long does the exact
+/// hop-bounded search run.
 fn lightest(
     snapshot: &Snapshot<'_>,
     query: &PathQuery,
     labels: &[&str],
     property: &str,
 ) -> Result<Option<Path>> {
-    match dijkstra(snapshot, query, labels, property, false)? {
+    match meet::cheapest(snapshot, query, labels, property)? {
         Some(path) if path.nodes.len() - 1 > query.max_depth as usize => {
-            dijkstra(snapshot, query, labels, property, true)
+            bounded(snapshot, query, labels, property)
         }
         found => Ok(found),
     }
 }
 
-/// Dijkstra from `query.from`. With `bounded`, on `(node, hops)` states so the hop limit stays
-/// exact: a node is expanded again only when reached in fewer hops than every earlier (cheaper)
-/// expansion, which keeps every path within the limit that could still be the cheapest.
-fn dijkstra(
+/// Dijkstra from `query.from` on `(node, hops)` states so the hop limit stays exact: a node is
+/// expanded again only when reached in fewer hops than every earlier (cheaper) expansion, which
+/// keeps every path within the limit that could still be the cheapest.
+fn bounded(
     snapshot: &Snapshot<'_>,
     query: &PathQuery,
     labels: &[&str],
     property: &str,
-    bounded: bool,
 ) -> Result<Option<Path>> {
     // Every state pushed: (node, state it came from).
     let mut arena: Vec<(String, Option<usize>)> = vec![(query.from.clone(), None)];
@@ -260,12 +260,12 @@ fn dijkstra(
             return Ok(Some(Path { nodes, cost }));
         }
         match expanded.get(&id) {
-            Some(&fewest) if !bounded || fewest <= hops => continue,
+            Some(&fewest) if fewest <= hops => continue,
             _ => {
                 expanded.insert(id.clone(), hops);
             }
         }
-        if bounded && hops >= query.max_depth {
+        if hops >= query.max_depth {
             continue;
         }
         for &side in Side::of(query.edges.direction) {
@@ -275,16 +275,13 @@ fn dijkstra(
                 }
                 let weight = weight_of(&hop, &id, property)?;
                 let (next_cost, next_hops) = (cost + weight, hops + 1);
-                let settled = match expanded.get(&hop.other) {
-                    Some(&fewest) => !bounded || fewest <= next_hops,
-                    None => false,
-                };
+                let settled =
+                    matches!(expanded.get(&hop.other), Some(&fewest) if fewest <= next_hops);
                 // A state no better in cost nor in hops than one already queued is dominated.
-                let dominated = match pushed.get(&hop.other) {
-                    Some(&(c, h)) if bounded => c <= next_cost && h <= next_hops,
-                    Some(&(c, h)) => (c, h) <= (next_cost, next_hops),
-                    None => false,
-                };
+                let dominated = matches!(
+                    pushed.get(&hop.other),
+                    Some(&(c, h)) if c <= next_cost && h <= next_hops
+                );
                 if settled || dominated {
                     return Ok(true);
                 }
