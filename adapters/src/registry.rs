@@ -47,6 +47,11 @@ pub const BACKENDS: &[BackendDescriptor] = &[
         summary:
             "partitions of clustered rows in an ordered LSM tree (fjall), last write wins, TTL",
     },
+    BackendDescriptor {
+        kind: StoreKind::Graph,
+        name: "embedded",
+        summary: "labelled property graph in an LSM (fjall) with two-way adjacency indexes",
+    },
 ];
 
 /// Backends that polyroute provides behind a cargo feature, so a config naming one in a build
@@ -148,6 +153,7 @@ enum BackendConfig {
     EmbeddedRelational(embedded::relational::Config),
     EmbeddedDocument(embedded::document::Config),
     EmbeddedWideColumn(embedded::wide_column::Config),
+    EmbeddedGraph(embedded::graph::Config),
 }
 
 fn parse<T: DeserializeOwned>(options: &serde_json::Value) -> Result<T, RegistryError> {
@@ -177,6 +183,7 @@ fn parse_config(
         (StoreKind::WideColumn, "embedded") => {
             parse(options).map(BackendConfig::EmbeddedWideColumn)
         }
+        (StoreKind::Graph, "embedded") => parse(options).map(BackendConfig::EmbeddedGraph),
 
         _ => Err(
             match FEATURE_BACKENDS.iter().find(|(name, _)| *name == backend) {
@@ -224,6 +231,9 @@ pub async fn connect(
         }
         BackendConfig::EmbeddedWideColumn(config) => {
             Arc::new(embedded::wide_column::EmbeddedWideColumn::open(config, context).await?)
+        }
+        BackendConfig::EmbeddedGraph(config) => {
+            Arc::new(embedded::graph::EmbeddedGraph::open(config, context).await?)
         }
     })
 }

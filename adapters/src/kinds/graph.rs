@@ -1,4 +1,17 @@
 //! Graph stores: labelled nodes and directed, labelled edges with properties.
+//!
+//! # Semantics every backend follows
+//!
+//! - Node ids, node labels and edge labels are non-empty text (any Unicode, compared exactly);
+//!   an empty one is an invalid request. An edge is identified by `(from, label, to)`: two nodes
+//!   can be joined by several edges of different labels, and an edge may loop on one node.
+//! - Asking about a node that does not exist (neighbours, degree, the start of a traversal,
+//!   either end of a path) is [`StoreError::NotFound`](crate::StoreError::NotFound), so "no
+//!   such node" is never mistaken for "no edges".
+//! - With [`Direction::Both`], each edge counts once: a self-loop is one neighbour and adds one
+//!   to the degree.
+//! - Orders are fixed, so limits are deterministic: neighbours by (edge label, neighbour id,
+//!   out before in); traversal visits by (depth, id). Ids and labels order by their UTF-8 bytes.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -18,6 +31,23 @@ pub struct Node {
     pub properties: BTreeMap<String, Value>,
 }
 
+impl Node {
+    /// A node without properties.
+    pub fn new(id: impl Into<String>, label: impl Into<String>) -> Self {
+        Node {
+            id: id.into(),
+            label: label.into(),
+            properties: BTreeMap::new(),
+        }
+    }
+
+    /// This node with property `name` set to `value`.
+    pub fn with(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.properties.insert(name.into(), value.into());
+        self
+    }
+}
+
 /// A directed edge; `(from, label, to)` identifies it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Edge {
@@ -29,6 +59,24 @@ pub struct Edge {
     pub label: String,
     /// The edge's properties (a numeric one can weigh shortest paths).
     pub properties: BTreeMap<String, Value>,
+}
+
+impl Edge {
+    /// An edge without properties.
+    pub fn new(from: impl Into<String>, label: impl Into<String>, to: impl Into<String>) -> Self {
+        Edge {
+            from: from.into(),
+            to: to.into(),
+            label: label.into(),
+            properties: BTreeMap::new(),
+        }
+    }
+
+    /// This edge with property `name` set to `value`.
+    pub fn with(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.properties.insert(name.into(), value.into());
+        self
+    }
 }
 
 /// Which edges to follow from a node.
@@ -52,6 +100,22 @@ pub struct EdgeFilter {
     pub labels: Vec<String>,
 }
 
+impl EdgeFilter {
+    /// Every edge in `direction`.
+    pub fn new(direction: Direction) -> Self {
+        EdgeFilter {
+            direction,
+            labels: Vec::new(),
+        }
+    }
+
+    /// Only edges labelled `label` (adds to the labels already listed).
+    pub fn label(mut self, label: impl Into<String>) -> Self {
+        self.labels.push(label.into());
+        self
+    }
+}
+
 /// A neighbour of a node and the edge that reaches it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Neighbor {
@@ -68,9 +132,9 @@ pub struct TraverseQuery {
     pub start: String,
     /// Edges to follow.
     pub edges: EdgeFilter,
-    /// Maximum number of hops (1 = neighbours).
+    /// Maximum number of hops (1 = neighbours; 0 reaches nothing).
     pub max_depth: u32,
-    /// Return at most this many nodes.
+    /// Return at most this many nodes: the first ones in (depth, id) order.
     pub limit: Option<usize>,
 }
 
@@ -92,13 +156,15 @@ pub struct PathQuery {
     pub to: String,
     /// Edges to follow.
     pub edges: EdgeFilter,
-    /// Give up beyond this many hops.
+    /// Only paths of at most this many hops count.
     pub max_depth: u32,
-    /// A numeric edge property to minimise; `None` counts hops.
+    /// A numeric edge property to minimise (`Int` or `Float`); `None` counts hops. Every edge
+    /// the search follows must hold it as a non-negative number: a missing, non-numeric,
+    /// negative or NaN weight is an invalid request naming the property and the edge.
     pub weight: Option<String>,
 }
 
-/// A path between two nodes.
+/// A path between two nodes; when several are shortest, any one of them.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Path {
     /// Node ids from start to end, both included.
@@ -138,10 +204,12 @@ pub trait GraphStore: Send + Sync + fmt::Debug {
         limit: Option<usize>,
     ) -> Result<Vec<Neighbor>>;
 
-    /// Every node within `max_depth` hops of the start (the start excluded).
+    /// Every node within `max_depth` hops of the start (the start excluded), each once at its
+    /// smallest depth, ordered by (depth, id).
     async fn traverse(&self, query: &TraverseQuery) -> Result<Vec<Visit>>;
 
-    /// The shortest path, or `None` when there is none within `max_depth`.
+    /// The shortest path, or `None` when there is none within `max_depth` hops. From a node to
+    /// itself it is that node alone, with cost 0.
     async fn shortest_path(&self, query: &PathQuery) -> Result<Option<Path>>;
 
     /// The number of matching edges at `id`.

@@ -12,6 +12,7 @@
 mod support;
 
 mod document;
+mod graph;
 mod key_value;
 mod relational;
 mod wide_column;

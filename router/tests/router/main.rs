@@ -9,6 +9,7 @@ mod config_env;
 mod config_problems;
 mod config_valid;
 mod fakes;
+mod graph;
 mod handles;
 mod support;
 mod timeout;

@@ -1,6 +1,7 @@
 //! The embedded backends, run through every suite of their kind.
 
 mod document;
+mod graph;
 mod key_value;
 mod relational;
 mod wide_column;

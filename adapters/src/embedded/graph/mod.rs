@@ -1,0 +1,215 @@
+//! The embedded graph backend: labelled nodes and directed, labelled edges in fjall, an LSM
+//! tree with partitions, ordered prefix scans and a write-ahead journal.
+//!
+//! # Layout
+//!
+//! One fjall keyspace (a folder) per store; each entity has three partitions of its own:
+//!
+//! | partition | key | value |
+//! |---|---|---|
+//! | `<entity>.nodes` | node id | label and properties |
+//! | `<entity>.out` | `(from, label, to)` | the edge's properties |
+//! | `<entity>.in` | `(to, label, from)` | the edge's properties |
+//!
+//! Adjacency keys are tuples in the order-preserving encoding of [`keys`], so the edges leaving
+//! (or reaching) a node, or those with one label, are one ordered prefix scan, and traversals
+//! read keys without touching the nodes. Every write is one fjall write transaction: fjall
+//! serializes them, so an edge and its mirror are written together, an edge can never point at
+//! a node being deleted, and deleting a node removes its edges in the same commit. Reads run on
+//! a snapshot, so a traversal or a path search sees one consistent graph.
+//!
+//! Property values are stored as described in [`codec`].
+//!
+//! # Semantics
+//!
+//! Those of [`GraphStore`]: ids and labels are non-empty text; asking about a missing node is
+//! [`StoreError::NotFound`]; results are ordered as the trait documents.
+
+mod codec;
+mod engine;
+mod keys;
+mod meet;
+mod search;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use fjall::PersistMode;
+use serde::Deserialize;
+
+use self::engine::{Engine, EntityGraph};
+use crate::kinds::graph::{
+    Edge, EdgeFilter, GraphStore, Neighbor, Node, Path, PathQuery, TraverseQuery, Visit,
+};
+use crate::registry::ConnectContext;
+use crate::store::wrong_settings;
+use crate::units::ByteSize;
+use crate::{
+    Capabilities, EntitySettings, EntitySpec, Result, Store, StoreError, StoreHandle, StoreInfo,
+    StoreKind,
+};
+
+/// Options of an embedded graph store (`[stores.NAME]` with `kind = "graph"`).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Data folder, relative to the config file's folder; omitted: a private temporary folder
+    /// deleted when the store closes (not durable).
+    pub path: Option<PathBuf>,
+    /// `"full"` (default: every write is fsynced before it is acknowledged) or `"normal"`
+    /// (faster; an acknowledged write survives a crash of the process, not of the machine).
+    pub synchronous: Option<Synchronous>,
+    /// Size of the block cache shared by every entity of the store (default `"32MiB"`).
+    pub cache_size: Option<ByteSize>,
+}
+
+/// When an acknowledged write reaches the disk.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Synchronous {
+    /// Every write's journal entry is fsynced before the write returns.
+    #[default]
+    Full,
+    /// Every write's journal entry is handed to the operating system before the write returns.
+    Normal,
+}
+
+const DEFAULT_CACHE: u64 = 32 * 1024 * 1024;
+
+const INFO: StoreInfo = StoreInfo {
+    kind: StoreKind::Graph,
+    backend: "embedded",
+    capabilities: Capabilities {
+        ttl: false,
+        transactions: false,
+        ordered_scan: true,
+        durable: true,
+        secondary_indexes: false,
+        atomic_increment: false,
+        full_text: false,
+        weighted_paths: true,
+        batch_writes: false,
+        evicts: false,
+    },
+};
+
+/// An embedded graph database; every graph entity routed to it has its own partitions in it.
+#[derive(Clone, Debug)]
+pub struct EmbeddedGraph {
+    engine: Arc<Engine>,
+}
+
+impl EmbeddedGraph {
+    /// Opens (creating if needed) the data folder `config` describes.
+    pub async fn open(config: Config, context: &ConnectContext) -> Result<Self> {
+        let path = config.path.as_deref().map(|path| context.resolve(path));
+        let durability = match (&path, config.synchronous.unwrap_or_default()) {
+            (None, _) => None,
+            (Some(_), Synchronous::Full) => Some(PersistMode::SyncAll),
+            (Some(_), Synchronous::Normal) => Some(PersistMode::Buffer),
+        };
+        let cache = config.cache_size.map_or(DEFAULT_CACHE, |size| size.0);
+        let engine = blocking(move || Engine::open(path, durability, cache)).await?;
+        Ok(EmbeddedGraph {
+            engine: Arc::new(engine),
+        })
+    }
+}
+
+/// Runs `work` on tokio's blocking threads: fjall does file I/O and takes locks.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|err| StoreError::backend_with("a graph operation did not finish", err))?
+}
+
+#[async_trait]
+impl Store for EmbeddedGraph {
+    fn info(&self) -> StoreInfo {
+        let mut info = INFO;
+        info.capabilities.durable = self.engine.is_durable();
+        info
+    }
+
+    async fn open(&self, entity: &EntitySpec) -> Result<StoreHandle> {
+        if !matches!(entity.settings, EntitySettings::Graph(_)) {
+            return Err(wrong_settings(&self.info(), entity));
+        }
+        let (engine, name) = (Arc::clone(&self.engine), entity.name.clone());
+        let graph = blocking(move || EntityGraph::open(engine, &name)).await?;
+        Ok(StoreHandle::Graph(Arc::new(Handle(Arc::new(graph)))))
+    }
+
+    async fn ping(&self) -> Result<()> {
+        let engine = Arc::clone(&self.engine);
+        blocking(move || engine.ping()).await
+    }
+}
+
+/// One entity's graph, as the trait object handed out.
+#[derive(Debug)]
+struct Handle(Arc<EntityGraph>);
+
+impl Handle {
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&EntityGraph) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let graph = Arc::clone(&self.0);
+        blocking(move || work(&graph)).await
+    }
+}
+
+#[async_trait]
+impl GraphStore for Handle {
+    async fn upsert_node(&self, node: Node) -> Result<()> {
+        self.run(move |g| g.upsert_node(&node)).await
+    }
+
+    async fn get_node(&self, id: &str) -> Result<Option<Node>> {
+        let id = id.to_owned();
+        self.run(move |g| g.get_node(&id)).await
+    }
+
+    async fn delete_node(&self, id: &str) -> Result<bool> {
+        let id = id.to_owned();
+        self.run(move |g| g.delete_node(&id)).await
+    }
+
+    async fn upsert_edge(&self, edge: Edge) -> Result<()> {
+        self.run(move |g| g.upsert_edge(&edge)).await
+    }
+
+    async fn delete_edge(&self, from: &str, label: &str, to: &str) -> Result<bool> {
+        let (from, label, to) = (from.to_owned(), label.to_owned(), to.to_owned());
+        self.run(move |g| g.delete_edge(&from, &label, &to)).await
+    }
+
+    async fn neighbors(
+        &self,
+        id: &str,
+        edges: &EdgeFilter,
+        limit: Option<usize>,
+    ) -> Result<Vec<Neighbor>> {
+        let (id, edges) = (id.to_owned(), edges.clone());
+        self.run(move |g| g.neighbors(&id, &edges, limit)).await
+    }
+
+    async fn traverse(&self, query: &TraverseQuery) -> Result<Vec<Visit>> {
+        let query = query.clone();
+        self.run(move |g| g.traverse(&query)).await
+    }
+
+    async fn shortest_path(&self, query: &PathQuery) -> Result<Option<Path>> {
+        let query = query.clone();
+        self.run(move |g| g.shortest_path(&query)).await
+    }
+
+    async fn degree(&self, id: &str, edges: &EdgeFilter) -> Result<u64> {
+        let (id, edges) = (id.to_owned(), edges.clone());
+        self.run(move |g| g.degree(&id, &edges)).await
+    }
+}

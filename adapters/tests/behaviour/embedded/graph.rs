@@ -1,0 +1,251 @@
+//! The embedded graph backend through the graph suite, on disk and in temporary mode, plus
+//! durability across reopening and across `kill -9`.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+
+use polyroute_adapters::kinds::graph::{
+    Direction, Edge, EdgeFilter, GraphSettings, GraphStore, Node, PathQuery,
+};
+use polyroute_adapters::registry::{self, ConnectContext};
+use polyroute_adapters::{EntitySettings, Store, StoreHandle, StoreKind, Value};
+use serde_json::json;
+
+use crate::graph::graph_suite;
+use crate::support::{self, unique, Fixture};
+
+async fn connect(options: serde_json::Value) -> Arc<dyn Store> {
+    support::connect(StoreKind::Graph, "embedded", options).await
+}
+
+async fn open(store: &dyn Store, name: &str) -> Arc<dyn GraphStore> {
+    let settings = EntitySettings::Graph(GraphSettings::default());
+    let StoreHandle::Graph(handle) = support::open(store, name, settings).await else {
+        panic!("embedded graph store opened a handle of another kind");
+    };
+    handle
+}
+
+/// A data folder on disk, every write fsynced.
+mod disk {
+    use super::*;
+
+    async fn fixture() -> Fixture<dyn GraphStore> {
+        let dir = tempfile::tempdir().unwrap();
+        let store = connect(json!({ "path": dir.path().join("graph") })).await;
+        assert!(store.info().capabilities.durable);
+        Fixture {
+            store: open(&*store, &unique("g")).await,
+            capabilities: store.info().capabilities,
+            guard: Some(dir),
+        }
+    }
+
+    graph_suite!(fixture);
+}
+
+/// No path: a private temporary folder, removed on close, not durable.
+mod temporary {
+    use super::*;
+
+    async fn fixture() -> Fixture<dyn GraphStore> {
+        let store = connect(json!({})).await;
+        assert!(!store.info().capabilities.durable);
+        Fixture {
+            store: open(&*store, &unique("g")).await,
+            capabilities: store.info().capabilities,
+            guard: None,
+        }
+    }
+
+    graph_suite!(fixture);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entities_on_one_store_are_isolated() {
+    let store = connect(json!({})).await;
+    let (first, second) = (open(&*store, "first").await, open(&*store, "second").await);
+    for graph in [&first, &second] {
+        graph.upsert_node(Node::new("a", "n")).await.unwrap();
+        graph.upsert_node(Node::new("b", "n")).await.unwrap();
+    }
+    first.upsert_edge(Edge::new("a", "e", "b")).await.unwrap();
+    assert!(second.delete_node("b").await.unwrap());
+    let out = EdgeFilter::new(Direction::Out);
+    assert_eq!(first.degree("a", &out).await.unwrap(), 1);
+    assert_eq!(second.degree("a", &out).await.unwrap(), 0);
+    assert!(first.get_node("b").await.unwrap().is_some());
+    // Opening an entity again reaches the same data.
+    let again = open(&*store, "first").await;
+    assert_eq!(again.degree("a", &out).await.unwrap(), 1);
+    store.ping().await.unwrap();
+}
+
+#[tokio::test]
+async fn options_are_checked() {
+    let check = |options| registry::validate(StoreKind::Graph, "embedded", &options);
+    assert!(check(json!({"path": "g", "synchronous": "normal", "cache_size": "8MiB"})).is_ok());
+    let err = check(json!({"synchronous": "sometimes"})).unwrap_err();
+    assert!(err.to_string().contains("full"), "{err}");
+    let err = check(json!({"cache": 1})).unwrap_err();
+    assert!(err.to_string().contains("cache_size"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relative_paths_resolve_against_the_config_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let context = ConnectContext {
+        base_dir: dir.path().to_owned(),
+    };
+    let options = json!({"path": "data/graph"});
+    let store = registry::connect(StoreKind::Graph, "embedded", &options, &context)
+        .await
+        .unwrap();
+    open(&*store, "g")
+        .await
+        .upsert_node(Node::new("a", "n"))
+        .await
+        .unwrap();
+    assert!(dir.path().join("data/graph").is_dir());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graph_survives_reopening_the_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = json!({ "path": dir.path().join("graph") });
+    let alice = Node::new("alice", "person")
+        .with("age", 30)
+        .with("city", "Lyon");
+    let road = |from: &str, to: &str, w: f64| Edge::new(from, "road", to).with("w", w);
+    {
+        let store = connect(options.clone()).await;
+        let graph = open(&*store, "city").await;
+        graph.upsert_node(alice.clone()).await.unwrap();
+        for id in ["bob", "carol", "dave"] {
+            graph.upsert_node(Node::new(id, "person")).await.unwrap();
+        }
+        graph.upsert_edge(road("alice", "bob", 1.0)).await.unwrap();
+        graph.upsert_edge(road("bob", "carol", 1.5)).await.unwrap();
+        graph
+            .upsert_edge(road("alice", "carol", 5.0))
+            .await
+            .unwrap();
+        graph.upsert_edge(road("carol", "dave", 1.0)).await.unwrap();
+        assert!(graph.delete_node("dave").await.unwrap());
+        assert!(graph.delete_edge("alice", "road", "carol").await.unwrap());
+    }
+    let store = connect(options).await;
+    let graph = open(&*store, "city").await;
+    assert_eq!(graph.get_node("alice").await.unwrap(), Some(alice));
+    assert_eq!(graph.get_node("dave").await.unwrap(), None);
+    let out = graph
+        .neighbors("alice", &EdgeFilter::new(Direction::Out), None)
+        .await
+        .unwrap();
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].edge, road("alice", "bob", 1.0));
+    let both = EdgeFilter::new(Direction::Both);
+    assert_eq!(graph.degree("carol", &both).await.unwrap(), 1);
+    let path = graph
+        .shortest_path(&PathQuery {
+            from: "alice".into(),
+            to: "carol".into(),
+            edges: EdgeFilter::new(Direction::Out),
+            max_depth: 5,
+            weight: Some("w".into()),
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(path.nodes, ["alice", "bob", "carol"]);
+    assert_eq!(path.cost, 2.5);
+}
+
+/// Set in the child process that writes until it is killed: the data folder.
+const WRITER_ENV: &str = "POLYROUTE_GRAPH_KILL_WRITER";
+/// The most writes the child makes, so it ends even if never killed.
+const MAX_WRITES: usize = 20_000;
+/// How many acknowledgements the parent waits for before killing the child.
+const KILL_AFTER: usize = 300;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_writes_survive_kill_9() {
+    if let Ok(dir) = std::env::var(WRITER_ENV) {
+        return write_until_killed(Path::new(&dir)).await;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("graph");
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "embedded::graph::acknowledged_writes_survive_kill_9",
+            "--nocapture",
+        ])
+        .env(WRITER_ENV, &folder)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut acknowledged = None;
+    for line in BufReader::new(stdout).lines() {
+        let line = line.unwrap();
+        if let Some(i) = line.strip_prefix("ack ") {
+            let i: usize = i.parse().unwrap();
+            acknowledged = Some(i);
+            if i + 1 >= KILL_AFTER {
+                break;
+            }
+        }
+    }
+    // SIGKILL: no destructor, no flush, no journal sync runs in the child.
+    let _ = child.kill();
+    child.wait().unwrap();
+    let last = acknowledged.expect("the writer acknowledged nothing");
+    assert!(
+        last + 1 >= KILL_AFTER,
+        "the writer stopped after {} writes",
+        last + 1
+    );
+
+    let store = connect(json!({ "path": folder, "synchronous": "normal" })).await;
+    let graph = open(&*store, "log").await;
+    for i in 0..=last {
+        let node = graph.get_node(&format!("n{i}")).await.unwrap();
+        assert_eq!(
+            node.map(|n| n.properties),
+            Some([("i".to_owned(), Value::Int(i as i64))].into()),
+            "acknowledged node n{i} was lost"
+        );
+    }
+    let chain = EdgeFilter::new(Direction::Out).label("next");
+    for i in 1..=last {
+        let next = graph
+            .neighbors(&format!("n{}", i - 1), &chain, None)
+            .await
+            .unwrap();
+        assert_eq!(
+            next.len(),
+            1,
+            "acknowledged edge n{} -> n{i} was lost",
+            i - 1
+        );
+    }
+}
+
+/// The child's side: a chain n0 → n1 → …, one line per acknowledged node-and-edge write.
+async fn write_until_killed(folder: &Path) {
+    let store = connect(json!({ "path": folder, "synchronous": "normal" })).await;
+    let graph = open(&*store, "log").await;
+    for i in 0..MAX_WRITES {
+        let node = Node::new(format!("n{i}"), "entry").with("i", i as i64);
+        graph.upsert_node(node).await.unwrap();
+        if i > 0 {
+            let edge = Edge::new(format!("n{}", i - 1), "next", format!("n{i}"));
+            graph.upsert_edge(edge).await.unwrap();
+        }
+        println!("ack {i}");
+    }
+}
