@@ -41,6 +41,11 @@ pub const BACKENDS: &[BackendDescriptor] = &[
         name: "embedded",
         summary: "JSON documents in SQLite with expression indexes, in a file or in memory",
     },
+    BackendDescriptor {
+        kind: StoreKind::TimeSeries,
+        name: "embedded",
+        summary: "columnar time partitions with a write-ahead log, under a directory or in memory",
+    },
 ];
 
 /// Backends that polyroute provides behind a cargo feature, so a config naming one in a build
@@ -141,6 +146,7 @@ enum BackendConfig {
     EmbeddedKeyValue(embedded::key_value::Config),
     EmbeddedRelational(embedded::relational::Config),
     EmbeddedDocument(embedded::document::Config),
+    EmbeddedTimeSeries(embedded::time_series::Config),
 }
 
 fn parse<T: DeserializeOwned>(options: &serde_json::Value) -> Result<T, RegistryError> {
@@ -167,6 +173,9 @@ fn parse_config(
             parse(options).map(BackendConfig::EmbeddedRelational)
         }
         (StoreKind::Document, "embedded") => parse(options).map(BackendConfig::EmbeddedDocument),
+        (StoreKind::TimeSeries, "embedded") => {
+            parse(options).map(BackendConfig::EmbeddedTimeSeries)
+        }
 
         _ => Err(
             match FEATURE_BACKENDS.iter().find(|(name, _)| *name == backend) {
@@ -211,6 +220,9 @@ pub async fn connect(
         }
         BackendConfig::EmbeddedDocument(config) => {
             Arc::new(embedded::document::EmbeddedDocument::open(config, context).await?)
+        }
+        BackendConfig::EmbeddedTimeSeries(config) => {
+            Arc::new(embedded::time_series::EmbeddedTimeSeries::open(config, context).await?)
         }
     })
 }

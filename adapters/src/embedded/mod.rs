@@ -5,3 +5,4 @@ pub mod document;
 pub mod key_value;
 pub mod relational;
 pub(crate) mod sqlite;
+pub mod time_series;

@@ -1,0 +1,313 @@
+//! The data of one series in one partition: sealed blocks (sorted, disjoint in time) plus a
+//! head of recent writes in arrival order. Reads merge the two; a write to a timestamp that
+//! already has a point overwrites the fields it names and keeps the others.
+
+use std::collections::BTreeMap;
+
+use super::block::{Block, Values};
+use super::codec::Decoded;
+use crate::kinds::time_series::FieldValue;
+
+/// Points per sealed block.
+pub(crate) const BLOCK_POINTS: usize = 1024;
+
+/// Rows as columns: timestamps ascending and distinct, each field aligned with them.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct Columns {
+    pub(crate) timestamps: Vec<i64>,
+    pub(crate) fields: BTreeMap<String, Values>,
+}
+
+impl Columns {
+    /// The rows with a timestamp in `span`.
+    fn slice(mut self, span: &Span) -> Columns {
+        let from = self.timestamps.partition_point(|t| *t < span.first);
+        let to = self.timestamps.partition_point(|t| *t <= span.last);
+        if from == 0 && to == self.timestamps.len() {
+            return self;
+        }
+        self.timestamps = self.timestamps[from..to].to_vec();
+        for values in self.fields.values_mut() {
+            *values = values[from..to].to_vec();
+        }
+        self.fields.retain(|_, v| v.iter().any(Option::is_some));
+        self
+    }
+
+    /// Appends `later`, whose rows all come after these.
+    fn append(&mut self, later: Columns) {
+        let (before, added) = (self.timestamps.len(), later.timestamps.len());
+        self.timestamps.extend(later.timestamps);
+        for (name, values) in later.fields {
+            let column = self
+                .fields
+                .entry(name)
+                .or_insert_with(|| vec![None; before]);
+            column.extend(values);
+        }
+        for column in self.fields.values_mut() {
+            column.resize(before + added, None);
+        }
+    }
+
+    /// These rows with `newer` merged in: on equal timestamps the newer fields win.
+    fn merge(self, newer: Columns) -> Columns {
+        if newer.timestamps.is_empty() {
+            return self;
+        }
+        if self
+            .timestamps
+            .last()
+            .zip(newer.timestamps.first())
+            .is_none_or(|(last, first)| last < first)
+        {
+            let mut out = self;
+            out.append(newer);
+            return out;
+        }
+        let mut rows: BTreeMap<i64, BTreeMap<String, FieldValue>> = BTreeMap::new();
+        for source in [self, newer] {
+            for (i, t) in source.timestamps.iter().enumerate() {
+                let row = rows.entry(*t).or_default();
+                for (name, values) in &source.fields {
+                    if let Some(Some(v)) = values.get(i) {
+                        row.insert(name.clone(), v.clone());
+                    }
+                }
+            }
+        }
+        from_rows(rows)
+    }
+
+    /// Keeps only the named fields (all when `names` is empty) and the rows that have one.
+    pub(crate) fn project(mut self, names: &[String]) -> Columns {
+        if names.is_empty() {
+            return self;
+        }
+        self.fields.retain(|name, _| names.contains(name));
+        let keep: Vec<bool> = (0..self.timestamps.len())
+            .map(|i| self.fields.values().any(|v| v[i].is_some()))
+            .collect();
+        if keep.iter().all(|k| *k) {
+            return self;
+        }
+        let filter = |v: Vec<Option<FieldValue>>| {
+            v.into_iter()
+                .zip(&keep)
+                .filter_map(|(x, k)| k.then_some(x))
+                .collect()
+        };
+        self.timestamps = self
+            .timestamps
+            .into_iter()
+            .zip(&keep)
+            .filter_map(|(t, k)| k.then_some(t))
+            .collect();
+        for values in self.fields.values_mut() {
+            *values = filter(std::mem::take(values));
+        }
+        self
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.timestamps.is_empty()
+    }
+}
+
+fn from_rows(rows: BTreeMap<i64, BTreeMap<String, FieldValue>>) -> Columns {
+    let mut out = Columns::default();
+    for (i, (t, row)) in rows.into_iter().enumerate() {
+        out.timestamps.push(t);
+        for (name, value) in row {
+            let column = out.fields.entry(name).or_insert_with(|| vec![None; i]);
+            column.resize(i, None);
+            column.push(Some(value));
+        }
+    }
+    let n = out.timestamps.len();
+    for column in out.fields.values_mut() {
+        column.resize(n, None);
+    }
+    out
+}
+
+/// One series in one partition.
+#[derive(Debug, Default)]
+pub(crate) struct Chunk {
+    blocks: Vec<Block>,
+    head: Vec<(i64, BTreeMap<String, FieldValue>)>,
+}
+
+impl Chunk {
+    pub(crate) fn from_blocks(blocks: Vec<Block>) -> Chunk {
+        Chunk {
+            blocks,
+            head: Vec::new(),
+        }
+    }
+
+    pub(crate) fn blocks(&self) -> &[Block] {
+        &self.blocks
+    }
+
+    pub(crate) fn head_len(&self) -> usize {
+        self.head.len()
+    }
+
+    pub(crate) fn push(&mut self, timestamp: i64, fields: BTreeMap<String, FieldValue>) {
+        self.head.push((timestamp, fields));
+    }
+
+    /// Points held: exact once sealed (the head may hold several writes of one timestamp).
+    pub(crate) fn points(&self) -> usize {
+        self.blocks.iter().map(|b| b.len).sum::<usize>() + self.head.len()
+    }
+
+    fn head_columns(&self, span: &Span) -> Columns {
+        let mut rows: BTreeMap<i64, BTreeMap<String, FieldValue>> = BTreeMap::new();
+        for (t, fields) in self.head.iter().filter(|(t, _)| span.contains(*t)) {
+            let row = rows.entry(*t).or_default();
+            row.extend(fields.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        from_rows(rows)
+    }
+
+    /// Moves the head into sealed blocks. A head that overlaps the sealed blocks in time is
+    /// merged with the blocks it overlaps, so blocks stay sorted and disjoint.
+    pub(crate) fn seal(&mut self) -> Decoded<()> {
+        let head = self.head_columns(&Span::ALL);
+        self.head.clear();
+        let (Some(&min), Some(&max)) = (head.timestamps.first(), head.timestamps.last()) else {
+            return Ok(());
+        };
+        let (overlapping, kept): (Vec<Block>, Vec<Block>) = std::mem::take(&mut self.blocks)
+            .into_iter()
+            .partition(|b| b.max >= min && b.min <= max);
+        let mut merged = Columns::default();
+        for block in &overlapping {
+            merged = merged.merge(decode(block)?);
+        }
+        let merged = merged.merge(head);
+        self.blocks = kept;
+        for start in (0..merged.timestamps.len()).step_by(BLOCK_POINTS) {
+            let end = (start + BLOCK_POINTS).min(merged.timestamps.len());
+            let fields = merged
+                .fields
+                .iter()
+                .map(|(k, v)| (k.clone(), v[start..end].to_vec()))
+                .collect();
+            if let Some(block) = Block::encode(&merged.timestamps[start..end], &fields) {
+                self.blocks.push(block);
+            }
+        }
+        self.blocks.sort_by_key(|b| b.min);
+        Ok(())
+    }
+
+    /// Removes the points before `before`; returns how many were removed. Seal first.
+    pub(crate) fn delete_before(&mut self, before: i64) -> Decoded<usize> {
+        let mut removed = 0;
+        let mut kept = Vec::with_capacity(self.blocks.len());
+        for block in std::mem::take(&mut self.blocks) {
+            if block.min >= before {
+                kept.push(block);
+            } else if block.max < before {
+                removed += block.len;
+            } else {
+                let rest = decode(&block)?.slice(&Span {
+                    first: before,
+                    last: i64::MAX,
+                });
+                removed += block.len - rest.timestamps.len();
+                if let Some(block) = Block::encode(&rest.timestamps, &rest.fields) {
+                    kept.push(block);
+                }
+            }
+        }
+        self.blocks = kept;
+        Ok(removed)
+    }
+
+    /// The rows in `span`, with only the `fields` asked for (all when empty).
+    pub(crate) fn read(&self, span: &Span, fields: &[String]) -> Decoded<Columns> {
+        let mut out = Columns::default();
+        for block in self
+            .blocks
+            .iter()
+            .filter(|b| b.max >= span.first && b.min <= span.last)
+        {
+            let mut columns = BTreeMap::new();
+            for name in block.field_names() {
+                if fields.is_empty() || fields.iter().any(|f| f == name) {
+                    if let Some(values) = block.column(name)? {
+                        columns.insert(name.to_owned(), values);
+                    }
+                }
+            }
+            let part = Columns {
+                timestamps: block.timestamps()?,
+                fields: columns,
+            };
+            out.append(part.slice(span).project(fields));
+        }
+        Ok(out
+            .merge(self.head_columns(span).project(fields))
+            .project(fields))
+    }
+
+    /// The newest row.
+    pub(crate) fn last(&self) -> Decoded<Option<(i64, BTreeMap<String, FieldValue>)>> {
+        let head_max = self.head.iter().map(|(t, _)| *t).max();
+        let block_max = self.blocks.last().map(|b| b.max);
+        let Some(newest) = head_max.max(block_max) else {
+            return Ok(None);
+        };
+        let mut fields = BTreeMap::new();
+        if let Some(block) = self.blocks.last().filter(|b| b.max == newest) {
+            let last = block.len - 1;
+            for (name, values) in block.columns()? {
+                if let Some(Some(v)) = values.into_iter().nth(last) {
+                    fields.insert(name, v);
+                }
+            }
+        }
+        for (_, row) in self.head.iter().filter(|(t, _)| *t == newest) {
+            fields.extend(row.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        Ok(Some((newest, fields)))
+    }
+}
+
+fn decode(block: &Block) -> Decoded<Columns> {
+    Ok(Columns {
+        timestamps: block.timestamps()?,
+        fields: block.columns()?,
+    })
+}
+
+/// An inclusive span of timestamps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Span {
+    pub(crate) first: i64,
+    pub(crate) last: i64,
+}
+
+impl Span {
+    /// Every timestamp.
+    pub(crate) const ALL: Span = Span {
+        first: i64::MIN,
+        last: i64::MAX,
+    };
+
+    /// `[start, end)`, or `None` when it is empty.
+    pub(crate) fn half_open(start: i64, end: i64) -> Option<Span> {
+        (start < end).then(|| Span {
+            first: start,
+            last: end - 1,
+        })
+    }
+
+    pub(crate) fn contains(&self, t: i64) -> bool {
+        self.first <= t && t <= self.last
+    }
+}
