@@ -14,5 +14,6 @@ mod support;
 mod document;
 mod key_value;
 mod relational;
+mod time_series;
 
 mod embedded;
