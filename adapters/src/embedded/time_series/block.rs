@@ -135,6 +135,32 @@ impl Block {
         Ok(Some(column))
     }
 
+    /// The column of a numeric `field` as floats, without building field values; `None`
+    /// when no row has it or it is not numeric.
+    pub(crate) fn numbers(&self, field: &str) -> Decoded<Option<Vec<Option<f64>>>> {
+        let Some(column) = self.columns.get(field) else {
+            return Ok(None);
+        };
+        let values: Vec<f64> = match column.kind {
+            FieldType::Float => codec::decode_floats(&column.data, column.count)?,
+            FieldType::Int => codec::decode_ints(&column.data, column.count)?
+                .into_iter()
+                .map(|v| v as f64)
+                .collect(),
+            FieldType::Bool | FieldType::Text => return Ok(None),
+        };
+        Ok(Some(match &column.present {
+            None => values.into_iter().map(Some).collect(),
+            Some(bitmap) => {
+                let mut values = values.into_iter();
+                codec::decode_bools(bitmap, self.len)?
+                    .into_iter()
+                    .map(|has| if has { values.next() } else { None })
+                    .collect()
+            }
+        }))
+    }
+
     /// Every column, decoded.
     pub(crate) fn columns(&self) -> Decoded<BTreeMap<String, Values>> {
         let mut out = BTreeMap::new();

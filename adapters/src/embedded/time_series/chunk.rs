@@ -115,13 +115,21 @@ impl Columns {
 }
 
 fn from_rows(rows: BTreeMap<i64, BTreeMap<String, FieldValue>>) -> Columns {
+    columns_of(rows.iter().map(|(t, row)| (*t, row)))
+}
+
+/// Columns of rows already in time order with distinct timestamps.
+fn columns_of<'a>(rows: impl Iterator<Item = (i64, &'a BTreeMap<String, FieldValue>)>) -> Columns {
     let mut out = Columns::default();
-    for (i, (t, row)) in rows.into_iter().enumerate() {
+    for (i, (t, row)) in rows.enumerate() {
         out.timestamps.push(t);
         for (name, value) in row {
-            let column = out.fields.entry(name).or_insert_with(|| vec![None; i]);
+            let column = match out.fields.get_mut(name) {
+                Some(column) => column,
+                None => out.fields.entry(name.clone()).or_insert_with(Vec::new),
+            };
             column.resize(i, None);
-            column.push(Some(value));
+            column.push(Some(value.clone()));
         }
     }
     let n = out.timestamps.len();
@@ -136,6 +144,9 @@ fn from_rows(rows: BTreeMap<i64, BTreeMap<String, FieldValue>>) -> Columns {
 pub(crate) struct Chunk {
     blocks: Vec<Block>,
     head: Vec<(i64, BTreeMap<String, FieldValue>)>,
+    /// Some head row is not strictly after the row before it (or the sealed blocks): reads
+    /// must sort and merge the head instead of taking it as it is.
+    disordered: bool,
 }
 
 impl Chunk {
@@ -143,6 +154,7 @@ impl Chunk {
         Chunk {
             blocks,
             head: Vec::new(),
+            disordered: false,
         }
     }
 
@@ -155,6 +167,13 @@ impl Chunk {
     }
 
     pub(crate) fn push(&mut self, timestamp: i64, fields: BTreeMap<String, FieldValue>) {
+        let newest = match self.head.last() {
+            Some((t, _)) => Some(*t),
+            None => self.blocks.last().map(|b| b.max),
+        };
+        if newest.is_some_and(|newest| timestamp <= newest) {
+            self.disordered = true;
+        }
         self.head.push((timestamp, fields));
     }
 
@@ -164,6 +183,11 @@ impl Chunk {
     }
 
     fn head_columns(&self, span: &Span) -> Columns {
+        if !self.disordered {
+            let from = self.head.partition_point(|(t, _)| *t < span.first);
+            let to = self.head.partition_point(|(t, _)| *t <= span.last);
+            return columns_of(self.head[from..to].iter().map(|(t, row)| (*t, row)));
+        }
         let mut rows: BTreeMap<i64, BTreeMap<String, FieldValue>> = BTreeMap::new();
         for (t, fields) in self.head.iter().filter(|(t, _)| span.contains(*t)) {
             let row = rows.entry(*t).or_default();
@@ -177,6 +201,7 @@ impl Chunk {
     pub(crate) fn seal(&mut self) -> Decoded<()> {
         let head = self.head_columns(&Span::ALL);
         self.head.clear();
+        self.disordered = false;
         let (Some(&min), Some(&max)) = (head.timestamps.first(), head.timestamps.last()) else {
             return Ok(());
         };
@@ -253,6 +278,50 @@ impl Chunk {
         Ok(out
             .merge(self.head_columns(span).project(fields))
             .project(fields))
+    }
+
+    /// Calls `f` with each numeric value of `field` in `span`, in time order, reading only the
+    /// timestamp and `field` columns.
+    pub(crate) fn fold(
+        &self,
+        span: &Span,
+        field: &str,
+        mut f: impl FnMut(i64, f64),
+    ) -> Decoded<()> {
+        if self.disordered {
+            let rows = self.read(span, std::slice::from_ref(&field.to_owned()))?;
+            if let Some(values) = rows.fields.get(field) {
+                for (t, v) in rows.timestamps.iter().zip(values) {
+                    if let Some(v) = v.as_ref().and_then(FieldValue::as_f64) {
+                        f(*t, v);
+                    }
+                }
+            }
+            return Ok(());
+        }
+        for block in self
+            .blocks
+            .iter()
+            .filter(|b| b.max >= span.first && b.min <= span.last)
+        {
+            let Some(values) = block.numbers(field)? else {
+                continue;
+            };
+            let timestamps = block.timestamps()?;
+            for (t, v) in timestamps.iter().zip(values) {
+                if let Some(v) = v.filter(|_| span.contains(*t)) {
+                    f(*t, v);
+                }
+            }
+        }
+        let from = self.head.partition_point(|(t, _)| *t < span.first);
+        let to = self.head.partition_point(|(t, _)| *t <= span.last);
+        for (t, row) in &self.head[from..to] {
+            if let Some(v) = row.get(field).and_then(FieldValue::as_f64) {
+                f(*t, v);
+            }
+        }
+        Ok(())
     }
 
     /// The newest row.

@@ -195,21 +195,26 @@ pub(crate) fn decode_strings(bytes: &[u8], n: usize) -> Decoded<Vec<String>> {
 
 struct BitWriter {
     out: Vec<u8>,
-    used: u8,
+    /// Bits used in the last byte (0 when a new byte is needed).
+    used: usize,
 }
 
 impl BitWriter {
+    /// Appends the low `bits` bits of `value`, most significant first, a byte at a time.
     fn write(&mut self, value: u64, bits: u8) {
-        for i in (0..bits).rev() {
+        let mut remaining = usize::from(bits);
+        while remaining > 0 {
             if self.used == 0 {
                 self.out.push(0);
             }
-            if (value >> i) & 1 == 1 {
-                if let Some(last) = self.out.last_mut() {
-                    *last |= 0x80 >> self.used;
-                }
+            let free = 8 - self.used;
+            let take = free.min(remaining);
+            let chunk = ((value >> (remaining - take)) & ((1u64 << take) - 1)) as u8;
+            if let Some(last) = self.out.last_mut() {
+                *last |= chunk << (free - take);
             }
-            self.used = (self.used + 1) % 8;
+            self.used = (self.used + take) % 8;
+            remaining -= take;
         }
     }
 }
@@ -220,12 +225,21 @@ struct BitReader<'a> {
 }
 
 impl BitReader<'_> {
+    /// Reads `bits` bits (at most 64), most significant first, a byte at a time.
     fn read(&mut self, bits: u8) -> Decoded<u64> {
+        let mut remaining = usize::from(bits);
+        if self.pos + remaining > self.bytes.len() * 8 {
+            return Err(Corrupt);
+        }
         let mut v = 0u64;
-        for _ in 0..bits {
+        while remaining > 0 {
             let byte = *self.bytes.get(self.pos / 8).ok_or(Corrupt)?;
-            v = (v << 1) | u64::from((byte >> (7 - self.pos % 8)) & 1);
-            self.pos += 1;
+            let avail = 8 - self.pos % 8;
+            let take = avail.min(remaining);
+            let chunk = (u64::from(byte) >> (avail - take)) & ((1u64 << take) - 1);
+            v = (v << take) | chunk;
+            self.pos += take;
+            remaining -= take;
         }
         Ok(v)
     }

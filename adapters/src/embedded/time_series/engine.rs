@@ -251,13 +251,8 @@ impl State {
         let Some(span) = span else {
             return Ok(Vec::new());
         };
-        let field = std::slice::from_ref(&query.field);
         let mut groups: BTreeMap<BTreeMap<String, String>, BTreeMap<i64, Acc>> = BTreeMap::new();
         for id in self.index.select(&query.measurement, &query.tags) {
-            let rows = self.series_rows(id, &span, field)?;
-            let Some(values) = rows.fields.get(&query.field) else {
-                continue;
-            };
             let tags = self.index.key(id).map(|k| &k.1);
             let group = query
                 .group_by
@@ -265,14 +260,17 @@ impl State {
                 .filter_map(|tag| Some((tag.clone(), tags?.get(tag)?.clone())))
                 .collect();
             let windows = groups.entry(group).or_default();
-            for (t, value) in rows.timestamps.iter().zip(values) {
-                let Some(v) = value.as_ref().and_then(FieldValue::as_f64) else {
-                    continue;
-                };
-                windows
-                    .entry(window_start(*t, every))
-                    .or_insert_with(Acc::new)
-                    .add(*t, v);
+            for partition in self.partitions_in(&span) {
+                if let Some(chunk) = partition.chunks.get(&id) {
+                    chunk
+                        .fold(&span, &query.field, |t, v| {
+                            windows
+                                .entry(window_start(t, every))
+                                .or_insert_with(Acc::new)
+                                .add(t, v);
+                        })
+                        .map_err(corrupt)?;
+                }
             }
         }
         Ok(groups

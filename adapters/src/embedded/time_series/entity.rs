@@ -23,7 +23,8 @@ use crate::{Result, StoreError};
 pub(crate) struct Options {
     /// The entity's directory; `None` keeps it in memory.
     pub(crate) dir: Option<PathBuf>,
-    /// Fsync each log append.
+    /// Fsync each log append and each checkpoint (`synchronous = "full"`). Without it, files
+    /// reach the OS only: they survive a process crash, not power loss.
     pub(crate) sync: bool,
     /// Partition width in nanoseconds.
     pub(crate) width: i64,
@@ -176,10 +177,12 @@ impl Entity {
             }
             for (number, bytes) in &files {
                 let path = segment::path(dir, *number);
-                segment::write_atomic(&path, bytes)
+                segment::write_atomic(&path, bytes, self.options.sync)
                     .map_err(|e| io_error("cannot write segment file", &path, e))?;
             }
-            segment::sync_dir(dir).map_err(|e| io_error("cannot sync directory", dir, e))?;
+            if self.options.sync {
+                segment::sync_dir(dir).map_err(|e| io_error("cannot sync directory", dir, e))?;
+            }
             wal.reset()
                 .map_err(|e| io_error("cannot reset the write-ahead log in", dir, e))
         })();

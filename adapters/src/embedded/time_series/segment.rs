@@ -89,12 +89,15 @@ pub(crate) fn decode(bytes: &[u8], index: &mut Index) -> Decoded<Partition> {
     Ok(partition)
 }
 
-/// Writes `bytes` as the file at `target`, atomically: a temporary file, fsynced, renamed.
-pub(crate) fn write_atomic(target: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// Writes `bytes` as the file at `target`, atomically: a temporary file, renamed. With `sync`
+/// the file is fsynced before the rename, so it survives power loss too.
+pub(crate) fn write_atomic(target: &Path, bytes: &[u8], sync: bool) -> std::io::Result<()> {
     let tmp = target.with_extension("tmp");
     let mut file = File::create(&tmp)?;
     file.write_all(bytes)?;
-    file.sync_all()?;
+    if sync {
+        file.sync_all()?;
+    }
     drop(file);
     fs::rename(&tmp, target)
 }

@@ -180,7 +180,9 @@ impl Wal {
     pub(crate) fn reset(&mut self) -> std::io::Result<()> {
         self.file.set_len(0)?;
         self.file.seek(SeekFrom::Start(0))?;
-        self.file.sync_all()?;
+        if self.sync {
+            self.file.sync_all()?;
+        }
         self.len = 0;
         Ok(())
     }

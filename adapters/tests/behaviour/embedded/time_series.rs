@@ -115,13 +115,13 @@ mod directory {
     time_series_suite!(fixture, retained, pair);
 }
 
-/// A checkpoint after every write, into one-minute partitions: every read merges segment
+/// A checkpoint after every write, into ten-minute partitions: every read merges segment
 /// blocks, and every write rewrites segment files.
 mod checkpointed {
     use super::*;
 
     fn options() -> serde_json::Value {
-        json!({"path": "{dir}", "wal_size": 1, "partition": "1m"})
+        json!({"path": "{dir}", "wal_size": 1, "partition": "10m", "synchronous": "normal"})
     }
 
     async fn fixture() -> Fixture<dyn TimeSeriesStore> {
