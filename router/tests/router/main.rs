@@ -11,4 +11,5 @@ mod config_valid;
 mod fakes;
 mod handles;
 mod support;
+mod time_series;
 mod timeout;

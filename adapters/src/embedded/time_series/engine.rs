@@ -260,17 +260,30 @@ impl State {
                 .filter_map(|tag| Some((tag.clone(), tags?.get(tag)?.clone())))
                 .collect();
             let windows = groups.entry(group).or_default();
+            // Values arrive in time order: fold a run of one window before touching the map.
+            let mut run: Option<(i64, Acc)> = None;
             for partition in self.partitions_in(&span) {
                 if let Some(chunk) = partition.chunks.get(&id) {
                     chunk
                         .fold(&span, &query.field, |t, v| {
-                            windows
-                                .entry(window_start(t, every))
-                                .or_insert_with(Acc::new)
-                                .add(t, v);
+                            let start = window_start(t, every);
+                            match &mut run {
+                                Some((current, acc)) if *current == start => acc.add(t, v),
+                                _ => {
+                                    if let Some((current, acc)) = run.take() {
+                                        windows.entry(current).or_insert_with(Acc::new).merge(&acc);
+                                    }
+                                    let mut acc = Acc::new();
+                                    acc.add(t, v);
+                                    run = Some((start, acc));
+                                }
+                            }
                         })
                         .map_err(corrupt)?;
                 }
+            }
+            if let Some((current, acc)) = run {
+                windows.entry(current).or_insert_with(Acc::new).merge(&acc);
             }
         }
         Ok(groups
@@ -377,6 +390,23 @@ impl Acc {
         self.sum += v;
         self.min = self.min.min(v);
         self.max = self.max.max(v);
+    }
+
+    /// Folds in another accumulator of the same window.
+    fn merge(&mut self, other: &Acc) {
+        if other.count == 0 {
+            return;
+        }
+        if self.count == 0 || other.first.0 < self.first.0 {
+            self.first = other.first;
+        }
+        if self.count == 0 || other.last.0 >= self.last.0 {
+            self.last = other.last;
+        }
+        self.count += other.count;
+        self.sum += other.sum;
+        self.min = self.min.min(other.min);
+        self.max = self.max.max(other.max);
     }
 
     fn finish(&self, aggregate: Aggregate) -> f64 {
