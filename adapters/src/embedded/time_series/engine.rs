@@ -8,8 +8,7 @@ use super::chunk::{Chunk, Columns, Span, BLOCK_POINTS};
 use super::codec::Corrupt;
 use super::series::{Index, SeriesId};
 use crate::kinds::time_series::{
-    Aggregate, FieldValue, LastPoint, Point, RangeQuery, SeriesData, TagFilter, WindowQuery,
-    WindowSeries,
+    Aggregate, LastPoint, Point, RangeQuery, SeriesData, TagFilter, WindowQuery, WindowSeries,
 };
 use crate::{Result, StoreError};
 
