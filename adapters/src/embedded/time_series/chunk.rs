@@ -380,3 +380,94 @@ impl Span {
         self.first <= t && t <= self.last
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(v: f64) -> BTreeMap<String, FieldValue> {
+        [("v".to_owned(), FieldValue::Float(v))].into()
+    }
+
+    fn values(chunk: &Chunk, span: &Span) -> Vec<(i64, f64)> {
+        let mut folded = Vec::new();
+        chunk.fold(span, "v", |t, v| folded.push((t, v))).unwrap();
+        let read = chunk.read(span, &[]).unwrap();
+        let from_read: Vec<(i64, f64)> = read
+            .timestamps
+            .iter()
+            .zip(&read.fields["v"])
+            .map(|(t, v)| (*t, v.as_ref().and_then(FieldValue::as_f64).unwrap()))
+            .collect();
+        assert_eq!(folded, from_read, "fold and read disagree");
+        folded
+    }
+
+    #[test]
+    fn late_writes_merge_into_sealed_blocks_and_later_values_win() {
+        let mut chunk = Chunk::default();
+        for t in 0..3000 {
+            chunk.push(t * 2, row(t as f64));
+        }
+        chunk.seal().unwrap();
+        assert_eq!(chunk.blocks().len(), 3);
+        // Odd timestamps between sealed points, and an overwrite of t = 10.
+        chunk.push(5, row(-5.0));
+        chunk.push(10, row(-10.0));
+        chunk.push(1, row(-1.0));
+        let span = Span::half_open(0, 12).unwrap();
+        let expected = vec![
+            (0, 0.0),
+            (1, -1.0),
+            (2, 1.0),
+            (4, 2.0),
+            (5, -5.0),
+            (6, 3.0),
+            (8, 4.0),
+            (10, -10.0),
+        ];
+        assert_eq!(values(&chunk, &span), expected);
+        chunk.seal().unwrap();
+        assert_eq!(values(&chunk, &span), expected);
+        assert_eq!(chunk.points(), 3002);
+        let blocks = chunk.blocks();
+        assert!(blocks.windows(2).all(|w| w[0].max < w[1].min));
+    }
+
+    #[test]
+    fn in_order_heads_are_read_without_sorting() {
+        let mut chunk = Chunk::default();
+        for t in 0..10 {
+            chunk.push(t, row(t as f64));
+        }
+        assert!(!chunk.disordered);
+        let span = Span::half_open(3, 6).unwrap();
+        assert_eq!(values(&chunk, &span), vec![(3, 3.0), (4, 4.0), (5, 5.0)]);
+        chunk.push(4, row(40.0));
+        assert!(chunk.disordered);
+        assert_eq!(values(&chunk, &span), vec![(3, 3.0), (4, 40.0), (5, 5.0)]);
+    }
+
+    #[test]
+    fn delete_before_trims_blocks_and_counts() {
+        let mut chunk = Chunk::default();
+        for t in 0..2000 {
+            chunk.push(t, row(t as f64));
+        }
+        chunk.seal().unwrap();
+        assert_eq!(chunk.delete_before(1500).unwrap(), 1500);
+        assert_eq!(chunk.points(), 500);
+        assert_eq!(chunk.delete_before(1500).unwrap(), 0);
+        let last = chunk.last().unwrap().unwrap();
+        assert_eq!(last.0, 1999);
+        assert_eq!(values(&chunk, &Span::ALL).first(), Some(&(1500, 1500.0)));
+    }
+
+    #[test]
+    fn spans_are_inclusive_and_half_open_ranges_convert() {
+        assert_eq!(Span::half_open(5, 5), None);
+        assert_eq!(Span::half_open(6, 5), None);
+        let span = Span::half_open(i64::MIN, i64::MAX).unwrap();
+        assert!(span.contains(i64::MIN) && !span.contains(i64::MAX));
+    }
+}
