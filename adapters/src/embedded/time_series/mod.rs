@@ -148,13 +148,18 @@ fn check_format(root: &std::path::Path, width: i64) -> Result<()> {
     let expected = format!("polyroute time-series 1\npartition_ns {width}\n");
     match std::fs::read_to_string(&path) {
         Ok(found) if found == expected => Ok(()),
-        Ok(found) => Err(StoreError::invalid(format!(
-            "data directory `{}` was written with another partition width ({}); set `partition` to the width it was created with, or use a new directory",
-            root.display(),
-            found.lines().nth(1).unwrap_or("unknown").trim_start_matches("partition_ns ").to_owned() + "ns"
-        ))),
+        Ok(found) => {
+            let created = found
+                .lines()
+                .find_map(|line| line.strip_prefix("partition_ns "))
+                .unwrap_or("an unknown number of");
+            Err(StoreError::invalid(format!(
+                "data directory `{}` was created with partitions of {created} ns, not {width} ns; set `partition` to the width it was created with, or use a new directory",
+                root.display()
+            )))
+        }
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-            std::fs::write(&path, expected).map_err(io)?;
+            segment::write_atomic(&path, expected.as_bytes(), true).map_err(io)?;
             segment::sync_dir(root).map_err(io)
         }
         Err(err) => Err(io(err)),
@@ -218,8 +223,9 @@ impl Store for EmbeddedTimeSeries {
         })))
     }
 
-    /// Checks the data directory is there (a memory store has nothing to reach).
+    /// Takes the entity table's lock, and checks the data directory is there.
     async fn ping(&self) -> Result<()> {
+        drop(self.inner.entities.lock().await);
         let Some(root) = self.inner.root.clone() else {
             return Ok(());
         };
