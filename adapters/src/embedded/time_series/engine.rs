@@ -28,6 +28,8 @@ pub(crate) struct State {
     pub(crate) partitions: BTreeMap<i64, Partition>,
     /// Partitions dropped whose segment files are still to be removed.
     pub(crate) dropped: BTreeSet<i64>,
+    /// The partition each series last wrote to.
+    writing: HashMap<SeriesId, i64>,
     width: i64,
 }
 
@@ -41,6 +43,7 @@ impl State {
             index: Index::default(),
             partitions: BTreeMap::new(),
             dropped: BTreeSet::new(),
+            writing: HashMap::new(),
             width: width.max(1),
         }
     }
@@ -110,10 +113,19 @@ impl State {
                 self.index
                     .set_field_type(&point.measurement, name, FieldType::of(value));
             }
-            let partition = self
-                .partitions
-                .entry(point.timestamp.div_euclid(self.width))
-                .or_default();
+            let number = point.timestamp.div_euclid(self.width);
+            // A series moving to another partition seals the head it leaves: partitions that
+            // stop receiving writes are read as compressed columns, not as rows.
+            if let Some(left) = self.writing.insert(id, number).filter(|n| *n != number) {
+                if let Some(chunk) = self
+                    .partitions
+                    .get_mut(&left)
+                    .and_then(|p| p.chunks.get_mut(&id))
+                {
+                    chunk.seal().map_err(corrupt)?;
+                }
+            }
+            let partition = self.partitions.entry(number).or_default();
             partition.dirty = true;
             let chunk = partition.chunks.entry(id).or_default();
             chunk.push(point.timestamp, point.fields);

@@ -67,6 +67,9 @@ impl Index {
     }
 
     pub(crate) fn set_field_type(&mut self, measurement: &str, field: &str, kind: FieldType) {
+        if self.field_type(measurement, field).is_some() {
+            return;
+        }
         self.measurements
             .entry(measurement.to_owned())
             .or_default()
