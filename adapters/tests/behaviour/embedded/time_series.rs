@@ -140,3 +140,29 @@ mod checkpointed {
 }
 
 mod durability;
+
+/// Opening an entity again returns a handle on the same series and the same log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handles_of_one_entity_share_its_data() {
+    use crate::time_series::{everything, value, T0};
+
+    let dir = tempfile::tempdir().unwrap();
+    let options = json!({"path": dir.path()});
+    {
+        let store = connect(options.clone()).await;
+        let (a, b) = (
+            handle(&store, "shared", None).await,
+            handle(&store, "shared", None).await,
+        );
+        a.write(vec![value("cpu", &[], 1.0, T0)]).await.unwrap();
+        b.write(vec![value("cpu", &[], 2.0, T0 + 1)]).await.unwrap();
+        assert_eq!(everything(&*a, "cpu").await[0].timestamps, vec![T0, T0 + 1]);
+        store.ping().await.unwrap();
+    }
+    let store = connect(options).await;
+    let again = handle(&store, "shared", None).await;
+    assert_eq!(
+        everything(&*again, "cpu").await[0].timestamps,
+        vec![T0, T0 + 1]
+    );
+}
