@@ -118,10 +118,13 @@ impl Entity {
                 state.drop_partitions_before(cutoff);
             }
         }
-        match wal.as_mut() {
-            Some(log) if log.len() >= self.options.wal_limit => self.checkpoint(log),
-            _ => Ok(()),
+        if let Some(log) = wal
+            .as_mut()
+            .filter(|log| log.len() >= self.options.wal_limit)
+        {
+            self.checkpoint_or_warn(log);
         }
+        Ok(())
     }
 
     /// Logs, then applies a delete, and checkpoints so its partitions' files go now.
@@ -133,9 +136,17 @@ impl Entity {
         }
         let removed = self.state.write().delete_before(before)?;
         if let Some(log) = wal.as_mut() {
-            self.checkpoint(log)?;
+            self.checkpoint_or_warn(log);
         }
         Ok(removed)
+    }
+
+    /// Checkpoints after an operation that is already logged and applied: a failure must not
+    /// report that operation as failed. The log keeps it, and the next checkpoint retries.
+    fn checkpoint_or_warn(&self, wal: &mut Wal) {
+        if let Err(err) = self.checkpoint(wal) {
+            tracing::warn!(error = %err, "time-series checkpoint failed; the write-ahead log keeps every write and the next checkpoint retries");
+        }
     }
 
     fn log_error(&self, err: std::io::Error) -> StoreError {
