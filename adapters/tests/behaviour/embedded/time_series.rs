@@ -166,3 +166,22 @@ async fn handles_of_one_entity_share_its_data() {
         vec![T0, T0 + 1]
     );
 }
+
+#[test]
+fn options_are_checked_by_name_and_type() {
+    use polyroute_adapters::registry::validate;
+
+    let kind = StoreKind::TimeSeries;
+    assert!(validate(
+        kind,
+        "embedded",
+        &json!({"path": "x", "synchronous": "normal", "partition": "1d", "wal_size": "1MiB"})
+    )
+    .is_ok());
+    let err = validate(kind, "embedded", &json!({"retention": "1d"})).unwrap_err();
+    assert!(err.to_string().contains("unknown field"), "{err}");
+    let err = validate(kind, "embedded", &json!({"synchronous": "always"})).unwrap_err();
+    assert!(err.to_string().contains("synchronous"), "{err}");
+    let err = validate(kind, "embedded", &json!({"partition": "soon"})).unwrap_err();
+    assert!(err.to_string().contains("partition"), "{err}");
+}
