@@ -5,14 +5,15 @@
 //!
 //! Each entity has its own directory `<path>/<entity>/` (its own namespace: entities never share
 //! series, logs or files) holding a write-ahead log `wal` and one segment file `p<n>.seg` per
-//! time partition `n` (points with `t.div_euclid(partition) == n`). `<path>/FORMAT` records the
-//! partition width the files were written with.
+//! time partition `n` (points with `t.div_euclid(partition) == n`). `<path>/format.txt` (a
+//! name no entity can have) records the partition width the files were written with.
 //!
 //! # Writes
 //!
 //! A batch is validated whole (a field keeps one type per measurement), appended to the log
 //! (fsynced with `synchronous = "full"`), then applied to the in-memory head of each
-//! (series, partition). Heads are sealed into compressed columnar blocks of up to 1024 points:
+//! (series, partition). A head is sealed into compressed columnar blocks of up to 1024 points
+//! when it fills, when its series moves on to another partition, and at checkpoints:
 //! delta-of-delta timestamps, XOR (Gorilla) floats, delta integers, bit-packed booleans. When
 //! the log passes `wal_size`, a checkpoint seals every changed partition and rewrites its
 //! segment file (write, fsync, rename), then empties the log. Opening replays the log over the
@@ -135,7 +136,7 @@ impl EmbeddedTimeSeries {
     }
 }
 
-/// Creates the data directory's `FORMAT` file, or checks that its partition width is ours.
+/// Creates the data directory's `format.txt`, or checks that its partition width is ours.
 fn check_format(root: &std::path::Path, width: i64) -> Result<()> {
     let io = |err: std::io::Error| {
         StoreError::backend_with(
@@ -144,7 +145,7 @@ fn check_format(root: &std::path::Path, width: i64) -> Result<()> {
         )
     };
     std::fs::create_dir_all(root).map_err(io)?;
-    let path = root.join("FORMAT");
+    let path = root.join("format.txt");
     let expected = format!("polyroute time-series 1\npartition_ns {width}\n");
     match std::fs::read_to_string(&path) {
         Ok(found) if found == expected => Ok(()),
