@@ -52,6 +52,11 @@ pub const BACKENDS: &[BackendDescriptor] = &[
         name: "embedded",
         summary: "labelled property graph in an LSM (fjall) with two-way adjacency indexes",
     },
+    BackendDescriptor {
+        kind: StoreKind::TimeSeries,
+        name: "embedded",
+        summary: "columnar time partitions with a write-ahead log, under a directory or in memory",
+    },
 ];
 
 /// Backends that polyroute provides behind a cargo feature, so a config naming one in a build
@@ -154,6 +159,7 @@ enum BackendConfig {
     EmbeddedDocument(embedded::document::Config),
     EmbeddedWideColumn(embedded::wide_column::Config),
     EmbeddedGraph(embedded::graph::Config),
+    EmbeddedTimeSeries(embedded::time_series::Config),
 }
 
 fn parse<T: DeserializeOwned>(options: &serde_json::Value) -> Result<T, RegistryError> {
@@ -184,6 +190,9 @@ fn parse_config(
             parse(options).map(BackendConfig::EmbeddedWideColumn)
         }
         (StoreKind::Graph, "embedded") => parse(options).map(BackendConfig::EmbeddedGraph),
+        (StoreKind::TimeSeries, "embedded") => {
+            parse(options).map(BackendConfig::EmbeddedTimeSeries)
+        }
 
         _ => Err(
             match FEATURE_BACKENDS.iter().find(|(name, _)| *name == backend) {
@@ -234,6 +243,9 @@ pub async fn connect(
         }
         BackendConfig::EmbeddedGraph(config) => {
             Arc::new(embedded::graph::EmbeddedGraph::open(config, context).await?)
+        }
+        BackendConfig::EmbeddedTimeSeries(config) => {
+            Arc::new(embedded::time_series::EmbeddedTimeSeries::open(config, context).await?)
         }
     })
 }

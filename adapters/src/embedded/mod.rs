@@ -6,4 +6,5 @@ pub mod graph;
 pub mod key_value;
 pub mod relational;
 pub(crate) mod sqlite;
+pub mod time_series;
 pub mod wide_column;

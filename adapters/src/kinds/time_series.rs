@@ -173,15 +173,28 @@ pub struct TimeSeriesSettings {
 }
 
 /// A time-series store, scoped to one entity.
+///
+/// The contract every backend keeps (the behaviour suite checks it):
+///
+/// - a series is a measurement plus its tag set; points of one series at the same timestamp
+///   are one point, and a later write overwrites the fields it names and keeps the others;
+/// - a field keeps one type per measurement: writing another type is an invalid request;
+/// - a batch is applied whole or not at all; a point needs a non-empty measurement and at least
+///   one field, and tag names and values are non-empty;
+/// - series, groups and last points come back ordered by tag set, points by time;
+/// - with a retention, points older than now minus it are invisible to every read.
 #[async_trait]
 pub trait TimeSeriesStore: Send + Sync + fmt::Debug {
     /// Writes points; late and out-of-order points are accepted.
     async fn write(&self, points: Vec<Point>) -> Result<()>;
 
-    /// Raw points per series.
+    /// Raw points per series with at least one point (with a requested field) in the range;
+    /// an empty or inverted range returns nothing.
     async fn range(&self, query: &RangeQuery) -> Result<Vec<SeriesData>>;
 
-    /// Window aggregates per group.
+    /// Window aggregates per group. A series without one of the `group_by` tags joins the group
+    /// that lacks it. A field that holds booleans or strings is an invalid request, and so is a
+    /// zero `every`; an unknown field returns nothing.
     async fn window(&self, query: &WindowQuery) -> Result<Vec<WindowSeries>>;
 
     /// The newest point of every series of `measurement` matching `tags`.

@@ -12,5 +12,6 @@ mod fakes;
 mod graph;
 mod handles;
 mod support;
+mod time_series;
 mod timeout;
 mod wide_column;

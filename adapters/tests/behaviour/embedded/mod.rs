@@ -4,4 +4,5 @@ mod document;
 mod graph;
 mod key_value;
 mod relational;
+mod time_series;
 mod wide_column;
