@@ -41,6 +41,11 @@ pub const BACKENDS: &[BackendDescriptor] = &[
         name: "embedded",
         summary: "JSON documents in SQLite with expression indexes, in a file or in memory",
     },
+    BackendDescriptor {
+        kind: StoreKind::Search,
+        name: "embedded",
+        summary: "tantivy indexes with BM25 ranking, one per entity, in a directory or in memory",
+    },
 ];
 
 /// Backends that polyroute provides behind a cargo feature, so a config naming one in a build
@@ -141,6 +146,7 @@ enum BackendConfig {
     EmbeddedKeyValue(embedded::key_value::Config),
     EmbeddedRelational(embedded::relational::Config),
     EmbeddedDocument(embedded::document::Config),
+    EmbeddedSearch(embedded::search::Config),
 }
 
 fn parse<T: DeserializeOwned>(options: &serde_json::Value) -> Result<T, RegistryError> {
@@ -167,6 +173,7 @@ fn parse_config(
             parse(options).map(BackendConfig::EmbeddedRelational)
         }
         (StoreKind::Document, "embedded") => parse(options).map(BackendConfig::EmbeddedDocument),
+        (StoreKind::Search, "embedded") => parse(options).map(BackendConfig::EmbeddedSearch),
 
         _ => Err(
             match FEATURE_BACKENDS.iter().find(|(name, _)| *name == backend) {
@@ -211,6 +218,9 @@ pub async fn connect(
         }
         BackendConfig::EmbeddedDocument(config) => {
             Arc::new(embedded::document::EmbeddedDocument::open(config, context).await?)
+        }
+        BackendConfig::EmbeddedSearch(config) => {
+            Arc::new(embedded::search::EmbeddedSearch::open(config, context).await?)
         }
     })
 }

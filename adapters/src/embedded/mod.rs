@@ -4,4 +4,5 @@
 pub mod document;
 pub mod key_value;
 pub mod relational;
+pub mod search;
 pub(crate) mod sqlite;

@@ -14,5 +14,6 @@ mod support;
 mod document;
 mod key_value;
 mod relational;
+mod search;
 
 mod embedded;

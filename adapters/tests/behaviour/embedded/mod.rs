@@ -3,3 +3,4 @@
 mod document;
 mod key_value;
 mod relational;
+mod search;
