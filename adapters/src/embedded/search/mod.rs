@@ -24,7 +24,7 @@
 //!
 //! # Writes, visibility and durability
 //!
-//! Each entity has one writer thread ([`writer`]). A write is acknowledged once it is in the
+//! Each entity has one writer thread. A write is acknowledged once it is in the
 //! entity's log (fsynced with `synchronous = "full"`, handed to the OS with `"normal"`) and
 //! applied to the `IndexWriter`. The writer commits at most every `commit_interval` (default
 //! 1s) while writes are pending, and on [`refresh`](crate::kinds::search::SearchStore::refresh);

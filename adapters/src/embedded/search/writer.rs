@@ -137,8 +137,11 @@ impl Writer {
                 Command::Delete(id, reply) => {
                     let planned_delete = check_id(&id)
                         .and_then(|()| self.exists(&id, &overlay))
-                        .and_then(|existed| {
-                            encode(&Entry::Delete(id.clone()), &mut log).map(|()| existed)
+                        .and_then(|existed| match self.wal {
+                            Some(_) => {
+                                encode(&Entry::Delete(id.clone()), &mut log).map(|()| existed)
+                            }
+                            None => Ok(existed),
                         });
                     match planned_delete {
                         Ok(existed) => {
