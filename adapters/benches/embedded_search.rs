@@ -3,8 +3,8 @@
 //!
 //! `cargo bench -p polyroute-adapters --bench embedded_search`
 
-// A benchmark fails by panicking, like a test.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+// A benchmark fails by panicking, like a test; `criterion_group!` makes an undocumented `pub fn`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use std::sync::Arc;
 

@@ -6,8 +6,9 @@ use std::ops::Bound;
 use tantivy::collector::{Count, TopDocs};
 use tantivy::query::{
     AllQuery, BooleanQuery, ConstScoreQuery, EmptyQuery, Occur, Query, QueryParser, RangeQuery,
-    TermSetQuery,
+    TermQuery, TermSetQuery,
 };
+use tantivy::schema::IndexRecordOption;
 use tantivy::snippet::SnippetGenerator;
 use tantivy::{Searcher, TantivyDocument, Term};
 
@@ -140,7 +141,11 @@ fn filter_query(fields: &Fields, filter: &SearchFilter) -> Result<Box<dyn Query>
             if kind == SearchFieldKind::Text {
                 return Err(text_filter(name));
             }
-            Ok(Box::new(TermSetQuery::new(terms)))
+            // One value is one posting list: no term-set automaton needed.
+            match <[Term; 1]>::try_from(terms) {
+                Ok([term]) => Ok(Box::new(TermQuery::new(term, IndexRecordOption::Basic))),
+                Err(terms) => Ok(Box::new(TermSetQuery::new(terms))),
+            }
         }
         SearchFilter::Range {
             field: name,
