@@ -20,7 +20,8 @@
 //! unless joined by `OR`; `-term` excludes, `"a phrase"` matches adjacent terms, parentheses
 //! group. A syntax error is an invalid request carrying the parser's message. Filters are
 //! non-scoring clauses, so a hit's score is its BM25 score for the text alone; an empty query
-//! string matches every document with score 1.
+//! string matches every document with score 1. Beyond the contract, terms may name a field
+//! (`category:audio`, `price:[10 TO 20]`).
 //!
 //! # Writes, visibility and durability
 //!
@@ -32,6 +33,16 @@
 //! write is visible at most `commit_interval` (plus one commit) after it is acknowledged, and at
 //! once after `refresh()` returns. Opening an entity replays its log and commits it, so
 //! acknowledged writes survive a crash: a process crash in both modes, power loss in `"full"`.
+//!
+//! Dropping an entity's last handle commits its pending writes on the writer thread, which then
+//! releases the index lock; opening the entity again waits up to 10s for that lock, so a store
+//! can be closed and reopened at once. Another process using the same `path` gets
+//! `Unavailable`.
+//!
+//! # Limits
+//!
+//! Ids are non-empty; ids and keyword values are at most 32766 bytes (one indexed term, as in
+//! Lucene); floats are finite (`-0.0` is indexed as `0.0`). One field holds one value.
 
 mod query;
 mod schema;

@@ -270,3 +270,30 @@ async fn english_stemming_matches_word_forms() {
         assert_eq!(ids, expected);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn term_limits_and_negative_zero() {
+    use polyroute_adapters::kinds::search::SearchFilter;
+
+    use crate::search::assert_invalid;
+
+    let store = connect(json!({})).await;
+    let products = open(&*store, "products", settings()).await;
+    let long = "k".repeat(32_767);
+    let doc = SearchDocument::new("x", [("category", long.as_str())]);
+    assert_invalid(products.index(vec![doc]).await, "category");
+    assert_invalid(products.index(vec![titled(&long, "t")]).await, "id");
+    let longest = "k".repeat(32_766);
+    let doc = SearchDocument::new("k", [("category", longest.as_str())]);
+    let zero = SearchDocument::new("z", [("price", Value::Float(-0.0))]);
+    products.index(vec![doc, zero]).await.unwrap();
+    products.refresh().await.unwrap();
+    for filter in [
+        SearchFilter::one_of("category", [longest.as_str()]),
+        SearchFilter::one_of("price", [Value::Float(0.0)]),
+    ] {
+        let mut query = SearchQuery::new("");
+        query.filters = vec![filter];
+        assert_eq!(products.query(&query).await.unwrap().total, 1);
+    }
+}
