@@ -59,6 +59,9 @@ pub(super) struct Wal {
     file: File,
     len: u64,
     sync: bool,
+    /// A failed append could not be cut back: later records would follow a torn one and be
+    /// lost on replay, so nothing more is appended.
+    broken: bool,
 }
 
 impl Wal {
@@ -99,6 +102,7 @@ impl Wal {
             file,
             len: valid as u64,
             sync,
+            broken: false,
         };
         Ok((wal, entries))
     }
@@ -106,6 +110,11 @@ impl Wal {
     /// Appends `records` (made by [`encode`]) and, with `sync`, fsyncs them. On failure the log
     /// is cut back to where it was, so a half-written record never precedes later ones.
     pub(super) fn append(&mut self, records: &[u8]) -> io::Result<()> {
+        if self.broken {
+            return Err(io::Error::other(
+                "an earlier write to the log failed and could not be undone",
+            ));
+        }
         let written = self.file.write_all(records).and_then(|()| {
             if self.sync {
                 self.file.sync_data()
@@ -119,8 +128,11 @@ impl Wal {
                 Ok(())
             }
             Err(err) => {
-                self.file.set_len(self.len)?;
-                self.file.seek(SeekFrom::Start(self.len))?;
+                let undone = self
+                    .file
+                    .set_len(self.len)
+                    .and_then(|()| self.file.seek(SeekFrom::Start(self.len)));
+                self.broken = undone.is_err();
                 Err(err)
             }
         }
@@ -131,6 +143,7 @@ impl Wal {
         self.file.set_len(0)?;
         self.file.seek(SeekFrom::Start(0))?;
         self.len = 0;
+        self.broken = false;
         if self.sync {
             self.file.sync_data()?;
         }

@@ -245,6 +245,8 @@ impl Writer {
         if self.dirty_since.is_some() {
             if let Err(err) = self.writer.commit() {
                 self.failed = Some(err.to_string());
+                // No more commits: the writes stay in the log for the next open to replay.
+                self.dirty_since = None;
                 return Err(map_error(err));
             }
             self.pending.clear();
