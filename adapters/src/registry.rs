@@ -57,6 +57,11 @@ pub const BACKENDS: &[BackendDescriptor] = &[
         name: "embedded",
         summary: "columnar time partitions with a write-ahead log, under a directory or in memory",
     },
+    BackendDescriptor {
+        kind: StoreKind::Search,
+        name: "embedded",
+        summary: "tantivy indexes with BM25 ranking, one per entity, in a directory or in memory",
+    },
 ];
 
 /// Backends that polyroute provides behind a cargo feature, so a config naming one in a build
@@ -160,6 +165,7 @@ enum BackendConfig {
     EmbeddedWideColumn(embedded::wide_column::Config),
     EmbeddedGraph(embedded::graph::Config),
     EmbeddedTimeSeries(embedded::time_series::Config),
+    EmbeddedSearch(embedded::search::Config),
 }
 
 fn parse<T: DeserializeOwned>(options: &serde_json::Value) -> Result<T, RegistryError> {
@@ -193,6 +199,7 @@ fn parse_config(
         (StoreKind::TimeSeries, "embedded") => {
             parse(options).map(BackendConfig::EmbeddedTimeSeries)
         }
+        (StoreKind::Search, "embedded") => parse(options).map(BackendConfig::EmbeddedSearch),
 
         _ => Err(
             match FEATURE_BACKENDS.iter().find(|(name, _)| *name == backend) {
@@ -246,6 +253,9 @@ pub async fn connect(
         }
         BackendConfig::EmbeddedTimeSeries(config) => {
             Arc::new(embedded::time_series::EmbeddedTimeSeries::open(config, context).await?)
+        }
+        BackendConfig::EmbeddedSearch(config) => {
+            Arc::new(embedded::search::EmbeddedSearch::open(config, context).await?)
         }
     })
 }

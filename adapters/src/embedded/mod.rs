@@ -5,6 +5,7 @@ pub mod document;
 pub mod graph;
 pub mod key_value;
 pub mod relational;
+pub mod search;
 pub(crate) mod sqlite;
 pub mod time_series;
 pub mod wide_column;

@@ -1,4 +1,18 @@
 //! Search stores: full-text relevance search with filters on keyword and numeric fields.
+//!
+//! The contract every backend follows:
+//!
+//! - **Schema.** Each entity declares its fields; a document or filter naming another field, or
+//!   a value of the wrong type for its field, is an invalid request naming the field. `Null`
+//!   means the field is absent. A document id is non-empty text.
+//! - **Query text** searches every text field. Terms are all required unless joined by `OR`;
+//!   `-term` excludes, `"a phrase"` matches adjacent terms, parentheses group. Matching ignores
+//!   case. Text the backend cannot parse is an invalid request. Empty text matches every
+//!   document.
+//! - **Filters** restrict hits without changing their scores.
+//! - **Visibility.** Writes are acknowledged before they are searchable; each backend documents
+//!   how long they may take to appear, and [`SearchStore::refresh`] makes every acknowledged
+//!   write visible at once.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -12,11 +26,12 @@ use crate::{Result, Value};
 pub enum SearchFieldKind {
     /// Tokenised and analysed for full-text queries.
     Text,
-    /// Indexed as one exact term, for filters and facets.
+    /// Indexed as one exact, case-sensitive term, for filters and facets. Takes `Text`.
     Keyword,
-    /// A signed integer, for filters and ranges.
+    /// A signed integer, for filters and ranges. Takes `Int`.
     Integer,
-    /// A float, for filters and ranges.
+    /// A float, for filters and ranges. Takes a finite `Float` or an `Int`, and returns a
+    /// `Float`.
     Float,
 }
 
@@ -49,22 +64,40 @@ impl SearchSettings {
 pub struct SearchDocument {
     /// The document's id; indexing the same id again replaces it.
     pub id: String,
-    /// Field values by name.
+    /// Field values by name (`Null`: the field is absent).
     pub fields: BTreeMap<String, Value>,
+}
+
+impl SearchDocument {
+    /// A document with `id` and `fields`.
+    pub fn new<K: Into<String>, V: Into<Value>>(
+        id: &str,
+        fields: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        SearchDocument {
+            id: id.to_owned(),
+            fields: fields
+                .into_iter()
+                .map(|(name, value)| (name.into(), value.into()))
+                .collect(),
+        }
+    }
 }
 
 /// A filter that restricts hits without affecting their scores.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum SearchFilter {
-    /// A keyword or numeric field equals one of the values.
+    /// A keyword or numeric field equals one of the values (none: matches nothing). Text
+    /// fields cannot be filtered.
     In {
         /// The field.
         field: String,
         /// Accepted values.
         values: Vec<Value>,
     },
-    /// A numeric field lies in a range (both ends inclusive, either optional).
+    /// An integer or float field lies in a range (both ends inclusive, either optional; on an
+    /// integer field, fractional bounds admit the integers between them).
     Range {
         /// The field.
         field: String,
@@ -75,6 +108,25 @@ pub enum SearchFilter {
     },
 }
 
+impl SearchFilter {
+    /// `field` equals one of `values`.
+    pub fn one_of<V: Into<Value>>(field: &str, values: impl IntoIterator<Item = V>) -> Self {
+        SearchFilter::In {
+            field: field.to_owned(),
+            values: values.into_iter().map(Into::into).collect(),
+        }
+    }
+
+    /// `field` lies in `min..=max`.
+    pub fn range(field: &str, min: Option<f64>, max: Option<f64>) -> Self {
+        SearchFilter::Range {
+            field: field.to_owned(),
+            min,
+            max,
+        }
+    }
+}
+
 /// A search.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SearchQuery {
@@ -82,11 +134,11 @@ pub struct SearchQuery {
     pub text: String,
     /// Restrictions on keyword and numeric fields.
     pub filters: Vec<SearchFilter>,
-    /// Return the best `limit` hits.
+    /// Return the best `limit` hits (0: only count them).
     pub limit: usize,
     /// Skip the best `offset` hits first.
     pub offset: usize,
-    /// Return highlighted snippets of text fields.
+    /// Return highlighted snippets of the text fields the query text matched.
     pub snippets: bool,
 }
 
@@ -110,9 +162,10 @@ pub struct SearchHit {
     pub id: String,
     /// Relevance score (BM25 or the backend's equivalent); higher is better.
     pub score: f32,
-    /// The document's stored fields.
+    /// The document's fields as indexed, absent ones left out.
     pub fields: BTreeMap<String, Value>,
-    /// Highlighted fragments by field, when asked for.
+    /// When asked for: by text field that matched, a fragment of it, HTML-escaped, with the
+    /// matched terms in `<b>`…`</b>`.
     pub snippets: BTreeMap<String, String>,
 }
 
@@ -121,17 +174,19 @@ pub struct SearchHit {
 pub struct SearchResults {
     /// How many documents matched in all.
     pub total: u64,
-    /// The requested page of hits, best first.
+    /// The requested page of hits, best first (ties in no particular order).
     pub hits: Vec<SearchHit>,
 }
 
 /// A search store, scoped to one entity (an index).
 #[async_trait]
 pub trait SearchStore: Send + Sync + fmt::Debug {
-    /// Adds or replaces documents.
+    /// Adds or replaces documents, in order (the last of one id wins). A batch with an invalid
+    /// document is rejected whole.
     async fn index(&self, documents: Vec<SearchDocument>) -> Result<()>;
 
-    /// Removes a document. Returns whether it existed where the backend can tell, else `true`.
+    /// Removes a document. Returns whether it existed, counting acknowledged writes not yet
+    /// visible to queries.
     async fn delete(&self, id: &str) -> Result<bool>;
 
     /// Runs a query.

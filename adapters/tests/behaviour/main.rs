@@ -15,6 +15,7 @@ mod document;
 mod graph;
 mod key_value;
 mod relational;
+mod search;
 mod time_series;
 mod wide_column;
 
