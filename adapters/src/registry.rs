@@ -41,6 +41,30 @@ pub const BACKENDS: &[BackendDescriptor] = &[
         name: "embedded",
         summary: "JSON documents in SQLite with expression indexes, in a file or in memory",
     },
+    #[cfg(feature = "postgres")]
+    BackendDescriptor {
+        kind: StoreKind::Relational,
+        name: "postgres",
+        summary: "PostgreSQL, pooled, with cached prepared statements",
+    },
+    #[cfg(feature = "postgres")]
+    BackendDescriptor {
+        kind: StoreKind::KeyValue,
+        name: "postgres",
+        summary: "a PostgreSQL table per entity with an expiry column",
+    },
+    #[cfg(feature = "postgres")]
+    BackendDescriptor {
+        kind: StoreKind::Document,
+        name: "postgres",
+        summary: "JSONB in PostgreSQL with a GIN index and expression indexes",
+    },
+    #[cfg(feature = "redis")]
+    BackendDescriptor {
+        kind: StoreKind::KeyValue,
+        name: "redis",
+        summary: "Redis, pooled, with native TTLs and pipelined batches",
+    },
 ];
 
 /// Backends that polyroute provides behind a cargo feature, so a config naming one in a build
@@ -141,6 +165,10 @@ enum BackendConfig {
     EmbeddedKeyValue(embedded::key_value::Config),
     EmbeddedRelational(embedded::relational::Config),
     EmbeddedDocument(embedded::document::Config),
+    #[cfg(feature = "postgres")]
+    Postgres(StoreKind, crate::postgres::Config),
+    #[cfg(feature = "redis")]
+    Redis(crate::redis::Config),
 }
 
 fn parse<T: DeserializeOwned>(options: &serde_json::Value) -> Result<T, RegistryError> {
@@ -167,9 +195,18 @@ fn parse_config(
             parse(options).map(BackendConfig::EmbeddedRelational)
         }
         (StoreKind::Document, "embedded") => parse(options).map(BackendConfig::EmbeddedDocument),
+        #[cfg(feature = "postgres")]
+        (StoreKind::Relational | StoreKind::KeyValue | StoreKind::Document, "postgres") => {
+            parse(options).map(|config| BackendConfig::Postgres(kind, config))
+        }
+        #[cfg(feature = "redis")]
+        (StoreKind::KeyValue, "redis") => parse(options).map(BackendConfig::Redis),
 
         _ => Err(
-            match FEATURE_BACKENDS.iter().find(|(name, _)| *name == backend) {
+            match FEATURE_BACKENDS
+                .iter()
+                .find(|(name, _)| *name == backend && !BACKENDS.iter().any(|b| b.name == backend))
+            {
                 Some((_, feature)) => RegistryError::NotCompiled {
                     backend: backend.to_owned(),
                     feature,
@@ -212,6 +249,10 @@ pub async fn connect(
         BackendConfig::EmbeddedDocument(config) => {
             Arc::new(embedded::document::EmbeddedDocument::open(config, context).await?)
         }
+        #[cfg(feature = "postgres")]
+        BackendConfig::Postgres(kind, config) => crate::postgres::connect(kind, config).await?,
+        #[cfg(feature = "redis")]
+        BackendConfig::Redis(config) => Arc::new(crate::redis::RedisKeyValue::open(config).await?),
     })
 }
 

@@ -16,3 +16,9 @@ mod key_value;
 mod relational;
 
 mod embedded;
+#[cfg(any(feature = "postgres", feature = "redis"))]
+mod guarded;
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(feature = "redis")]
+mod redis;
