@@ -270,8 +270,8 @@ mod tests {
                 .contains("available for key_value: embedded"),
             "{err}"
         );
-        let err = validate(StoreKind::KeyValue, "redis", &json!({})).unwrap_err();
-        assert!(err.to_string().contains("--features redis"), "{err}");
+        let err = validate(StoreKind::Document, "mongodb", &json!({})).unwrap_err();
+        assert!(err.to_string().contains("--features mongodb"), "{err}");
     }
 
     #[test]

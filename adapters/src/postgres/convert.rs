@@ -302,10 +302,12 @@ fn decode(ty: &Type, raw: &[u8]) -> Result<Value, String> {
         ref ty => match ty.kind() {
             Kind::Array(element) => array(element, raw)?,
             Kind::Domain(base) => decode(base, raw)?,
-            _ => return Err(format!(
+            _ => {
+                return Err(format!(
                 "polyroute does not read this type; cast the column in SQL, such as `{0}::text`",
                 "column"
-            )),
+            ))
+            }
         },
     })
 }
