@@ -303,10 +303,10 @@ fn decode(ty: &Type, raw: &[u8]) -> Result<Value, String> {
             Kind::Array(element) => array(element, raw)?,
             Kind::Domain(base) => decode(base, raw)?,
             _ => {
-                return Err(format!(
-                "polyroute does not read this type; cast the column in SQL, such as `{0}::text`",
-                "column"
-            ))
+                return Err(
+                    "polyroute does not read this type; cast it in SQL, such as `value::text`"
+                        .to_owned(),
+                )
             }
         },
     })
