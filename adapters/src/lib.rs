@@ -4,7 +4,8 @@
 //!   relational, wide-column, document, search), with its request and response types;
 //! - [`Store`]: a connected backend that opens a handle of its kind per entity;
 //! - [`registry`]: from a config's `kind` + `backend` + options to a connected [`Store`];
-//! - [`embedded`]: the default backends, which need no server.
+//! - [`embedded`]: the default backends, which need no server;
+//! - `postgres` and `redis` (cargo features of the same names): server backends.
 //!
 //! Services normally depend on the `polyroute` crate, which re-exports this one.
 
@@ -12,6 +13,10 @@ pub mod capabilities;
 pub mod embedded;
 pub mod error;
 pub mod kinds;
+#[cfg(feature = "postgres")]
+pub mod postgres;
+#[cfg(feature = "redis")]
+pub mod redis;
 pub mod registry;
 pub mod store;
 pub mod units;

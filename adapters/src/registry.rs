@@ -62,6 +62,30 @@ pub const BACKENDS: &[BackendDescriptor] = &[
         name: "embedded",
         summary: "tantivy indexes with BM25 ranking, one per entity, in a directory or in memory",
     },
+    #[cfg(feature = "postgres")]
+    BackendDescriptor {
+        kind: StoreKind::Relational,
+        name: "postgres",
+        summary: "PostgreSQL, pooled, with cached prepared statements",
+    },
+    #[cfg(feature = "postgres")]
+    BackendDescriptor {
+        kind: StoreKind::KeyValue,
+        name: "postgres",
+        summary: "a PostgreSQL table per entity with an expiry column",
+    },
+    #[cfg(feature = "postgres")]
+    BackendDescriptor {
+        kind: StoreKind::Document,
+        name: "postgres",
+        summary: "JSONB in PostgreSQL with a GIN index and expression indexes",
+    },
+    #[cfg(feature = "redis")]
+    BackendDescriptor {
+        kind: StoreKind::KeyValue,
+        name: "redis",
+        summary: "Redis, pooled, with native TTLs and pipelined batches",
+    },
 ];
 
 /// Backends that polyroute provides behind a cargo feature, so a config naming one in a build
@@ -166,6 +190,10 @@ enum BackendConfig {
     EmbeddedGraph(embedded::graph::Config),
     EmbeddedTimeSeries(embedded::time_series::Config),
     EmbeddedSearch(embedded::search::Config),
+    #[cfg(feature = "postgres")]
+    Postgres(StoreKind, crate::postgres::Config),
+    #[cfg(feature = "redis")]
+    Redis(crate::redis::Config),
 }
 
 fn parse<T: DeserializeOwned>(options: &serde_json::Value) -> Result<T, RegistryError> {
@@ -200,9 +228,18 @@ fn parse_config(
             parse(options).map(BackendConfig::EmbeddedTimeSeries)
         }
         (StoreKind::Search, "embedded") => parse(options).map(BackendConfig::EmbeddedSearch),
+        #[cfg(feature = "postgres")]
+        (StoreKind::Relational | StoreKind::KeyValue | StoreKind::Document, "postgres") => {
+            parse(options).map(|config| BackendConfig::Postgres(kind, config))
+        }
+        #[cfg(feature = "redis")]
+        (StoreKind::KeyValue, "redis") => parse(options).map(BackendConfig::Redis),
 
         _ => Err(
-            match FEATURE_BACKENDS.iter().find(|(name, _)| *name == backend) {
+            match FEATURE_BACKENDS
+                .iter()
+                .find(|(name, _)| *name == backend && !BACKENDS.iter().any(|b| b.name == backend))
+            {
                 Some((_, feature)) => RegistryError::NotCompiled {
                     backend: backend.to_owned(),
                     feature,
@@ -257,6 +294,10 @@ pub async fn connect(
         BackendConfig::EmbeddedSearch(config) => {
             Arc::new(embedded::search::EmbeddedSearch::open(config, context).await?)
         }
+        #[cfg(feature = "postgres")]
+        BackendConfig::Postgres(kind, config) => crate::postgres::connect(kind, config).await?,
+        #[cfg(feature = "redis")]
+        BackendConfig::Redis(config) => Arc::new(crate::redis::RedisKeyValue::open(config).await?),
     })
 }
 
@@ -274,8 +315,8 @@ mod tests {
                 .contains("available for key_value: embedded"),
             "{err}"
         );
-        let err = validate(StoreKind::KeyValue, "redis", &json!({})).unwrap_err();
-        assert!(err.to_string().contains("--features redis"), "{err}");
+        let err = validate(StoreKind::Document, "mongodb", &json!({})).unwrap_err();
+        assert!(err.to_string().contains("--features mongodb"), "{err}");
     }
 
     #[test]

@@ -15,9 +15,14 @@ use crate::support::Fixture;
 /// Runs each listed case as its own test against the backend made by `$factory`, an async fn
 /// returning `Fixture<dyn KeyValueStore>`, and the isolation case against `$pair`, an async fn
 /// returning two fixtures for two entities opened on one store.
+/// After a `;`, a bracketed list of attributes is added to every test, such as the
+/// `#[cfg_attr(…, ignore = …)]` that skips a server backend's tests when its server is not set.
 macro_rules! key_value_suite {
     ($factory:path, $pair:path) => {
-        key_value_suite!(@cases $factory;
+        key_value_suite!($factory, $pair; []);
+    };
+    ($factory:path, $pair:path; $attrs:tt) => {
+        key_value_suite!(@cases $factory; $attrs;
             get_missing_returns_none,
             set_then_get_round_trips,
             delete_reports_whether_the_key_existed,
@@ -47,20 +52,26 @@ macro_rules! key_value_suite {
             delete_racing_increments_is_never_lost,
         );
 
+        key_value_suite!(@isolation $pair; $attrs);
+    };
+    (@isolation $pair:path; [$($attr:tt)*]) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        $($attr)*
         async fn entities_on_one_store_are_isolated() {
             let [first, second] = $pair().await;
             $crate::key_value::entities_on_one_store_are_isolated(first, second).await;
         }
     };
-    (@cases $factory:path; $($case:ident),* $(,)?) => {
-        $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $case() {
-                let fixture = $factory().await;
-                $crate::key_value::$case(fixture).await;
-            }
-        )*
+    (@cases $factory:path; $attrs:tt; $($case:ident),* $(,)?) => {
+        $( key_value_suite!(@case $factory; $attrs; $case); )*
+    };
+    (@case $factory:path; [$($attr:tt)*]; $case:ident) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        $($attr)*
+        async fn $case() {
+            let fixture = $factory().await;
+            $crate::key_value::$case(fixture).await;
+        }
     };
 }
 pub(crate) use key_value_suite;

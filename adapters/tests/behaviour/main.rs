@@ -20,3 +20,9 @@ mod time_series;
 mod wide_column;
 
 mod embedded;
+#[cfg(any(feature = "postgres", feature = "redis"))]
+mod guarded;
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(feature = "redis")]
+mod redis;

@@ -14,9 +14,14 @@ use crate::support::{unique, Fixture};
 
 /// Runs each listed case as its own test against the backend made by `$factory`, an async fn
 /// returning `Fixture<dyn RelationalStore>`.
+/// After a `;`, a bracketed list of attributes is added to every test, such as the
+/// `#[cfg_attr(…, ignore = …)]` that skips a server backend's tests when its server is not set.
 macro_rules! relational_suite {
     ($factory:path) => {
-        relational_suite!(@cases $factory;
+        relational_suite!($factory; []);
+    };
+    ($factory:path; $attrs:tt) => {
+        relational_suite!(@cases $factory; $attrs;
             values_of_every_type_round_trip,
             parameters_bind_by_number,
             query_returns_columns_in_select_order,
@@ -42,14 +47,16 @@ macro_rules! relational_suite {
             cancelled_statement_in_a_transaction_rolls_it_back,
         );
     };
-    (@cases $factory:path; $($case:ident),* $(,)?) => {
-        $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $case() {
-                let fixture = $factory().await;
-                $crate::relational::$case(fixture).await;
-            }
-        )*
+    (@cases $factory:path; $attrs:tt; $($case:ident),* $(,)?) => {
+        $( relational_suite!(@case $factory; $attrs; $case); )*
+    };
+    (@case $factory:path; [$($attr:tt)*]; $case:ident) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        $($attr)*
+        async fn $case() {
+            let fixture = $factory().await;
+            $crate::relational::$case(fixture).await;
+        }
     };
 }
 pub(crate) use relational_suite;

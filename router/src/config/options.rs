@@ -263,7 +263,8 @@ mod tests {
             (unknown.kind, unknown.path.as_str()),
             (ProblemKind::UnknownBackend, "stores.c.backend")
         );
-        let gated = registry_problems("stores.c", StoreKind::KeyValue, "redis", &options).unwrap();
+        let gated =
+            registry_problems("stores.c", StoreKind::Document, "mongodb", &options).unwrap();
         assert_eq!(gated.kind, ProblemKind::NotCompiled);
         assert!(registry_problems("stores.c", StoreKind::KeyValue, "embedded", &options).is_none());
     }

@@ -132,14 +132,11 @@ fn unknown_backends_are_reported_on_the_backend_key() {
 #[test]
 fn backends_not_compiled_in_say_which_feature_to_enable() {
     let found = problems(
-        "[stores.cache]\nkind = \"key_value\"\nbackend = \"redis\"\n[entities.s]\nstore = \"cache\"\n",
+        "[stores.docs]\nkind = \"document\"\nbackend = \"mongodb\"\n[entities.s]\nstore = \"docs\"\n",
     );
-    assert_exactly(
-        &found,
-        &[("stores.cache.backend", ProblemKind::NotCompiled)],
-    );
+    assert_exactly(&found, &[("stores.docs.backend", ProblemKind::NotCompiled)]);
     assert!(
-        found[0].message.contains("--features redis"),
+        found[0].message.contains("--features mongodb"),
         "{}",
         found[0]
     );

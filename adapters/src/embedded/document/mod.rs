@@ -166,7 +166,7 @@ impl Collection {
 }
 
 /// Rejects what could not be stored or read back: an empty id, a document nested too deep.
-fn check_document(id: &str, document: &Document) -> Result<()> {
+pub(crate) fn check_document(id: &str, document: &Document) -> Result<()> {
     if id.is_empty() {
         return Err(StoreError::invalid("a document id must not be empty"));
     }

@@ -19,9 +19,14 @@ use serde_json::Value;
 
 /// Runs each listed case as its own test against the backend made by `$factory`, an async fn
 /// returning `Fixture<dyn DocumentStore>`.
+/// After a `;`, a bracketed list of attributes is added to every test, such as the
+/// `#[cfg_attr(…, ignore = …)]` that skips a server backend's tests when its server is not set.
 macro_rules! document_suite {
     ($factory:path) => {
-        document_suite!(@cases $factory;
+        document_suite!($factory; []);
+    };
+    ($factory:path; $attrs:tt) => {
+        document_suite!(@cases $factory; $attrs;
             get_missing_returns_none,
             put_then_get_round_trips_every_json_type,
             put_replaces_the_whole_document,
@@ -55,14 +60,16 @@ macro_rules! document_suite {
             concurrent_inserts_on_one_id_admit_exactly_one,
         );
     };
-    (@cases $factory:path; $($case:ident),* $(,)?) => {
-        $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $case() {
-                let fixture = $factory().await;
-                $crate::document::$case(fixture).await;
-            }
-        )*
+    (@cases $factory:path; $attrs:tt; $($case:ident),* $(,)?) => {
+        $( document_suite!(@case $factory; $attrs; $case); )*
+    };
+    (@case $factory:path; [$($attr:tt)*]; $case:ident) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        $($attr)*
+        async fn $case() {
+            let fixture = $factory().await;
+            $crate::document::$case(fixture).await;
+        }
     };
 }
 pub(crate) use document_suite;

@@ -1,0 +1,43 @@
+//! PostgreSQL backends (cargo feature `postgres`): relational, key-value and document kinds on
+//! one server, each store with its own connection pool.
+//!
+//! - [`config`]: the options every kind shares (URL, pool, timeouts, schema, TLS);
+//! - `pool`: the pool, cached prepared statements, transaction-safe connection hand-back;
+//! - `error`: SQLSTATEs to [`StoreError`](crate::StoreError) kinds, in one place;
+//! - `migrate`: versioned schema changes under an advisory lock;
+//! - `convert`: [`Value`](crate::Value)s to and from the wire format;
+//! - one module per kind.
+//!
+//! Every table and index these backends create is listed in `docs/postgres.md`.
+
+pub mod config;
+mod convert;
+pub mod document;
+mod error;
+pub mod key_value;
+mod migrate;
+mod pool;
+pub mod relational;
+
+pub use config::{Config, SynchronousCommit, TlsMode};
+pub use document::PostgresDocument;
+pub use key_value::PostgresKeyValue;
+pub use relational::PostgresRelational;
+
+use std::sync::Arc;
+
+use crate::{Result, Store, StoreError, StoreKind};
+
+/// Connects a PostgreSQL store of `kind`.
+pub(crate) async fn connect(kind: StoreKind, config: Config) -> Result<Arc<dyn Store>> {
+    Ok(match kind {
+        StoreKind::Relational => Arc::new(PostgresRelational::open(config).await?),
+        StoreKind::KeyValue => Arc::new(PostgresKeyValue::open(config).await?),
+        StoreKind::Document => Arc::new(PostgresDocument::open(config).await?),
+        other => {
+            return Err(StoreError::invalid(format!(
+                "the postgres backend does not serve {other} yet"
+            )))
+        }
+    })
+}

@@ -1,0 +1,122 @@
+//! A store handle that owns a clean-up guard: when the suite case drops its fixture, the guard
+//! removes what the test created on the shared server (its schema, its keys).
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use polyroute_adapters::kinds::document::{
+    Document, DocumentStore, FieldPath, Filter, FindQuery, StoredDocument,
+};
+use polyroute_adapters::kinds::key_value::{KeyValueStore, SetOptions};
+use polyroute_adapters::kinds::relational::{
+    Dialect, RelationalStore, RelationalTransaction, Rows,
+};
+use polyroute_adapters::{Result, Value};
+
+/// Runs its clean-up when the last handle holding it is dropped.
+pub struct Cleanup(Option<Box<dyn FnOnce() + Send + Sync>>);
+
+impl Cleanup {
+    /// Runs `clean` on a thread of its own when dropped: the test's runtime may be shutting down.
+    pub fn new(clean: impl FnOnce() + Send + Sync + 'static) -> Arc<Self> {
+        Arc::new(Cleanup(Some(Box::new(clean))))
+    }
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if let Some(clean) = self.0.take() {
+            // A thread of its own, joined: the clean-up finishes before the test is reported.
+            let _ = std::thread::spawn(clean).join();
+        }
+    }
+}
+
+/// `inner` plus the guard that cleans up after it.
+pub struct Guarded<T: ?Sized> {
+    pub inner: Arc<T>,
+    /// Held, not read: dropping the last holder cleans up.
+    #[allow(dead_code)]
+    pub cleanup: Arc<Cleanup>,
+}
+
+impl<T: ?Sized> Guarded<T> {
+    pub fn new(inner: Arc<T>, cleanup: Arc<Cleanup>) -> Self {
+        Guarded { inner, cleanup }
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for Guarded<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.inner.fmt(f)
+    }
+}
+
+#[async_trait]
+impl KeyValueStore for Guarded<dyn KeyValueStore> {
+    async fn get(&self, key: &str) -> Result<Option<Bytes>> {
+        self.inner.get(key).await
+    }
+    async fn set(&self, key: &str, value: Bytes, options: SetOptions) -> Result<bool> {
+        self.inner.set(key, value, options).await
+    }
+    async fn delete(&self, key: &str) -> Result<bool> {
+        self.inner.delete(key).await
+    }
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Bytes>>> {
+        self.inner.get_many(keys).await
+    }
+    async fn set_many(&self, entries: Vec<(String, Bytes)>, ttl: Option<Duration>) -> Result<()> {
+        self.inner.set_many(entries, ttl).await
+    }
+    async fn increment(&self, key: &str, delta: i64) -> Result<i64> {
+        self.inner.increment(key, delta).await
+    }
+}
+
+#[async_trait]
+impl DocumentStore for Guarded<dyn DocumentStore> {
+    async fn put(&self, id: &str, document: Document) -> Result<()> {
+        self.inner.put(id, document).await
+    }
+    async fn insert(&self, id: &str, document: Document) -> Result<()> {
+        self.inner.insert(id, document).await
+    }
+    async fn get(&self, id: &str) -> Result<Option<Document>> {
+        self.inner.get(id).await
+    }
+    async fn delete(&self, id: &str) -> Result<bool> {
+        self.inner.delete(id).await
+    }
+    async fn find(&self, query: &FindQuery) -> Result<Vec<StoredDocument>> {
+        self.inner.find(query).await
+    }
+    async fn count(&self, filter: &Filter) -> Result<u64> {
+        self.inner.count(filter).await
+    }
+    async fn create_index(&self, path: &FieldPath) -> Result<()> {
+        self.inner.create_index(path).await
+    }
+}
+
+#[async_trait]
+impl RelationalStore for Guarded<dyn RelationalStore> {
+    fn dialect(&self) -> Dialect {
+        self.inner.dialect()
+    }
+    async fn query(&self, sql: &str, params: &[Value]) -> Result<Rows> {
+        self.inner.query(sql, params).await
+    }
+    async fn execute(&self, sql: &str, params: &[Value]) -> Result<u64> {
+        self.inner.execute(sql, params).await
+    }
+    async fn execute_script(&self, sql: &str) -> Result<()> {
+        self.inner.execute_script(sql).await
+    }
+    async fn begin(&self) -> Result<Box<dyn RelationalTransaction>> {
+        self.inner.begin().await
+    }
+}
