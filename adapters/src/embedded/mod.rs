@@ -2,6 +2,7 @@
 //! whole on a laptop, in tests, and as the specialised side of the benchmarks.
 
 pub mod document;
+pub mod durability;
 pub mod graph;
 pub mod key_value;
 pub mod relational;

@@ -39,6 +39,7 @@ use fjall::PersistMode;
 use serde::Deserialize;
 
 use self::engine::{Engine, EntityGraph};
+pub use crate::embedded::durability::Synchronous;
 use crate::kinds::graph::{
     Edge, EdgeFilter, GraphStore, Neighbor, Node, Path, PathQuery, TraverseQuery, Visit,
 };
@@ -62,17 +63,6 @@ pub struct Config {
     pub synchronous: Option<Synchronous>,
     /// Size of the block cache shared by every entity of the store (default `"32MiB"`).
     pub cache_size: Option<ByteSize>,
-}
-
-/// When an acknowledged write reaches the disk.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Synchronous {
-    /// Every write's journal entry is fsynced before the write returns.
-    #[default]
-    Full,
-    /// Every write's journal entry is handed to the operating system before the write returns.
-    Normal,
 }
 
 const DEFAULT_CACHE: u64 = 32 * 1024 * 1024;

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+pub use crate::embedded::durability::Synchronous;
+
 use super::{Location, PoolOptions};
 use crate::registry::ConnectContext;
 use crate::units::ConfigDuration;
@@ -24,17 +26,6 @@ pub struct Config {
     /// `"full"` (default: every commit is fsynced before it is acknowledged) or `"normal"`
     /// (faster; the last commits may be lost on power failure, never on a process crash).
     pub synchronous: Option<Synchronous>,
-}
-
-/// SQLite's `synchronous` setting.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Synchronous {
-    /// Fsync on every commit.
-    #[default]
-    Full,
-    /// Fsync at checkpoints only.
-    Normal,
 }
 
 impl Config {
