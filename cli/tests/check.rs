@@ -1,7 +1,7 @@
 //! `polyroute check` run as a program, on configs written to a temporary folder.
 
 // The helpers here fail the test the way `#[test]` functions do: by panicking.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -185,4 +185,108 @@ fn help_describes_the_check() {
     let help = text(&output.stdout);
     assert!(help.contains("--config <FILE>"), "{help}");
     assert!(help.contains("Exit status"), "{help}");
+}
+
+/// A Redis store that cannot be reached is reported as unavailable, with a non-zero exit, and
+/// `check` returns instead of hanging: whether the port refuses connections or a peer accepts
+/// them and never answers.
+#[cfg(feature = "redis")]
+mod redis_down {
+    use std::net::TcpListener;
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+
+    use super::{text, write};
+
+    fn config(url: &str) -> String {
+        format!(
+            r#"
+[stores.cache]
+kind = "key_value"
+backend = "redis"
+url = "{url}"
+connect_timeout = "1s"
+response_timeout = "1s"
+
+[stores.main]
+kind = "relational"
+
+[entities.sessions]
+store = "cache"
+
+[entities.orders]
+store = "main"
+"#
+        )
+    }
+
+    /// Runs `check`, killing it if it has not finished after a generous deadline, so a hang
+    /// fails the test instead of stalling the suite.
+    fn check_with_deadline(config: &std::path::Path) -> std::process::Output {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_polyroute"))
+            .arg("check")
+            .arg("--config")
+            .arg(config)
+            .env("RUST_LOG", "off")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while child.try_wait().unwrap().is_none() {
+            if Instant::now() > deadline {
+                child.kill().unwrap();
+                panic!("`polyroute check` hung on an unreachable Redis");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        child.wait_with_output().unwrap()
+    }
+
+    fn assert_reported_down(output: &std::process::Output) {
+        let stdout = text(&output.stdout);
+        assert_eq!(output.status.code(), Some(1), "{stdout}");
+        let line = stdout
+            .lines()
+            .find(|line| line.starts_with("cache"))
+            .unwrap_or_else(|| panic!("no row for the Redis store:\n{stdout}"));
+        assert!(line.contains("redis"), "{line}");
+        assert!(
+            line.contains("unavailable") || line.contains("timed out"),
+            "{line}"
+        );
+        assert!(
+            stdout.contains("main   relational  embedded  ok"),
+            "{stdout}"
+        );
+    }
+
+    #[test]
+    fn a_refused_connection_is_reported_unavailable() {
+        // Bind then drop a listener: nothing listens on that port any more.
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), &config(&format!("redis://127.0.0.1:{port}")));
+        assert_reported_down(&check_with_deadline(&path));
+    }
+
+    #[test]
+    fn a_silent_peer_times_out_instead_of_hanging() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        // Accept connections and hold them open without ever answering.
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for stream in listener.incoming().flatten() {
+                held.push(stream);
+            }
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), &config(&format!("redis://127.0.0.1:{port}")));
+        assert_reported_down(&check_with_deadline(&path));
+    }
 }
