@@ -80,6 +80,12 @@ pub const BACKENDS: &[BackendDescriptor] = &[
         name: "postgres",
         summary: "JSONB in PostgreSQL with a GIN index and expression indexes",
     },
+    #[cfg(feature = "postgres")]
+    BackendDescriptor {
+        kind: StoreKind::TimeSeries,
+        name: "postgres",
+        summary: "PostgreSQL series, field-type and point tables; windows aggregated in SQL",
+    },
     #[cfg(feature = "redis")]
     BackendDescriptor {
         kind: StoreKind::KeyValue,
@@ -229,9 +235,13 @@ fn parse_config(
         }
         (StoreKind::Search, "embedded") => parse(options).map(BackendConfig::EmbeddedSearch),
         #[cfg(feature = "postgres")]
-        (StoreKind::Relational | StoreKind::KeyValue | StoreKind::Document, "postgres") => {
-            parse(options).map(|config| BackendConfig::Postgres(kind, config))
-        }
+        (
+            StoreKind::Relational
+            | StoreKind::KeyValue
+            | StoreKind::Document
+            | StoreKind::TimeSeries,
+            "postgres",
+        ) => parse(options).map(|config| BackendConfig::Postgres(kind, config)),
         #[cfg(feature = "redis")]
         (StoreKind::KeyValue, "redis") => parse(options).map(BackendConfig::Redis),
 

@@ -44,8 +44,9 @@ pub struct Config {
     /// levels, as PostgreSQL defines them).
     #[serde(default)]
     pub synchronous_commit: SynchronousCommit,
-    /// How often a key-value entity deletes its expired rows (default `1m`). Reads ignore
-    /// expired rows whenever they are purged.
+    /// How often a key-value entity deletes its expired rows, and a time-series entity with a
+    /// retention its points past it (default `1m`). Reads ignore such rows whenever they are
+    /// purged.
     #[serde(default = "default_purge_interval")]
     pub purge_interval: ConfigDuration,
 }

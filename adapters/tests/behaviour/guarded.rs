@@ -14,6 +14,9 @@ use polyroute_adapters::kinds::key_value::{KeyValueStore, SetOptions};
 use polyroute_adapters::kinds::relational::{
     Dialect, RelationalStore, RelationalTransaction, Rows,
 };
+use polyroute_adapters::kinds::time_series::{
+    LastPoint, Point, RangeQuery, SeriesData, TagFilter, TimeSeriesStore, WindowQuery, WindowSeries,
+};
 use polyroute_adapters::{Result, Value};
 
 /// Runs its clean-up when the last handle holding it is dropped.
@@ -118,5 +121,24 @@ impl RelationalStore for Guarded<dyn RelationalStore> {
     }
     async fn begin(&self) -> Result<Box<dyn RelationalTransaction>> {
         self.inner.begin().await
+    }
+}
+
+#[async_trait]
+impl TimeSeriesStore for Guarded<dyn TimeSeriesStore> {
+    async fn write(&self, points: Vec<Point>) -> Result<()> {
+        self.inner.write(points).await
+    }
+    async fn range(&self, query: &RangeQuery) -> Result<Vec<SeriesData>> {
+        self.inner.range(query).await
+    }
+    async fn window(&self, query: &WindowQuery) -> Result<Vec<WindowSeries>> {
+        self.inner.window(query).await
+    }
+    async fn last(&self, measurement: &str, tags: &TagFilter) -> Result<Vec<LastPoint>> {
+        self.inner.last(measurement, tags).await
+    }
+    async fn delete_before(&self, before: i64) -> Result<u64> {
+        self.inner.delete_before(before).await
     }
 }

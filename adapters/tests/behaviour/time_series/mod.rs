@@ -26,7 +26,10 @@ use polyroute_adapters::kinds::time_series::{
 /// retention; and `$pair`, an async fn returning two fixtures for two entities on one store.
 macro_rules! time_series_suite {
     ($factory:path, $retention:path, $pair:path) => {
-        time_series_suite!(@cases $factory;
+        time_series_suite!($factory, $retention, $pair; []);
+    };
+    ($factory:path, $retention:path, $pair:path; [$($attr:tt)*]) => {
+        time_series_suite!(@cases $factory; [$($attr)*];
             empty_entity_has_nothing,
             every_field_type_round_trips,
             out_of_order_points_come_back_in_time_order,
@@ -62,25 +65,29 @@ macro_rules! time_series_suite {
         );
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        $($attr)*
         async fn retention_hides_points_older_than_it() {
             let fixture = $retention(std::time::Duration::from_secs(3600)).await;
             $crate::time_series::retention_hides_points_older_than_it(fixture).await;
         }
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        $($attr)*
         async fn entities_on_one_store_are_isolated() {
             let [first, second] = $pair().await;
             $crate::time_series::entities_on_one_store_are_isolated(first, second).await;
         }
     };
-    (@cases $factory:path; $($case:ident),* $(,)?) => {
-        $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $case() {
-                let fixture = $factory().await;
-                $crate::time_series::$case(fixture).await;
-            }
-        )*
+    (@cases $factory:path; $attrs:tt; $($case:ident),* $(,)?) => {
+        $( time_series_suite!(@case $factory; $attrs; $case); )*
+    };
+    (@case $factory:path; [$($attr:tt)*]; $case:ident) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        $($attr)*
+        async fn $case() {
+            let fixture = $factory().await;
+            $crate::time_series::$case(fixture).await;
+        }
     };
 }
 pub(crate) use time_series_suite;
