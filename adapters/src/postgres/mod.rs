@@ -1,5 +1,5 @@
-//! PostgreSQL backends (cargo feature `postgres`): relational, key-value and document kinds on
-//! one server, each store with its own connection pool.
+//! PostgreSQL backends (cargo feature `postgres`): relational, key-value, document and graph
+//! kinds on one server, each store with its own connection pool.
 //!
 //! - [`config`]: the options every kind shares (URL, pool, timeouts, schema, TLS);
 //! - `pool`: the pool, cached prepared statements, transaction-safe connection hand-back;
@@ -14,6 +14,7 @@ pub mod config;
 mod convert;
 pub mod document;
 mod error;
+pub mod graph;
 pub mod key_value;
 mod migrate;
 mod pool;
@@ -21,6 +22,7 @@ pub mod relational;
 
 pub use config::{Config, SynchronousCommit, TlsMode};
 pub use document::PostgresDocument;
+pub use graph::PostgresGraph;
 pub use key_value::PostgresKeyValue;
 pub use relational::PostgresRelational;
 
@@ -34,6 +36,7 @@ pub(crate) async fn connect(kind: StoreKind, config: Config) -> Result<Arc<dyn S
         StoreKind::Relational => Arc::new(PostgresRelational::open(config).await?),
         StoreKind::KeyValue => Arc::new(PostgresKeyValue::open(config).await?),
         StoreKind::Document => Arc::new(PostgresDocument::open(config).await?),
+        StoreKind::Graph => Arc::new(PostgresGraph::open(config).await?),
         other => {
             return Err(StoreError::invalid(format!(
                 "the postgres backend does not serve {other} yet"
