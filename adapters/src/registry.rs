@@ -86,6 +86,12 @@ pub const BACKENDS: &[BackendDescriptor] = &[
         name: "postgres",
         summary: "PostgreSQL series, field-type and point tables; windows aggregated in SQL",
     },
+    #[cfg(feature = "postgres")]
+    BackendDescriptor {
+        kind: StoreKind::Graph,
+        name: "postgres",
+        summary: "node and edge tables in PostgreSQL; traversal by recursive CTE",
+    },
     #[cfg(feature = "redis")]
     BackendDescriptor {
         kind: StoreKind::KeyValue,
@@ -239,7 +245,8 @@ fn parse_config(
             StoreKind::Relational
             | StoreKind::KeyValue
             | StoreKind::Document
-            | StoreKind::TimeSeries,
+            | StoreKind::TimeSeries
+            | StoreKind::Graph,
             "postgres",
         ) => parse(options).map(|config| BackendConfig::Postgres(kind, config)),
         #[cfg(feature = "redis")]

@@ -1,6 +1,5 @@
-//! PostgreSQL backends (cargo feature `postgres`): relational, key-value, document and time-series
-//! kinds on
-//! one server, each store with its own connection pool.
+//! PostgreSQL backends (cargo feature `postgres`): relational, key-value, document, time-series
+//! and graph kinds on one server, each store with its own connection pool.
 //!
 //! - [`config`]: the options every kind shares (URL, pool, timeouts, schema, TLS);
 //! - `pool`: the pool, cached prepared statements, transaction-safe connection hand-back;
@@ -15,6 +14,7 @@ pub mod config;
 mod convert;
 pub mod document;
 mod error;
+pub mod graph;
 pub mod key_value;
 mod migrate;
 mod pool;
@@ -23,6 +23,7 @@ pub mod time_series;
 
 pub use config::{Config, SynchronousCommit, TlsMode};
 pub use document::PostgresDocument;
+pub use graph::PostgresGraph;
 pub use key_value::PostgresKeyValue;
 pub use relational::PostgresRelational;
 pub use time_series::PostgresTimeSeries;
@@ -38,6 +39,7 @@ pub(crate) async fn connect(kind: StoreKind, config: Config) -> Result<Arc<dyn S
         StoreKind::KeyValue => Arc::new(PostgresKeyValue::open(config).await?),
         StoreKind::Document => Arc::new(PostgresDocument::open(config).await?),
         StoreKind::TimeSeries => Arc::new(PostgresTimeSeries::open(config).await?),
+        StoreKind::Graph => Arc::new(PostgresGraph::open(config).await?),
         other => {
             return Err(StoreError::invalid(format!(
                 "the postgres backend does not serve {other} yet"

@@ -10,6 +10,9 @@ use bytes::Bytes;
 use polyroute_adapters::kinds::document::{
     Document, DocumentStore, FieldPath, Filter, FindQuery, StoredDocument,
 };
+use polyroute_adapters::kinds::graph::{
+    Edge, EdgeFilter, GraphStore, Neighbor, Node, Path, PathQuery, TraverseQuery, Visit,
+};
 use polyroute_adapters::kinds::key_value::{KeyValueStore, SetOptions};
 use polyroute_adapters::kinds::relational::{
     Dialect, RelationalStore, RelationalTransaction, Rows,
@@ -140,5 +143,41 @@ impl TimeSeriesStore for Guarded<dyn TimeSeriesStore> {
     }
     async fn delete_before(&self, before: i64) -> Result<u64> {
         self.inner.delete_before(before).await
+    }
+}
+
+#[async_trait]
+impl GraphStore for Guarded<dyn GraphStore> {
+    async fn upsert_node(&self, node: Node) -> Result<()> {
+        self.inner.upsert_node(node).await
+    }
+    async fn get_node(&self, id: &str) -> Result<Option<Node>> {
+        self.inner.get_node(id).await
+    }
+    async fn delete_node(&self, id: &str) -> Result<bool> {
+        self.inner.delete_node(id).await
+    }
+    async fn upsert_edge(&self, edge: Edge) -> Result<()> {
+        self.inner.upsert_edge(edge).await
+    }
+    async fn delete_edge(&self, from: &str, label: &str, to: &str) -> Result<bool> {
+        self.inner.delete_edge(from, label, to).await
+    }
+    async fn neighbors(
+        &self,
+        id: &str,
+        edges: &EdgeFilter,
+        limit: Option<usize>,
+    ) -> Result<Vec<Neighbor>> {
+        self.inner.neighbors(id, edges, limit).await
+    }
+    async fn traverse(&self, query: &TraverseQuery) -> Result<Vec<Visit>> {
+        self.inner.traverse(query).await
+    }
+    async fn shortest_path(&self, query: &PathQuery) -> Result<Option<Path>> {
+        self.inner.shortest_path(query).await
+    }
+    async fn degree(&self, id: &str, edges: &EdgeFilter) -> Result<u64> {
+        self.inner.degree(id, edges).await
     }
 }

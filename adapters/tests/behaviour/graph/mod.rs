@@ -19,7 +19,10 @@ use polyroute_adapters::{ErrorKind, Result};
 /// returning `Fixture<dyn GraphStore>`.
 macro_rules! graph_suite {
     ($factory:path) => {
-        graph_suite!(@cases $factory;
+        graph_suite!($factory; []);
+    };
+    ($factory:path; $attrs:tt) => {
+        graph_suite!(@cases $factory; $attrs;
             get_missing_node_returns_none,
             upsert_then_get_node_round_trips_every_value_type,
             upsert_node_replaces_label_and_properties,
@@ -56,14 +59,16 @@ macro_rules! graph_suite {
             paths_match_a_reference_on_a_random_graph,
         );
     };
-    (@cases $factory:path; $($case:ident),* $(,)?) => {
-        $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $case() {
-                let fixture = $factory().await;
-                $crate::graph::$case(fixture).await;
-            }
-        )*
+    (@cases $factory:path; $attrs:tt; $($case:ident),* $(,)?) => {
+        $( graph_suite!(@case $factory; $attrs; $case); )*
+    };
+    (@case $factory:path; [$($attr:tt)*]; $case:ident) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        $($attr)*
+        async fn $case() {
+            let fixture = $factory().await;
+            $crate::graph::$case(fixture).await;
+        }
     };
 }
 pub(crate) use graph_suite;

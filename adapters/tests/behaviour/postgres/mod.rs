@@ -6,6 +6,7 @@
 //! test works in a schema of its own, dropped when the test ends, so tests run in parallel.
 
 mod document;
+mod graph;
 mod key_value;
 mod relational;
 mod time_series;
@@ -149,6 +150,7 @@ fn options_are_validated_without_connecting() {
     .unwrap_err();
     assert!(err.to_string().contains("pool"), "{err}");
     assert!(validate(StoreKind::Relational, "postgres", &json!({"url": "x"})).is_ok());
-    let err = validate(StoreKind::Graph, "postgres", &json!({"url": "x"})).unwrap_err();
+    assert!(validate(StoreKind::Graph, "postgres", &json!({"url": "x"})).is_ok());
+    let err = validate(StoreKind::Search, "postgres", &json!({"url": "x"})).unwrap_err();
     assert!(err.to_string().contains("postgres"), "{err}");
 }

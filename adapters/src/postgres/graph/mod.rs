@@ -1,0 +1,459 @@
+//! The PostgreSQL graph backend: two tables per entity.
+//!
+//! - `graph_<entity>_nodes (id BYTEA PRIMARY KEY, label TEXT COLLATE "C", props JSONB)`;
+//! - `graph_<entity>_edges (src BYTEA, label TEXT COLLATE "C", dst BYTEA, props JSONB)`, primary
+//!   key `(src, label, dst)` (outgoing edges), both ends referencing the nodes table
+//!   `ON DELETE CASCADE` (deleting a node removes its edges, and no edge can dangle even under
+//!   concurrent writers), and an index on `(dst, label, src)` for incoming edges.
+//!
+//! Ids are the UTF-8 bytes of the id as `BYTEA`: PostgreSQL text cannot hold U+0000, which is a
+//! valid id, and `BYTEA` orders by bytes exactly as the contract asks. Labels are `TEXT` under
+//! the `C` collation (byte order). Properties are `jsonb` in the tagged form of [`json`].
+//!
+//! Neighbours, degree and traversal are one statement each (traversal is a recursive CTE over
+//! distinct `(node, depth)` pairs, so cycles cannot make it run away); shortest paths run from
+//! Rust over one neighbour query per frontier ([`search`]).
+
+mod json;
+mod search;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde_json::Value as Json;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::Row;
+
+use super::config::Config;
+use super::migrate::{self, identifier};
+use super::pool::PgPool;
+use crate::kinds::graph::{
+    Direction, Edge, EdgeFilter, GraphStore, Neighbor, Node, Path, PathQuery, TraverseQuery, Visit,
+};
+use crate::store::wrong_settings;
+use crate::{
+    Capabilities, EntitySettings, EntitySpec, Result, Store, StoreError, StoreHandle, StoreInfo,
+    StoreKind,
+};
+
+/// A PostgreSQL database holding graph entities, two tables each.
+#[derive(Clone, Debug)]
+pub struct PostgresGraph {
+    pool: PgPool,
+}
+
+impl PostgresGraph {
+    /// Connects the pool and makes sure the schema exists.
+    pub async fn open(config: Config) -> Result<Self> {
+        Ok(PostgresGraph {
+            pool: PgPool::connect(&config).await?,
+        })
+    }
+}
+
+#[async_trait]
+impl Store for PostgresGraph {
+    fn info(&self) -> StoreInfo {
+        StoreInfo {
+            kind: StoreKind::Graph,
+            backend: "postgres",
+            capabilities: Capabilities {
+                durable: self.pool.is_durable(),
+                weighted_paths: true,
+                ..Capabilities::default()
+            },
+        }
+    }
+
+    async fn open(&self, entity: &EntitySpec) -> Result<StoreHandle> {
+        let EntitySettings::Graph(_) = &entity.settings else {
+            return Err(wrong_settings(&self.info(), entity));
+        };
+        let nodes_name = identifier(&format!("graph_{}_nodes", entity.name));
+        let edges_name = identifier(&format!("graph_{}_edges", entity.name));
+        let nodes = self.pool.qualified(&nodes_name);
+        let edges = self.pool.qualified(&edges_name);
+        let incoming = identifier(&format!("{edges_name}_incoming"));
+        migrate::apply(
+            &self.pool,
+            &format!("graph:{}", entity.name),
+            &[format!(
+                "CREATE TABLE {nodes} (
+                    id BYTEA PRIMARY KEY,
+                    label TEXT COLLATE \"C\" NOT NULL,
+                    props JSONB NOT NULL
+                );
+                CREATE TABLE {edges} (
+                    src BYTEA NOT NULL REFERENCES {nodes} (id) ON DELETE CASCADE,
+                    label TEXT COLLATE \"C\" NOT NULL,
+                    dst BYTEA NOT NULL REFERENCES {nodes} (id) ON DELETE CASCADE,
+                    props JSONB NOT NULL,
+                    PRIMARY KEY (src, label, dst)
+                );
+                CREATE INDEX \"{incoming}\" ON {edges} (dst, label, src);"
+            )],
+            &[],
+        )
+        .await?;
+        Ok(StoreHandle::Graph(Arc::new(Graph::new(
+            self.pool.clone(),
+            &nodes,
+            &edges,
+        ))))
+    }
+
+    async fn ping(&self) -> Result<()> {
+        self.pool.ping().await
+    }
+}
+
+/// Matching edges at `$1` as `(label, other, props, out)` rows: `$2` the labels (empty: all).
+/// With both directions a self-loop counts once (its outgoing side).
+fn hops(e: &str, direction: Direction) -> String {
+    let labels = "(cardinality($2::text[]) = 0 OR label = ANY($2::text[]))";
+    let out = format!(
+        "SELECT label, dst AS other, props, 0 AS side FROM {e} WHERE src = $1 AND {labels}"
+    );
+    let inc = format!(
+        "SELECT label, src AS other, props, 1 AS side FROM {e} WHERE dst = $1 AND {labels}"
+    );
+    match direction {
+        Direction::Out => out,
+        Direction::In => inc,
+        Direction::Both => format!("{out} UNION ALL {inc} AND src <> $1"),
+    }
+}
+
+/// The SQL of one entity, written once.
+#[derive(Debug)]
+pub(crate) struct Graph {
+    pool: PgPool,
+    edges: String,
+    upsert_node: String,
+    get_node: String,
+    delete_node: String,
+    upsert_edge: String,
+    delete_edge: String,
+    exists: String,
+    neighbors: [String; 3],
+    degree: [String; 3],
+    traverse: [String; 3],
+}
+
+fn index(direction: Direction) -> usize {
+    match direction {
+        Direction::Out => 0,
+        Direction::In => 1,
+        Direction::Both => 2,
+    }
+}
+
+const DIRECTIONS: [Direction; 3] = [Direction::Out, Direction::In, Direction::Both];
+
+impl Graph {
+    fn new(pool: PgPool, n: &str, e: &str) -> Self {
+        let neighbors = DIRECTIONS.map(|d| {
+            format!(
+                "SELECT h.label, h.other, h.props, h.side, n.label, n.props \
+                 FROM ({}) h JOIN {n} n ON n.id = h.other \
+                 ORDER BY h.label, h.other, h.side LIMIT $3",
+                hops(e, d)
+            )
+        });
+        let degree = DIRECTIONS.map(|d| {
+            format!(
+                "SELECT EXISTS (SELECT 1 FROM {n} WHERE id = $1), (SELECT count(*) FROM ({}) h)",
+                hops(e, d)
+            )
+        });
+        let traverse = DIRECTIONS.map(|d| {
+            let step = match d {
+                Direction::Out => format!("SELECT src AS a, dst AS b, label FROM {e}"),
+                Direction::In => format!("SELECT dst AS a, src AS b, label FROM {e}"),
+                Direction::Both => format!(
+                    "SELECT src AS a, dst AS b, label FROM {e} \
+                     UNION ALL SELECT dst AS a, src AS b, label FROM {e}"
+                ),
+            };
+            format!(
+                "WITH RECURSIVE reached (id, depth) AS ( \
+                   SELECT $1::bytea, 0 \
+                   UNION \
+                   SELECT s.b, r.depth + 1 FROM reached r JOIN ({step}) s ON s.a = r.id \
+                   WHERE r.depth < $3 \
+                     AND (cardinality($2::text[]) = 0 OR s.label = ANY($2::text[])) \
+                 ) \
+                 SELECT id, min(depth) AS depth FROM reached WHERE id <> $1 \
+                 GROUP BY id ORDER BY depth, id LIMIT $4"
+            )
+        });
+        Graph {
+            upsert_node: format!(
+                "INSERT INTO {n} (id, label, props) VALUES ($1, $2, $3) \
+                 ON CONFLICT (id) DO UPDATE SET label = excluded.label, props = excluded.props"
+            ),
+            get_node: format!("SELECT label, props FROM {n} WHERE id = $1"),
+            delete_node: format!("DELETE FROM {n} WHERE id = $1"),
+            upsert_edge: format!(
+                "INSERT INTO {e} (src, label, dst, props) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (src, label, dst) DO UPDATE SET props = excluded.props"
+            ),
+            delete_edge: format!("DELETE FROM {e} WHERE src = $1 AND label = $2 AND dst = $3"),
+            exists: format!("SELECT 1 FROM {n} WHERE id = $1"),
+            neighbors,
+            degree,
+            traverse,
+            edges: e.to_owned(),
+            pool,
+        }
+    }
+
+    async fn query(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
+        let client = self.pool.get().await?;
+        let statement = self.pool.prepare(&client, sql).await?;
+        client
+            .query(&statement, params)
+            .await
+            .map_err(|e| self.pool.error(e))
+    }
+
+    async fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
+        let client = self.pool.get().await?;
+        let statement = self.pool.prepare(&client, sql).await?;
+        client
+            .execute(&statement, params)
+            .await
+            .map_err(|e| self.pool.error(e))
+    }
+
+    /// `NotFound` unless node `id` exists.
+    async fn require(&self, id: &str) -> Result<()> {
+        if self
+            .query(&self.exists, &[&id.as_bytes()])
+            .await?
+            .is_empty()
+        {
+            return Err(StoreError::not_found(format!("node `{id}`")));
+        }
+        Ok(())
+    }
+}
+
+fn check(what: &str, text: &str) -> Result<()> {
+    if text.is_empty() {
+        return Err(StoreError::invalid(format!("{what} must not be empty")));
+    }
+    Ok(())
+}
+
+fn check_label(label: &str) -> Result<()> {
+    check("a label", label)?;
+    if label.contains('\0') {
+        return Err(StoreError::invalid(
+            "PostgreSQL cannot store the character U+0000 in a label",
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a filter's labels; returns them sorted and without repeats.
+pub(super) fn filter_labels(edges: &EdgeFilter) -> Result<Vec<&str>> {
+    let mut labels: Vec<&str> = edges.labels.iter().map(String::as_str).collect();
+    if labels.iter().any(|label| label.is_empty()) {
+        return Err(StoreError::invalid(
+            "an edge label in a filter must not be empty; leave `labels` empty to follow every label",
+        ));
+    }
+    labels.sort_unstable();
+    labels.dedup();
+    Ok(labels)
+}
+
+fn text(bytes: Vec<u8>) -> Result<String> {
+    String::from_utf8(bytes)
+        .map_err(|err| StoreError::backend_with("a stored id is not UTF-8", err))
+}
+
+fn limit(limit: Option<usize>) -> Option<i64> {
+    limit.map(|n| i64::try_from(n).unwrap_or(i64::MAX))
+}
+
+#[async_trait]
+impl GraphStore for Graph {
+    async fn upsert_node(&self, node: Node) -> Result<()> {
+        check("a node id", &node.id)?;
+        check_label(&node.label)?;
+        let props = json::encode(&node.properties)?;
+        self.execute(
+            &self.upsert_node,
+            &[&node.id.as_bytes(), &node.label, &props],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn get_node(&self, id: &str) -> Result<Option<Node>> {
+        check("a node id", id)?;
+        let rows = self.query(&self.get_node, &[&id.as_bytes()]).await?;
+        let Some(row) = rows.into_iter().next() else {
+            return Ok(None);
+        };
+        Ok(Some(Node {
+            id: id.to_owned(),
+            label: row.try_get(0).map_err(|e| self.pool.error(e))?,
+            properties: json::decode(row.try_get(1).map_err(|e| self.pool.error(e))?)?,
+        }))
+    }
+
+    async fn delete_node(&self, id: &str) -> Result<bool> {
+        check("a node id", id)?;
+        Ok(self.execute(&self.delete_node, &[&id.as_bytes()]).await? > 0)
+    }
+
+    async fn upsert_edge(&self, edge: Edge) -> Result<()> {
+        check("an edge's `from` node id", &edge.from)?;
+        check("an edge's `to` node id", &edge.to)?;
+        check_label(&edge.label)?;
+        let props = json::encode(&edge.properties)?;
+        let params: [&(dyn ToSql + Sync); 4] = [
+            &edge.from.as_bytes(),
+            &edge.label,
+            &edge.to.as_bytes(),
+            &props,
+        ];
+        let client = self.pool.get().await?;
+        let statement = self.pool.prepare(&client, &self.upsert_edge).await?;
+        match client.execute(&statement, &params).await {
+            Ok(_) => Ok(()),
+            Err(err) if err.code().is_some_and(|c| c.code() == "23503") => {
+                Err(StoreError::not_found(format!(
+                    "an end of edge `{}` -[{}]-> `{}`: both nodes must exist",
+                    edge.from, edge.label, edge.to
+                )))
+            }
+            Err(err) => Err(self.pool.error(err)),
+        }
+    }
+
+    async fn delete_edge(&self, from: &str, label: &str, to: &str) -> Result<bool> {
+        check("an edge's `from` node id", from)?;
+        check("an edge's `to` node id", to)?;
+        check("a label", label)?;
+        let changed = self
+            .execute(
+                &self.delete_edge,
+                &[&from.as_bytes(), &label, &to.as_bytes()],
+            )
+            .await?;
+        Ok(changed > 0)
+    }
+
+    async fn neighbors(
+        &self,
+        id: &str,
+        edges: &EdgeFilter,
+        limit_to: Option<usize>,
+    ) -> Result<Vec<Neighbor>> {
+        check("a node id", id)?;
+        let labels = filter_labels(edges)?;
+        let sql = &self.neighbors[index(edges.direction)];
+        let rows = self
+            .query(sql, &[&id.as_bytes(), &labels, &limit(limit_to)])
+            .await?;
+        if rows.is_empty() {
+            self.require(id).await?;
+        }
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let get = |e| self.pool.error(e);
+            let label: String = row.try_get(0).map_err(get)?;
+            let other = text(row.try_get(1).map_err(get)?)?;
+            let props: Json = row.try_get(2).map_err(get)?;
+            let side: i32 = row.try_get(3).map_err(get)?;
+            let (from, to) = if side == 0 {
+                (id.to_owned(), other.clone())
+            } else {
+                (other.clone(), id.to_owned())
+            };
+            out.push(Neighbor {
+                node: Node {
+                    id: other,
+                    label: row.try_get(4).map_err(get)?,
+                    properties: json::decode(row.try_get(5).map_err(get)?)?,
+                },
+                edge: Edge {
+                    from,
+                    to,
+                    label,
+                    properties: json::decode(props)?,
+                },
+            });
+        }
+        Ok(out)
+    }
+
+    async fn traverse(&self, query: &TraverseQuery) -> Result<Vec<Visit>> {
+        check("a traversal's start node id", &query.start)?;
+        let labels = filter_labels(&query.edges)?;
+        let depth = i32::try_from(query.max_depth).unwrap_or(i32::MAX);
+        let sql = &self.traverse[index(query.edges.direction)];
+        let rows = self
+            .query(
+                sql,
+                &[
+                    &query.start.as_bytes(),
+                    &labels,
+                    &depth,
+                    &limit(query.limit),
+                ],
+            )
+            .await?;
+        if rows.is_empty() {
+            self.require(&query.start).await?;
+        }
+        rows.into_iter()
+            .map(|row| {
+                let depth: i32 = row.try_get(1).map_err(|e| self.pool.error(e))?;
+                Ok(Visit {
+                    id: text(row.try_get(0).map_err(|e| self.pool.error(e))?)?,
+                    depth: u32::try_from(depth).unwrap_or(0),
+                })
+            })
+            .collect()
+    }
+
+    async fn shortest_path(&self, query: &PathQuery) -> Result<Option<Path>> {
+        check("a path's `from` node id", &query.from)?;
+        check("a path's `to` node id", &query.to)?;
+        let labels = filter_labels(&query.edges)?;
+        self.require(&query.from).await?;
+        self.require(&query.to).await?;
+        if query.from == query.to {
+            return Ok(Some(Path {
+                nodes: vec![query.from.clone()],
+                cost: 0.0,
+            }));
+        }
+        match &query.weight {
+            None => self.fewest_hops(query, &labels).await,
+            Some(property) => self.lightest(query, &labels, property).await,
+        }
+    }
+
+    async fn degree(&self, id: &str, edges: &EdgeFilter) -> Result<u64> {
+        check("a node id", id)?;
+        let labels = filter_labels(edges)?;
+        let sql = &self.degree[index(edges.direction)];
+        let rows = self.query(sql, &[&id.as_bytes(), &labels]).await?;
+        let row = rows
+            .into_iter()
+            .next()
+            .ok_or_else(|| StoreError::backend("a count returned no row"))?;
+        let exists: bool = row.try_get(0).map_err(|e| self.pool.error(e))?;
+        if !exists {
+            return Err(StoreError::not_found(format!("node `{id}`")));
+        }
+        let count: i64 = row.try_get(1).map_err(|e| self.pool.error(e))?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+}
