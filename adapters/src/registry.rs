@@ -80,6 +80,12 @@ pub const BACKENDS: &[BackendDescriptor] = &[
         name: "postgres",
         summary: "JSONB in PostgreSQL with a GIN index and expression indexes",
     },
+    #[cfg(feature = "postgres")]
+    BackendDescriptor {
+        kind: StoreKind::Search,
+        name: "postgres",
+        summary: "PostgreSQL full-text search: a tsvector column with a GIN index per entity",
+    },
     #[cfg(feature = "redis")]
     BackendDescriptor {
         kind: StoreKind::KeyValue,
@@ -229,9 +235,10 @@ fn parse_config(
         }
         (StoreKind::Search, "embedded") => parse(options).map(BackendConfig::EmbeddedSearch),
         #[cfg(feature = "postgres")]
-        (StoreKind::Relational | StoreKind::KeyValue | StoreKind::Document, "postgres") => {
-            parse(options).map(|config| BackendConfig::Postgres(kind, config))
-        }
+        (
+            StoreKind::Relational | StoreKind::KeyValue | StoreKind::Document | StoreKind::Search,
+            "postgres",
+        ) => parse(options).map(|config| BackendConfig::Postgres(kind, config)),
         #[cfg(feature = "redis")]
         (StoreKind::KeyValue, "redis") => parse(options).map(BackendConfig::Redis),
 

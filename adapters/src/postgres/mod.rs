@@ -1,4 +1,4 @@
-//! PostgreSQL backends (cargo feature `postgres`): relational, key-value and document kinds on
+//! PostgreSQL backends (cargo feature `postgres`): relational, key-value, document and search kinds on
 //! one server, each store with its own connection pool.
 //!
 //! - [`config`]: the options every kind shares (URL, pool, timeouts, schema, TLS);
@@ -18,11 +18,13 @@ pub mod key_value;
 mod migrate;
 mod pool;
 pub mod relational;
+pub mod search;
 
 pub use config::{Config, SynchronousCommit, TlsMode};
 pub use document::PostgresDocument;
 pub use key_value::PostgresKeyValue;
 pub use relational::PostgresRelational;
+pub use search::PostgresSearch;
 
 use std::sync::Arc;
 
@@ -34,6 +36,7 @@ pub(crate) async fn connect(kind: StoreKind, config: Config) -> Result<Arc<dyn S
         StoreKind::Relational => Arc::new(PostgresRelational::open(config).await?),
         StoreKind::KeyValue => Arc::new(PostgresKeyValue::open(config).await?),
         StoreKind::Document => Arc::new(PostgresDocument::open(config).await?),
+        StoreKind::Search => Arc::new(PostgresSearch::open(config).await?),
         other => {
             return Err(StoreError::invalid(format!(
                 "the postgres backend does not serve {other} yet"

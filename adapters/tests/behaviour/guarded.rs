@@ -14,6 +14,7 @@ use polyroute_adapters::kinds::key_value::{KeyValueStore, SetOptions};
 use polyroute_adapters::kinds::relational::{
     Dialect, RelationalStore, RelationalTransaction, Rows,
 };
+use polyroute_adapters::kinds::search::{SearchDocument, SearchQuery, SearchResults, SearchStore};
 use polyroute_adapters::{Result, Value};
 
 /// Runs its clean-up when the last handle holding it is dropped.
@@ -118,5 +119,21 @@ impl RelationalStore for Guarded<dyn RelationalStore> {
     }
     async fn begin(&self) -> Result<Box<dyn RelationalTransaction>> {
         self.inner.begin().await
+    }
+}
+
+#[async_trait]
+impl SearchStore for Guarded<dyn SearchStore> {
+    async fn index(&self, documents: Vec<SearchDocument>) -> Result<()> {
+        self.inner.index(documents).await
+    }
+    async fn delete(&self, id: &str) -> Result<bool> {
+        self.inner.delete(id).await
+    }
+    async fn query(&self, query: &SearchQuery) -> Result<SearchResults> {
+        self.inner.query(query).await
+    }
+    async fn refresh(&self) -> Result<()> {
+        self.inner.refresh().await
     }
 }

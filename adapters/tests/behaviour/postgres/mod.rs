@@ -8,6 +8,7 @@
 mod document;
 mod key_value;
 mod relational;
+mod search;
 
 use std::sync::Arc;
 
@@ -115,6 +116,7 @@ async fn an_unreachable_server_is_unavailable() {
         StoreKind::Relational,
         StoreKind::KeyValue,
         StoreKind::Document,
+        StoreKind::Search,
     ] {
         let err =
             polyroute_adapters::registry::connect(kind, "postgres", &options, &Default::default())
