@@ -92,6 +92,12 @@ pub const BACKENDS: &[BackendDescriptor] = &[
         name: "postgres",
         summary: "node and edge tables in PostgreSQL; traversal by recursive CTE",
     },
+    #[cfg(feature = "postgres")]
+    BackendDescriptor {
+        kind: StoreKind::Search,
+        name: "postgres",
+        summary: "PostgreSQL full-text search: a tsvector column with a GIN index per entity",
+    },
     #[cfg(feature = "redis")]
     BackendDescriptor {
         kind: StoreKind::KeyValue,
@@ -246,7 +252,8 @@ fn parse_config(
             | StoreKind::KeyValue
             | StoreKind::Document
             | StoreKind::TimeSeries
-            | StoreKind::Graph,
+            | StoreKind::Graph
+            | StoreKind::Search,
             "postgres",
         ) => parse(options).map(|config| BackendConfig::Postgres(kind, config)),
         #[cfg(feature = "redis")]

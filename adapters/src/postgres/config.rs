@@ -49,6 +49,11 @@ pub struct Config {
     /// purged.
     #[serde(default = "default_purge_interval")]
     pub purge_interval: ConfigDuration,
+    /// How search entities reduce the words of text fields: `"none"` (default: only
+    /// lower-cased, the `simple` text search configuration) or `"english"` (also stemmed, the
+    /// `english` configuration). Changing it requires recreating existing search entities.
+    #[serde(default)]
+    pub stemming: crate::embedded::search::Stemming,
 }
 
 fn default_pool() -> usize {
@@ -78,6 +83,7 @@ impl fmt::Debug for Config {
             .field("tls", &self.tls)
             .field("synchronous_commit", &self.synchronous_commit)
             .field("purge_interval", &self.purge_interval)
+            .field("stemming", &self.stemming)
             .finish()
     }
 }

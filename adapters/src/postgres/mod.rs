@@ -1,5 +1,5 @@
-//! PostgreSQL backends (cargo feature `postgres`): relational, key-value, document, time-series
-//! and graph kinds on one server, each store with its own connection pool.
+//! PostgreSQL backends (cargo feature `postgres`): relational, key-value, document,
+//! time-series, graph and search kinds on one server, each store with its own connection pool.
 //!
 //! - [`config`]: the options every kind shares (URL, pool, timeouts, schema, TLS);
 //! - `pool`: the pool, cached prepared statements, transaction-safe connection hand-back;
@@ -19,6 +19,7 @@ pub mod key_value;
 mod migrate;
 mod pool;
 pub mod relational;
+pub mod search;
 pub mod time_series;
 
 pub use config::{Config, SynchronousCommit, TlsMode};
@@ -26,6 +27,7 @@ pub use document::PostgresDocument;
 pub use graph::PostgresGraph;
 pub use key_value::PostgresKeyValue;
 pub use relational::PostgresRelational;
+pub use search::PostgresSearch;
 pub use time_series::PostgresTimeSeries;
 
 use std::sync::Arc;
@@ -40,6 +42,7 @@ pub(crate) async fn connect(kind: StoreKind, config: Config) -> Result<Arc<dyn S
         StoreKind::Document => Arc::new(PostgresDocument::open(config).await?),
         StoreKind::TimeSeries => Arc::new(PostgresTimeSeries::open(config).await?),
         StoreKind::Graph => Arc::new(PostgresGraph::open(config).await?),
+        StoreKind::Search => Arc::new(PostgresSearch::open(config).await?),
         other => {
             return Err(StoreError::invalid(format!(
                 "the postgres backend does not serve {other} yet"

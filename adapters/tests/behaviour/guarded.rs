@@ -17,6 +17,7 @@ use polyroute_adapters::kinds::key_value::{KeyValueStore, SetOptions};
 use polyroute_adapters::kinds::relational::{
     Dialect, RelationalStore, RelationalTransaction, Rows,
 };
+use polyroute_adapters::kinds::search::{SearchDocument, SearchQuery, SearchResults, SearchStore};
 use polyroute_adapters::kinds::time_series::{
     LastPoint, Point, RangeQuery, SeriesData, TagFilter, TimeSeriesStore, WindowQuery, WindowSeries,
 };
@@ -179,5 +180,21 @@ impl GraphStore for Guarded<dyn GraphStore> {
     }
     async fn degree(&self, id: &str, edges: &EdgeFilter) -> Result<u64> {
         self.inner.degree(id, edges).await
+    }
+}
+
+#[async_trait]
+impl SearchStore for Guarded<dyn SearchStore> {
+    async fn index(&self, documents: Vec<SearchDocument>) -> Result<()> {
+        self.inner.index(documents).await
+    }
+    async fn delete(&self, id: &str) -> Result<bool> {
+        self.inner.delete(id).await
+    }
+    async fn query(&self, query: &SearchQuery) -> Result<SearchResults> {
+        self.inner.query(query).await
+    }
+    async fn refresh(&self) -> Result<()> {
+        self.inner.refresh().await
     }
 }

@@ -45,7 +45,7 @@
 //! Lucene); floats are finite (`-0.0` is indexed as `0.0`). One field holds one value.
 
 mod query;
-mod schema;
+pub(crate) mod schema;
 mod wal;
 mod writer;
 

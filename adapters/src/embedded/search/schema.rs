@@ -18,7 +18,7 @@ const ID_FIELD: &str = "$id";
 
 /// The longest id or keyword value in bytes: an indexed term longer than this cannot be stored
 /// (the limit Lucene and therefore Elasticsearch share).
-pub(super) const MAX_TERM_BYTES: usize = 32_766;
+pub(crate) const MAX_TERM_BYTES: usize = 32_766;
 
 /// One entity's fields, resolved to tantivy fields.
 #[derive(Debug)]
@@ -165,7 +165,7 @@ impl Fields {
 }
 
 /// Rejects ids that cannot be indexed as one term.
-pub(super) fn check_id(id: &str) -> Result<()> {
+pub(crate) fn check_id(id: &str) -> Result<()> {
     if id.is_empty() {
         return Err(StoreError::invalid(
             "a search document id must not be empty",
@@ -182,7 +182,7 @@ pub(super) fn check_id(id: &str) -> Result<()> {
 
 /// `value` (an int or a float) as a finite float, `-0.0` folded into `0.0` so both index as one
 /// term.
-pub(super) fn finite(name: &str, value: &Value) -> Result<f64> {
+pub(crate) fn finite(name: &str, value: &Value) -> Result<f64> {
     match value.as_f64() {
         Some(x) if x.is_finite() => Ok(x + 0.0),
         Some(x) => Err(StoreError::invalid(format!(
@@ -193,7 +193,7 @@ pub(super) fn finite(name: &str, value: &Value) -> Result<f64> {
 }
 
 /// The error for `value` given to a field of `kind`.
-pub(super) fn wrong_type(name: &str, kind: SearchFieldKind, value: &Value) -> StoreError {
+pub(crate) fn wrong_type(name: &str, kind: SearchFieldKind, value: &Value) -> StoreError {
     let expected = match kind {
         SearchFieldKind::Text => "text field `{}` takes text",
         SearchFieldKind::Keyword => "keyword field `{}` takes text",

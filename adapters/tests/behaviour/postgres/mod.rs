@@ -9,6 +9,7 @@ mod document;
 mod graph;
 mod key_value;
 mod relational;
+mod search;
 mod time_series;
 
 use std::sync::Arc;
@@ -118,6 +119,8 @@ async fn an_unreachable_server_is_unavailable() {
         StoreKind::KeyValue,
         StoreKind::Document,
         StoreKind::TimeSeries,
+        StoreKind::Graph,
+        StoreKind::Search,
     ] {
         let err =
             polyroute_adapters::registry::connect(kind, "postgres", &options, &Default::default())
@@ -151,6 +154,7 @@ fn options_are_validated_without_connecting() {
     assert!(err.to_string().contains("pool"), "{err}");
     assert!(validate(StoreKind::Relational, "postgres", &json!({"url": "x"})).is_ok());
     assert!(validate(StoreKind::Graph, "postgres", &json!({"url": "x"})).is_ok());
-    let err = validate(StoreKind::Search, "postgres", &json!({"url": "x"})).unwrap_err();
+    assert!(validate(StoreKind::Search, "postgres", &json!({"url": "x"})).is_ok());
+    let err = validate(StoreKind::WideColumn, "postgres", &json!({"url": "x"})).unwrap_err();
     assert!(err.to_string().contains("postgres"), "{err}");
 }

@@ -21,10 +21,14 @@ use polyroute_adapters::kinds::search::{
 use polyroute_adapters::{StoreError, Value};
 
 /// Runs each listed case as its own test against the backend made by `$factory`, an async fn
-/// taking [`SearchSettings`] and returning `Fixture<dyn SearchStore>` with an entity of them.
+/// taking [`SearchSettings`] and returning `Fixture<dyn SearchStore>` with an entity of them;
+/// `$factory; [attributes]` adds the attributes to every test.
 macro_rules! search_suite {
     ($factory:path) => {
-        search_suite!(@cases $factory;
+        search_suite!($factory; []);
+    };
+    ($factory:path; $attrs:tt) => {
+        search_suite!(@cases $factory; $attrs;
             empty_entity_finds_nothing,
             indexed_documents_are_found_with_their_fields,
             fields_of_every_type_round_trip,
@@ -63,14 +67,16 @@ macro_rules! search_suite {
             query_syntax_errors_are_invalid,
         );
     };
-    (@cases $factory:path; $($case:ident),* $(,)?) => {
-        $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $case() {
-                let fixture = $factory($crate::search::settings()).await;
-                $crate::search::$case(fixture).await;
-            }
-        )*
+    (@cases $factory:path; $attrs:tt; $($case:ident),* $(,)?) => {
+        $( search_suite!(@case $factory; $attrs; $case); )*
+    };
+    (@case $factory:path; [$($attr:tt)*]; $case:ident) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        $($attr)*
+        async fn $case() {
+            let fixture = $factory($crate::search::settings()).await;
+            $crate::search::$case(fixture).await;
+        }
     };
 }
 pub(crate) use search_suite;
