@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::Result;
+use crate::{Result, StoreError};
 
 /// A field value of a point.
 #[derive(Clone, Debug, PartialEq)]
@@ -44,6 +44,37 @@ pub struct Point {
     pub fields: BTreeMap<String, FieldValue>,
     /// Nanoseconds since the Unix epoch (UTC).
     pub timestamp: i64,
+}
+
+impl Point {
+    /// Checks the shape every backend requires of a point: a measurement, at least one field,
+    /// non-empty field names, and tags with non-empty names and values.
+    pub fn check_shape(&self) -> Result<()> {
+        if self.measurement.is_empty() {
+            return Err(StoreError::invalid(
+                "a point's measurement must not be empty",
+            ));
+        }
+        if self.fields.is_empty() {
+            return Err(StoreError::invalid(format!(
+                "a point of `{}` has no fields; write at least one field",
+                self.measurement
+            )));
+        }
+        if let Some((tag, _)) = self.tags.iter().find(|(k, v)| k.is_empty() || v.is_empty()) {
+            return Err(StoreError::invalid(format!(
+                "tag `{tag}` of a point of `{}` has an empty name or value; omit the tag instead",
+                self.measurement
+            )));
+        }
+        if self.fields.keys().any(String::is_empty) {
+            return Err(StoreError::invalid(format!(
+                "a point of `{}` has a field with an empty name",
+                self.measurement
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// A tag condition: every listed tag must have one of its listed values.

@@ -31,6 +31,9 @@ mod keys;
 mod meet;
 mod search;
 
+/// The Dijkstra state the PostgreSQL graph backend reuses for its hop-bounded search.
+pub(crate) use search::State;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 

@@ -180,11 +180,11 @@ impl<'q> Frontier<'q> {
 }
 
 /// A search state: a node reached with some cost in some number of hops.
-struct State {
-    cost: f64,
-    hops: u32,
+pub(crate) struct State {
+    pub(crate) cost: f64,
+    pub(crate) hops: u32,
     /// Index of this state in the arena of reached states.
-    index: usize,
+    pub(crate) index: usize,
 }
 
 impl PartialEq for State {

@@ -52,34 +52,8 @@ impl State {
     pub(crate) fn validate(&self, points: &[Point]) -> Result<()> {
         let mut types: HashMap<(&str, &str), FieldType> = HashMap::new();
         for point in points {
-            if point.measurement.is_empty() {
-                return Err(StoreError::invalid(
-                    "a point's measurement must not be empty",
-                ));
-            }
-            if point.fields.is_empty() {
-                return Err(StoreError::invalid(format!(
-                    "a point of `{}` has no fields; write at least one field",
-                    point.measurement
-                )));
-            }
-            if let Some((tag, _)) = point
-                .tags
-                .iter()
-                .find(|(k, v)| k.is_empty() || v.is_empty())
-            {
-                return Err(StoreError::invalid(format!(
-                    "tag `{tag}` of a point of `{}` has an empty name or value; omit the tag instead",
-                    point.measurement
-                )));
-            }
+            point.check_shape()?;
             for (name, value) in &point.fields {
-                if name.is_empty() {
-                    return Err(StoreError::invalid(format!(
-                        "a point of `{}` has a field with an empty name",
-                        point.measurement
-                    )));
-                }
                 let kind = FieldType::of(value);
                 let known = self.index.field_type(&point.measurement, name).or_else(|| {
                     types

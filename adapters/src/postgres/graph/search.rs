@@ -5,12 +5,12 @@
 //! Weighted: Dijkstra on `(node, hops)` states so the hop limit stays exact, fetching the
 //! edges of each node once (with their weight property) when it is first expanded.
 
-use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap};
 
 use serde_json::Value as Json;
 
 use super::{json, text, Graph};
+use crate::embedded::graph::State;
 use crate::kinds::graph::{Direction, Path, PathQuery};
 use crate::{Result, StoreError, Value};
 
@@ -205,35 +205,5 @@ fn weight_of(hop: &Hop, property: &str) -> Result<f64> {
             "weight property `{property}` of {edge} is {}, not a number; weights must be non-negative numbers",
             other.type_name()
         ))),
-    }
-}
-
-/// A search state: a node reached with some cost in some number of hops.
-struct State {
-    cost: f64,
-    hops: u32,
-    /// Index of this state in the arena of reached states.
-    index: usize,
-}
-
-impl PartialEq for State {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-impl Eq for State {}
-impl PartialOrd for State {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for State {
-    /// Reversed, so the max-heap pops the cheapest state first (then the one with fewer hops).
-    fn cmp(&self, other: &Self) -> Ordering {
-        other
-            .cost
-            .total_cmp(&self.cost)
-            .then(other.hops.cmp(&self.hops))
-            .then(other.index.cmp(&self.index))
     }
 }
