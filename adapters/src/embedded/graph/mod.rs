@@ -32,6 +32,7 @@ mod meet;
 mod search;
 
 /// The Dijkstra state the PostgreSQL graph backend reuses for its hop-bounded search.
+#[cfg(feature = "postgres")]
 pub(crate) use search::State;
 
 use std::path::PathBuf;
