@@ -94,6 +94,12 @@ pub const BACKENDS: &[BackendDescriptor] = &[
     },
     #[cfg(feature = "postgres")]
     BackendDescriptor {
+        kind: StoreKind::WideColumn,
+        name: "postgres",
+        summary: "a PostgreSQL table per entity keyed by partition then clustering columns",
+    },
+    #[cfg(feature = "postgres")]
+    BackendDescriptor {
         kind: StoreKind::Search,
         name: "postgres",
         summary: "PostgreSQL full-text search: a tsvector column with a GIN index per entity",
@@ -247,15 +253,7 @@ fn parse_config(
         }
         (StoreKind::Search, "embedded") => parse(options).map(BackendConfig::EmbeddedSearch),
         #[cfg(feature = "postgres")]
-        (
-            StoreKind::Relational
-            | StoreKind::KeyValue
-            | StoreKind::Document
-            | StoreKind::TimeSeries
-            | StoreKind::Graph
-            | StoreKind::Search,
-            "postgres",
-        ) => parse(options).map(|config| BackendConfig::Postgres(kind, config)),
+        (_, "postgres") => parse(options).map(|config| BackendConfig::Postgres(kind, config)),
         #[cfg(feature = "redis")]
         (StoreKind::KeyValue, "redis") => parse(options).map(BackendConfig::Redis),
 

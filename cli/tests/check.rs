@@ -290,3 +290,77 @@ store = "main"
         assert_reported_down(&check_with_deadline(&path));
     }
 }
+
+/// The quickstart's server config: every store answers on live PostgreSQL and Redis, and with
+/// Redis unreachable the check says so and fails.
+#[cfg(all(feature = "postgres", feature = "redis"))]
+mod quickstart_on_servers {
+    use std::path::PathBuf;
+    use std::process::{Command, Output};
+
+    use super::text;
+
+    fn url(name: &str) -> String {
+        std::env::var(name)
+            .ok()
+            .filter(|url| !url.is_empty())
+            .unwrap_or_else(|| panic!("POLYROUTE_REQUIRE_SERVICES=1 but {name} is not set"))
+    }
+
+    fn check(redis_url: &str) -> Output {
+        let config = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../examples/quickstart/polyroute.postgres.toml");
+        Command::new(env!("CARGO_BIN_EXE_polyroute"))
+            .arg("check")
+            .arg("--config")
+            .arg(config)
+            .env("POLYROUTE_POSTGRES_URL", url("POLYROUTE_TEST_POSTGRES_URL"))
+            .env("POLYROUTE_REDIS_URL", redis_url)
+            .env("RUST_LOG", "off")
+            .output()
+            .unwrap()
+    }
+
+    #[test]
+    #[cfg_attr(
+        not(all(polyroute_postgres_tests, polyroute_redis_tests)),
+        ignore = "set POLYROUTE_TEST_POSTGRES_URL and POLYROUTE_TEST_REDIS_URL"
+    )]
+    fn every_store_answers() {
+        let output = check(&url("POLYROUTE_TEST_REDIS_URL"));
+        let stdout = text(&output.stdout);
+        assert_eq!(output.status.code(), Some(0), "{stdout}");
+        let ok = stdout
+            .lines()
+            .filter(|line| line.contains(" postgres ") || line.contains(" redis "))
+            .filter(|line| line.contains(" ok "))
+            .count();
+        assert_eq!(ok, 7, "{stdout}");
+        assert!(
+            stdout.contains("ok: 7 stores answered, 7 entities opened"),
+            "{stdout}"
+        );
+    }
+
+    #[test]
+    #[cfg_attr(
+        not(polyroute_postgres_tests),
+        ignore = "set POLYROUTE_TEST_POSTGRES_URL"
+    )]
+    fn redis_down_is_reported_and_fails() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let output = check(&format!("redis://127.0.0.1:{port}"));
+        let stdout = text(&output.stdout);
+        assert_eq!(output.status.code(), Some(1), "{stdout}");
+        let cache = stdout
+            .lines()
+            .find(|line| line.starts_with("cache"))
+            .unwrap_or_else(|| panic!("no row for the Redis store:\n{stdout}"));
+        assert!(cache.contains("unavailable"), "{cache}");
+        assert!(stdout.contains("1 of 7 stores failed"), "{stdout}");
+    }
+}

@@ -44,11 +44,16 @@ pub struct Config {
     /// levels, as PostgreSQL defines them).
     #[serde(default)]
     pub synchronous_commit: SynchronousCommit,
-    /// How often a key-value entity deletes its expired rows, and a time-series entity with a
-    /// retention its points past it (default `1m`). Reads ignore such rows whenever they are
-    /// purged.
+    /// How often a key-value entity deletes its expired rows, a time-series entity with a
+    /// retention its points past it, and a wide-column entity its expired and deleted rows past
+    /// `tombstone_grace` (default `1m`). Reads ignore such rows whenever they are purged.
     #[serde(default = "default_purge_interval")]
     pub purge_interval: ConfigDuration,
+    /// How long a wide-column deletion or expiry keeps shadowing writes stamped before it, before
+    /// the purge drops the row (default `1h`). Writes with explicit timestamps that arrive later
+    /// than this after a deletion may reappear.
+    #[serde(default = "default_tombstone_grace")]
+    pub tombstone_grace: ConfigDuration,
     /// How search entities reduce the words of text fields: `"none"` (default: only
     /// lower-cased, the `simple` text search configuration) or `"english"` (also stemmed, the
     /// `english` configuration). Changing it requires recreating existing search entities.
@@ -68,6 +73,10 @@ fn default_schema() -> String {
     "public".to_owned()
 }
 
+fn default_tombstone_grace() -> ConfigDuration {
+    ConfigDuration(Duration::from_secs(3600))
+}
+
 fn default_purge_interval() -> ConfigDuration {
     ConfigDuration(Duration::from_secs(60))
 }
@@ -83,6 +92,7 @@ impl fmt::Debug for Config {
             .field("tls", &self.tls)
             .field("synchronous_commit", &self.synchronous_commit)
             .field("purge_interval", &self.purge_interval)
+            .field("tombstone_grace", &self.tombstone_grace)
             .field("stemming", &self.stemming)
             .finish()
     }

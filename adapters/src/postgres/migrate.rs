@@ -17,7 +17,7 @@ const LOCK_CLASS: i32 = 0x706f_6c79;
 /// The table recording applied steps.
 pub(crate) const MIGRATIONS_TABLE: &str = "polyroute_migrations";
 
-async fn lock(pool: &PgPool, tx: &tokio_postgres::Transaction<'_>) -> Result<()> {
+async fn lock(pool: &PgPool, tx: &deadpool_postgres::Transaction<'_>) -> Result<()> {
     tx.execute(
         "SELECT pg_advisory_xact_lock($1, hashtext($2))",
         &[&LOCK_CLASS, &pool.schema()],
@@ -61,8 +61,31 @@ pub(crate) async fn apply(
     always: &[String],
 ) -> Result<()> {
     let mut client = pool.get().await?;
+    let tx = begin(&mut client, pool).await?;
+    run(&tx, pool, component, steps, always).await?;
+    tx.commit().await.map_err(|e| pool.error(e))
+}
+
+/// Starts a transaction holding the schema's migration lock: what runs in it until commit is
+/// never interleaved with another process's migrations of the same schema.
+pub(crate) async fn begin<'a>(
+    client: &'a mut Object,
+    pool: &PgPool,
+) -> Result<deadpool_postgres::Transaction<'a>> {
     let tx = client.transaction().await.map_err(|e| pool.error(e))?;
     lock(pool, &tx).await?;
+    Ok(tx)
+}
+
+/// The body of [`apply`], inside a transaction from [`begin`]: for callers that check or record
+/// more in the same locked transaction.
+pub(crate) async fn run(
+    tx: &deadpool_postgres::Transaction<'_>,
+    pool: &PgPool,
+    component: &str,
+    steps: &[String],
+    always: &[String],
+) -> Result<()> {
     let table = pool.qualified(MIGRATIONS_TABLE);
     tx.batch_execute(&format!(
         "CREATE TABLE IF NOT EXISTS {table} (
@@ -97,7 +120,7 @@ pub(crate) async fn apply(
             .await
             .map_err(|e| pool.error(e))?;
     }
-    tx.commit().await.map_err(|e| pool.error(e))
+    Ok(())
 }
 
 /// A PostgreSQL identifier for `name`: itself when it fits the 63-byte limit, else a prefix and

@@ -1,5 +1,6 @@
-//! PostgreSQL backends (cargo feature `postgres`): relational, key-value, document,
-//! time-series, graph and search kinds on one server, each store with its own connection pool.
+//! PostgreSQL backends (cargo feature `postgres`): every store kind (relational, key-value,
+//! document, time-series, graph, wide-column and search) on one server, each store with its own
+//! connection pool.
 //!
 //! - [`config`]: the options every kind shares (URL, pool, timeouts, schema, TLS);
 //! - `pool`: the pool, cached prepared statements, transaction-safe connection hand-back;
@@ -21,6 +22,7 @@ mod pool;
 pub mod relational;
 pub mod search;
 pub mod time_series;
+pub mod wide_column;
 
 pub use config::{Config, SynchronousCommit, TlsMode};
 pub use document::PostgresDocument;
@@ -29,10 +31,11 @@ pub use key_value::PostgresKeyValue;
 pub use relational::PostgresRelational;
 pub use search::PostgresSearch;
 pub use time_series::PostgresTimeSeries;
+pub use wide_column::PostgresWideColumn;
 
 use std::sync::Arc;
 
-use crate::{Result, Store, StoreError, StoreKind};
+use crate::{Result, Store, StoreKind};
 
 /// Connects a PostgreSQL store of `kind`.
 pub(crate) async fn connect(kind: StoreKind, config: Config) -> Result<Arc<dyn Store>> {
@@ -43,10 +46,6 @@ pub(crate) async fn connect(kind: StoreKind, config: Config) -> Result<Arc<dyn S
         StoreKind::TimeSeries => Arc::new(PostgresTimeSeries::open(config).await?),
         StoreKind::Graph => Arc::new(PostgresGraph::open(config).await?),
         StoreKind::Search => Arc::new(PostgresSearch::open(config).await?),
-        other => {
-            return Err(StoreError::invalid(format!(
-                "the postgres backend does not serve {other} yet"
-            )))
-        }
+        StoreKind::WideColumn => Arc::new(PostgresWideColumn::open(config).await?),
     })
 }

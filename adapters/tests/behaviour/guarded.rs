@@ -21,6 +21,7 @@ use polyroute_adapters::kinds::search::{SearchDocument, SearchQuery, SearchResul
 use polyroute_adapters::kinds::time_series::{
     LastPoint, Point, RangeQuery, SeriesData, TagFilter, TimeSeriesStore, WindowQuery, WindowSeries,
 };
+use polyroute_adapters::kinds::wide_column::{SliceQuery, WideColumnStore, WideRow, WriteOptions};
 use polyroute_adapters::{Result, Value};
 
 /// Runs its clean-up when the last handle holding it is dropped.
@@ -196,5 +197,27 @@ impl SearchStore for Guarded<dyn SearchStore> {
     }
     async fn refresh(&self) -> Result<()> {
         self.inner.refresh().await
+    }
+}
+
+#[async_trait]
+impl WideColumnStore for Guarded<dyn WideColumnStore> {
+    async fn put(&self, row: WideRow, options: WriteOptions) -> Result<()> {
+        self.inner.put(row, options).await
+    }
+    async fn put_batch(&self, rows: Vec<WideRow>, options: WriteOptions) -> Result<()> {
+        self.inner.put_batch(rows, options).await
+    }
+    async fn get(&self, partition: &[Value], clustering: &[Value]) -> Result<Option<WideRow>> {
+        self.inner.get(partition, clustering).await
+    }
+    async fn slice(&self, query: &SliceQuery) -> Result<Vec<WideRow>> {
+        self.inner.slice(query).await
+    }
+    async fn delete(&self, partition: &[Value], clustering: &[Value]) -> Result<bool> {
+        self.inner.delete(partition, clustering).await
+    }
+    async fn delete_partition(&self, partition: &[Value]) -> Result<()> {
+        self.inner.delete_partition(partition).await
     }
 }

@@ -1,4 +1,4 @@
-//! `${NAME}` interpolation of config values from an [`Environment`].
+//! `${NAME}` and `${NAME:-default}` interpolation of config values from an [`Environment`].
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::BuildHasher;
@@ -65,13 +65,22 @@ pub(crate) fn interpolate(
                 rest = "";
                 break;
             };
-            let name = &after[..close];
+            // `${NAME:-default}`: the default when NAME is unset or empty, as in a shell.
+            let (name, default) = match after[..close].split_once(":-") {
+                Some((name, default)) => (name, Some(default)),
+                None => (&after[..close], None),
+            };
             if !is_var_name(name) {
                 errors.push(InterpolationError::BadName(name.to_owned()));
-            } else if let Some(value) = env.var(name) {
-                out.push_str(&value);
             } else {
-                errors.push(InterpolationError::Missing(name.to_owned()));
+                match (
+                    env.var(name).filter(|v| !v.is_empty() || default.is_none()),
+                    default,
+                ) {
+                    (Some(value), _) => out.push_str(&value),
+                    (None, Some(default)) => out.push_str(default),
+                    (None, None) => errors.push(InterpolationError::Missing(name.to_owned())),
+                }
             }
             rest = &after[close + 1..];
         } else {
@@ -129,6 +138,25 @@ mod tests {
             Ok("postgres://db.internal:5432/app".to_owned())
         );
         assert_eq!(interpolate("plain", &env()), Ok("plain".to_owned()));
+    }
+
+    #[test]
+    fn defaults_apply_when_unset_or_empty() {
+        let mut env = env();
+        env.insert("EMPTY".to_owned(), String::new());
+        assert_eq!(
+            interpolate("${HOST:-localhost}/${DB:-test}/${EMPTY:-x}/${EMPTY}", &env),
+            Ok("db.internal/test/x/".to_owned())
+        );
+        assert_eq!(
+            interpolate("${URL:-postgres://u@h:5432/db?a=1}", &env),
+            Ok("postgres://u@h:5432/db?a=1".to_owned())
+        );
+        assert_eq!(interpolate("${NONE:-}", &env), Ok(String::new()));
+        assert_eq!(
+            interpolate("${BAD NAME:-x}", &env),
+            Err(vec![InterpolationError::BadName("BAD NAME".to_owned())])
+        );
     }
 
     #[test]

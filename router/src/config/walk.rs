@@ -256,7 +256,7 @@ fn interpolation_problem(path: &str, error: InterpolationError) -> ConfigProblem
             format!("environment variable `{name}` is not set"),
         )
         .with_fix(format!(
-            "set `{name}`, or write the value without `${{{name}}}`"
+            "set `{name}`, give a default with `${{{name}:-default}}`, or write the value without `${{{name}}}`"
         )),
         InterpolationError::Unterminated => ConfigProblem::new(
             ProblemKind::BadInterpolation,

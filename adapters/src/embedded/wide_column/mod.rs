@@ -28,8 +28,9 @@
 //! - The sweep drops whole rows. A deleted or expired cell of a row that is still visible stays
 //!   in the row's stored value (invisible) until the row itself is dropped.
 
-mod key;
-mod record;
+pub(crate) mod key;
+pub(crate) mod record;
+pub(crate) mod rules;
 mod table;
 
 use std::collections::HashMap;
@@ -250,12 +251,13 @@ impl Store for EmbeddedWideColumn {
 /// Microseconds since the epoch, never repeating and never going back within the process, so
 /// two writes of one process without explicit timestamps always apply in call order.
 #[derive(Debug, Default)]
-struct Clock {
+pub(crate) struct Clock {
     last: AtomicI64,
 }
 
 impl Clock {
-    fn next(&self) -> i64 {
+    /// The next timestamp: now, or just after the last one handed out if that is later.
+    pub(crate) fn next(&self) -> i64 {
         let wall = now_micros();
         let previous = self
             .last
@@ -268,7 +270,7 @@ impl Clock {
 }
 
 /// The wall clock in microseconds since the epoch: what expiry is measured against.
-fn now_micros() -> i64 {
+pub(crate) fn now_micros() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))

@@ -169,16 +169,43 @@ impl Record {
         cells.chain(marker).chain(self.deleted_at).max()
     }
 
+    /// Deletes the row as it is: the deletion is stamped `clock`, or just after the row's newest
+    /// write if that is later (a row written with a future timestamp is still removed).
+    /// Returns whether the row was visible at `now`.
+    pub fn delete(&mut self, clock: i64, now: i64) -> bool {
+        let visible = self.is_live(now);
+        let newest = self
+            .newest_timestamp()
+            .map_or(clock, |t| t.saturating_add(1));
+        self.merge(Record::deletion(clock.max(newest)));
+        visible
+    }
+
+    /// The moment the row stops being visible: `i64::MAX` while something in it never expires,
+    /// `i64::MIN` when nothing in it is visible at all. The row is live at `now` exactly when
+    /// this is after `now`.
+    pub fn visible_until(&self) -> i64 {
+        let until = |stamp: &Stamp| stamp.expires_at.unwrap_or(i64::MAX);
+        let cells = self.cells.values().filter(|c| c.value.is_some());
+        let stamps = cells
+            .map(|c| until(&c.stamp))
+            .chain(self.marker.map(|m| until(&m)));
+        stamps.max().unwrap_or(i64::MIN)
+    }
+
+    /// The last moment anything in the record (a deletion, a write or an expiry) happens; a
+    /// record that is not live can be dropped once this is `grace` in the past.
+    pub fn settled_at(&self) -> i64 {
+        let stamps = self.cells.values().map(|c| c.stamp).chain(self.marker);
+        let newest = stamps.map(|s| s.newest()).chain(self.deleted_at).max();
+        newest.unwrap_or(i64::MIN)
+    }
+
     /// Whether the record can be dropped at `now`: nothing in it is visible, and nothing in it
     /// (deletion, write or expiry) is newer than `now - grace`, so no late write it shadows is
     /// still expected.
     pub fn is_purgeable(&self, now: i64, grace: i64) -> bool {
-        if self.is_live(now) {
-            return false;
-        }
-        let stamps = self.cells.values().map(|c| c.stamp).chain(self.marker);
-        let newest = stamps.map(|s| s.newest()).chain(self.deleted_at).max();
-        newest.is_none_or(|newest| newest.saturating_add(grace) <= now)
+        !self.is_live(now) && self.settled_at().saturating_add(grace) <= now
     }
 
     /// The stored bytes.
@@ -283,6 +310,39 @@ mod tests {
             Some(BTreeMap::from([("b".to_owned(), Value::Int(2))]))
         );
         assert!(!record.is_purgeable(i64::MAX, 0));
+    }
+
+    #[test]
+    fn visible_until_agrees_with_is_live() {
+        let brief = Stamp {
+            timestamp: 100,
+            expires_at: Some(200),
+        };
+        let mut record = Record::write(brief, BTreeMap::from([("a".to_owned(), Value::Int(1))]));
+        assert_eq!(record.visible_until(), 200);
+        record.merge(Record::write(
+            Stamp {
+                timestamp: 150,
+                expires_at: Some(300),
+            },
+            BTreeMap::from([("b".to_owned(), Value::Null)]),
+        ));
+        // A deleted cell keeps nothing visible, but the write's marker does.
+        assert_eq!(record.visible_until(), 300);
+        for now in [199, 200, 299, 300] {
+            assert_eq!(
+                record.is_live(now),
+                record.visible_until() > now,
+                "at {now}"
+            );
+        }
+        record.merge(write(160, &[]));
+        assert_eq!(record.visible_until(), i64::MAX);
+        assert!(record.delete(1_000, 0), "it was visible");
+        assert_eq!(record.visible_until(), i64::MIN);
+        assert_eq!(record.settled_at(), 1_000);
+        assert!(!record.delete(1_000, 0), "already deleted");
+        assert_eq!(record.deleted_at, Some(1_001));
     }
 
     #[test]

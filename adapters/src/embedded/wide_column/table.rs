@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use fjall::{PartitionCreateOptions, PartitionHandle};
 
 use super::record::{Record, Stamp};
+use super::rules::{arity, check_cells, check_settings, same_keys, stamp};
 use super::{blocking, key, lock, map_error, now_micros, Inner};
 use crate::kinds::document::Order;
 use crate::kinds::wide_column::{
@@ -167,11 +168,7 @@ impl Shared {
         let (now, mut visible) = (inner.clock.next(), 0);
         for key in keys {
             let mut record = self.read(&key)?.unwrap_or_default();
-            visible += usize::from(record.is_live(now_micros()));
-            let newest = record
-                .newest_timestamp()
-                .map_or(now, |t| t.saturating_add(1));
-            record.merge(Record::deletion(now.max(newest)));
+            visible += usize::from(record.delete(now, now_micros()));
             batch.insert(&self.rows, key, record.encode()?);
         }
         batch.commit().map_err(map_error)?;
@@ -272,21 +269,7 @@ impl Shared {
     /// Checks a row to write and turns it into its key and record.
     fn prepare(&self, row: WideRow, stamp: Stamp) -> Result<(Vec<u8>, Record)> {
         let key = self.row_key(&row.partition, &row.clustering)?;
-        for name in row.cells.keys() {
-            if name.is_empty() {
-                return Err(StoreError::invalid(format!(
-                    "a cell of `{}` has an empty column name",
-                    self.name
-                )));
-            }
-            let settings = &self.settings;
-            if settings.partition_key.contains(name) || settings.clustering_key.contains(name) {
-                return Err(StoreError::invalid(format!(
-                    "cell `{name}` of `{}` is a key column; give key values in the row's partition and clustering, not in its cells",
-                    self.name
-                )));
-            }
-        }
+        check_cells(&self.name, &self.settings, &row.cells)?;
         Ok((key, Record::write(stamp, row.cells)))
     }
 }
@@ -294,63 +277,6 @@ impl Shared {
 /// The upper bound just past every key that starts with `prefix`.
 fn after(prefix: Vec<u8>) -> Bound<Vec<u8>> {
     key::prefix_end(&prefix).map_or(Bound::Unbounded, Bound::Excluded)
-}
-
-fn arity(entity: &str, which: &str, columns: &[String], given: usize, prefix: bool) -> Result<()> {
-    let fits = if prefix {
-        given <= columns.len()
-    } else {
-        given == columns.len()
-    };
-    if fits {
-        return Ok(());
-    }
-    let wanted = if prefix { "at most " } else { "" };
-    Err(StoreError::invalid(format!(
-        "`{entity}` has {which} key ({}), so a {which} key takes {wanted}{} values; got {given}",
-        columns.join(", "),
-        columns.len()
-    )))
-}
-
-fn check_settings(name: &str, settings: &WideColumnSettings) -> Result<()> {
-    if settings.partition_key.is_empty() {
-        return Err(StoreError::invalid(format!(
-            "wide-column entity `{name}` needs at least one partition key column"
-        )));
-    }
-    let columns = settings
-        .partition_key
-        .iter()
-        .chain(&settings.clustering_key);
-    let mut seen = std::collections::BTreeSet::new();
-    for column in columns {
-        if column.is_empty() || !seen.insert(column) {
-            return Err(StoreError::invalid(format!(
-                "wide-column entity `{name}` names key column `{column}` more than once or empty; key columns must be distinct names"
-            )));
-        }
-    }
-    if settings.ttl.is_some_and(|ttl| ttl.is_zero()) {
-        return Err(StoreError::invalid(format!(
-            "wide-column entity `{name}` has a TTL of zero; omit it or give a positive duration"
-        )));
-    }
-    Ok(())
-}
-
-fn same_keys(name: &str, stored: &WideColumnSettings, asked: &WideColumnSettings) -> Result<()> {
-    if stored.partition_key == asked.partition_key && stored.clustering_key == asked.clustering_key
-    {
-        return Ok(());
-    }
-    Err(StoreError::invalid(format!(
-        "wide-column entity `{name}` exists with partition key ({}) and clustering key ({}); it cannot be opened with partition key ({}) and clustering key ({})",
-        stored.partition_key.join(", "),
-        stored.clustering_key.join(", "),
-        asked.partition_key.join(", "),
-        asked.clustering_key.join(", "),
-    )))
 }
 
 /// The handle of one entity.
@@ -365,28 +291,8 @@ impl Table {
         Table { inner, shared }
     }
 
-    fn stamp(&self, options: WriteOptions) -> Result<Stamp> {
-        let timestamp = options.timestamp.unwrap_or_else(|| self.inner.clock.next());
-        let expires_at = match options.ttl {
-            None => None,
-            Some(ttl) if ttl.is_zero() => return Err(StoreError::invalid(
-                "a TTL of zero would expire the row at once; omit the TTL or give a positive one",
-            )),
-            Some(ttl) => Some(
-                i64::try_from(ttl.as_micros())
-                    .ok()
-                    .and_then(|ttl| now_micros().checked_add(ttl))
-                    .ok_or_else(|| StoreError::invalid(format!("a TTL of {ttl:?} is too long")))?,
-            ),
-        };
-        Ok(Stamp {
-            timestamp,
-            expires_at,
-        })
-    }
-
     async fn write(&self, rows: Vec<WideRow>, options: WriteOptions) -> Result<()> {
-        let stamp = self.stamp(options)?;
+        let stamp = stamp(options, &self.inner.clock)?;
         let (inner, shared) = (self.inner.clone(), self.shared.clone());
         blocking(move || {
             // Every row is checked before anything is written: a bad row fails the whole batch.

@@ -11,6 +11,7 @@ mod key_value;
 mod relational;
 mod search;
 mod time_series;
+mod wide_column;
 
 use std::sync::Arc;
 
@@ -121,6 +122,7 @@ async fn an_unreachable_server_is_unavailable() {
         StoreKind::TimeSeries,
         StoreKind::Graph,
         StoreKind::Search,
+        StoreKind::WideColumn,
     ] {
         let err =
             polyroute_adapters::registry::connect(kind, "postgres", &options, &Default::default())
@@ -155,6 +157,13 @@ fn options_are_validated_without_connecting() {
     assert!(validate(StoreKind::Relational, "postgres", &json!({"url": "x"})).is_ok());
     assert!(validate(StoreKind::Graph, "postgres", &json!({"url": "x"})).is_ok());
     assert!(validate(StoreKind::Search, "postgres", &json!({"url": "x"})).is_ok());
-    let err = validate(StoreKind::WideColumn, "postgres", &json!({"url": "x"})).unwrap_err();
-    assert!(err.to_string().contains("postgres"), "{err}");
+    let options = json!({"url": "x", "tombstone_grace": "10m", "purge_interval": "30s"});
+    assert!(validate(StoreKind::WideColumn, "postgres", &options).is_ok());
+    let err = validate(
+        StoreKind::WideColumn,
+        "postgres",
+        &json!({"url": "x", "tombstone_grace": "soon"}),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("tombstone_grace"), "{err}");
 }

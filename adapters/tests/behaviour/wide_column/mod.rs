@@ -25,7 +25,10 @@ use polyroute_adapters::{StoreError, Value};
 /// and the isolation case against `$pair`, which opens two entities of one shape on one store.
 macro_rules! wide_column_suite {
     ($factory:path, $pair:path) => {
-        wide_column_suite!(@cases $factory;
+        wide_column_suite!($factory, $pair; []);
+    };
+    ($factory:path, $pair:path; [$($attr:tt)*]) => {
+        wide_column_suite!(@cases $factory; [$($attr)*];
             get_missing_returns_none,
             put_then_get_round_trips_every_cell_type,
             put_upserts_and_keeps_cells_not_given,
@@ -64,18 +67,21 @@ macro_rules! wide_column_suite {
         );
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        $($attr)*
         async fn entities_on_one_store_are_isolated() {
             let [first, second] = $pair($crate::wide_column::events()).await;
             $crate::wide_column::entities_on_one_store_are_isolated(first, second).await;
         }
     };
-    (@cases $factory:path; $($case:ident),* $(,)?) => {
-        $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $case() {
-                $crate::wide_column::$case(|settings| $factory(settings)).await;
-            }
-        )*
+    (@cases $factory:path; $attrs:tt; $($case:ident),* $(,)?) => {
+        $( wide_column_suite!(@case $factory; $attrs; $case); )*
+    };
+    (@case $factory:path; [$($attr:tt)*]; $case:ident) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        $($attr)*
+        async fn $case() {
+            $crate::wide_column::$case(|settings| $factory(settings)).await;
+        }
     };
 }
 pub(crate) use wide_column_suite;
