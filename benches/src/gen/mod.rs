@@ -1,0 +1,4 @@
+//! Seeded, deterministic data generators, each modelled on a public benchmark suite so the
+//! shapes (skew, degree distribution, cardinalities) are the ones those suites chose.
+
+pub mod ycsb;
