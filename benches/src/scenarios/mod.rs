@@ -2,7 +2,11 @@
 //! store the access is routed to, checks that both answer the same, then times a fixed query
 //! mix on each.
 
+mod documents;
+mod events;
 mod hot_keys;
+mod text;
+mod tsbs;
 
 use std::future::Future;
 
@@ -33,7 +37,13 @@ pub trait Scenario: Send + Sync {
 
 /// Every scenario, in report order.
 pub fn all() -> Vec<Box<dyn Scenario>> {
-    vec![Box::new(hot_keys::HotKeys)]
+    vec![
+        Box::new(hot_keys::HotKeys),
+        Box::new(tsbs::DevOps),
+        Box::new(text::Catalog),
+        Box::new(events::Events),
+        Box::new(documents::Orders),
+    ]
 }
 
 /// How much to measure.
@@ -170,9 +180,20 @@ impl Context<'_> {
         query: &str,
         answers: &[(&str, T)],
     ) -> anyhow::Result<()> {
+        self.agree_by(query, answers, |a, b| a == b)
+    }
+
+    /// As [`Context::agree`], with `same` deciding whether two answers agree (floats within a
+    /// tolerance, say).
+    pub fn agree_by<T: std::fmt::Debug>(
+        &mut self,
+        query: &str,
+        answers: &[(&str, T)],
+        same: impl Fn(&T, &T) -> bool,
+    ) -> anyhow::Result<()> {
         if let Some(((first_side, first), rest)) = answers.split_first() {
             for (side, answer) in rest {
-                if answer != first {
+                if !same(answer, first) {
                     anyhow::bail!(
                         "answers differ for {query}: {first_side} gave {first:?}, {side} gave {answer:?}"
                     );
@@ -182,4 +203,10 @@ impl Context<'_> {
         self.checked += 1;
         Ok(())
     }
+}
+
+/// Whether two floats agree within a relative tolerance (aggregates computed in another order
+/// or precision differ in their last bits).
+pub fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
 }
