@@ -20,3 +20,4 @@ pub mod rules;
 pub use recommend::{recommend, Recommendation};
 pub mod emit;
 pub mod render;
+pub mod replay;
