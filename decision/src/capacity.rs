@@ -111,8 +111,12 @@ pub fn profile(kind: StoreKind) -> &'static NodeProfile {
 /// Days of growth counted when an entity keeps its records forever.
 pub const GROWTH_HORIZON_DAYS: f64 = 365.0;
 
-/// Share of an entity's data a key-value read cache is assumed to hold (its hot set).
+/// Most of an entity's data a key-value read cache is assumed to hold (its hot set).
 pub const CACHE_SHARE: f64 = 0.1;
+
+/// How long a read cache keeps a value, in seconds: the bound on its staleness, and with the
+/// read rate, on its size (it holds at most the records read within this time).
+pub const CACHE_TTL_SECS: u64 = 300;
 
 /// What a store must absorb for one entity.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]

@@ -74,9 +74,6 @@ pub fn projection_suffix(kind: StoreKind) -> &'static str {
     }
 }
 
-/// How long a read cache keeps a value: the bound on its staleness.
-pub const CACHE_TTL: &str = "5m";
-
 /// The config for `recommendation` (made from `spec`) on `backends`.
 pub fn emit(spec: &Spec, recommendation: &Recommendation, backends: Backends) -> String {
     let mut out = format!(
@@ -189,7 +186,9 @@ fn settings(
             let ttl = if primary {
                 ttl
             } else {
-                Some(CACHE_TTL.to_owned())
+                Some(format_duration(std::time::Duration::from_secs(
+                    crate::capacity::CACHE_TTL_SECS,
+                )))
             };
             ttl.map_or(String::new(), |ttl| format!("ttl = \"{ttl}\"\n"))
         }

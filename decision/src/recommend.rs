@@ -7,7 +7,7 @@ use std::time::Duration;
 use polyroute_adapters::StoreKind;
 use serde::Serialize;
 
-use crate::capacity::{estimate, Estimate, Load, CACHE_SHARE};
+use crate::capacity::{estimate, Estimate, Load, CACHE_SHARE, CACHE_TTL_SECS};
 use crate::rules::profile::slot;
 use crate::rules::{Check, Facts, Placed, Placement, RuleKind, Vote, PRIMARY_CANDIDATES, RULES};
 use crate::spec::{Op, Rate, Spec};
@@ -380,7 +380,7 @@ fn why_lost(
 }
 
 /// Nodes for the primary (every write, the reads it serves, all data) and for each projection
-/// (every write again, the reads routed to it, all data — a cache only its hot share).
+/// (every write again, the reads routed to it, all data — a cache only its hot set).
 fn capacity(facts: &Facts<'_>, recommendation: &EntityRecommendation) -> Vec<Estimate> {
     let entity = facts.entity;
     let mut kinds = vec![recommendation.primary];
@@ -393,9 +393,7 @@ fn capacity(facts: &Facts<'_>, recommendation: &EntityRecommendation) -> Vec<Est
                 writes: facts.load.writes,
                 ..Load::default()
             };
-            if kind != recommendation.primary && kind == StoreKind::KeyValue {
-                load.bytes *= CACHE_SHARE;
-            }
+            let cache = kind != recommendation.primary && kind == StoreKind::KeyValue;
             for route in &recommendation.routes {
                 let Some(access) = entity.accesses.get(route.index) else {
                     continue;
@@ -403,6 +401,13 @@ fn capacity(facts: &Facts<'_>, recommendation: &EntityRecommendation) -> Vec<Est
                 if route.served_by == kind && !access.op.is_write() {
                     load.add(access);
                 }
+            }
+            if cache {
+                // The hot set: a share of the data, and no more than what is read in a TTL.
+                let read_in_ttl = (load.light_reads + load.heavy_reads)
+                    * CACHE_TTL_SECS as f64
+                    * entity.record_bytes as f64;
+                load.bytes = (load.bytes * CACHE_SHARE).min(read_in_ttl);
             }
             estimate(kind, load)
         })

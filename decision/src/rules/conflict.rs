@@ -6,6 +6,7 @@ use polyroute_adapters::StoreKind;
 
 use super::profile::{comfortable_depth, p99_ms};
 use super::{Check, Placement, Rule, RuleKind};
+use crate::capacity::{estimate, human_bytes, human_rate, profile, Load};
 use crate::spec::{format_duration, Consistency, Op};
 
 pub const STRONG_MULTI_REGION: Rule = Rule {
@@ -176,6 +177,45 @@ pub const LATENCY_TARGET_MISSED: Rule = Rule {
                 }
             })
             .collect()
+    }),
+};
+
+pub const SINGLE_LEADER_SHARDING: Rule = Rule {
+    id: "single-leader-sharding",
+    statement: "A single-leader system of record that needs more than one node for its writes or its data must be partitioned, archived or sharded.",
+    evidence: "PostgreSQL and Neo4j write through one leader and keep a whole database on every member (PostgreSQL docs, 'High Availability, Load Balancing, and Replication'; Neo4j Operations Manual, 'Clustering'): past one node, partition by time and archive old partitions (PostgreSQL docs, 'Table Partitioning'), or shard by key with the application or an extension such as Citus.",
+    kind: RuleKind::Conflict,
+    check: Check::Conflict(|placement, index| {
+        let (Some(entity), Some(placed)) = (
+            placement.spec.entities.get(index),
+            placement.entities.get(index),
+        ) else {
+            return Vec::new();
+        };
+        if profile(placed.primary).scales_out {
+            return Vec::new();
+        }
+        let all = Load::of(entity, &entity.accesses);
+        let needs = estimate(
+            placed.primary,
+            Load {
+                writes: all.writes,
+                bytes: all.bytes,
+                ..Load::default()
+            },
+        );
+        if needs.nodes <= 1 {
+            return Vec::new();
+        }
+        let amount = if needs.bound_by == "writes" {
+            human_rate(all.writes)
+        } else {
+            human_bytes(all.bytes)
+        };
+        vec![format!(
+            "`{}` on {} needs {} nodes for its {} ({amount}) but has one write leader: partition by time and archive, or shard by key",
+            entity.name, placed.primary, needs.nodes, needs.bound_by
+        )]
     }),
 };
 

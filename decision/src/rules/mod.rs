@@ -219,6 +219,7 @@ pub const RULES: &[Rule] = &[
     conflict::TRAVERSE_TOO_DEEP,
     conflict::PROJECTION_STALENESS,
     conflict::LATENCY_TARGET_MISSED,
+    conflict::SINGLE_LEADER_SHARDING,
     conflict::CONSTRAINTS_DISAGREE,
 ];
 

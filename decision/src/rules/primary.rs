@@ -119,7 +119,11 @@ fn fit_vote(facts: &Facts<'_>, ops: &[Op]) -> Option<Vote> {
         if !ops.contains(&access.op) {
             continue;
         }
-        named.push(format!("`{}` {}", access.op, access.rate));
+        named.push(format!(
+            "`{}` {}",
+            access.op,
+            human_rate(access.rate.per_second)
+        ));
         let share = facts.share(index);
         for (kind, delta) in &mut deltas {
             *delta += share * f64::from(fit(access, *kind));
@@ -353,7 +357,7 @@ fn scale_out_writes(facts: &Facts<'_>) -> Option<Vote> {
 
 pub const LATENCY_TARGET: Rule = Rule {
     id: "latency-target",
-    statement: "A kind whose latency model misses an access's p99 target loses score in proportion to that access's weight.",
+    statement: "A kind whose latency model misses an access's p99 target loses score in proportion to that access's weight (reads a cache can serve excepted).",
     evidence: "The planning p99 of each op on each kind (docs/decision-framework.md, 'Latency model'): order-of-magnitude figures for one healthy node in the same region, with a warm cache. Measure the real thing with `polyroute decide --validate` and a benchmark of the chosen servers.",
     kind: RuleKind::Scored,
     check: Check::Primary(latency_target),
@@ -364,6 +368,10 @@ fn latency_target(facts: &Facts<'_>) -> Option<Vote> {
     let mut named = Vec::new();
     for (index, access) in facts.entity.accesses.iter().enumerate() {
         let Some(target) = access.p99 else { continue };
+        if super::route::cacheable(facts, access) {
+            // A read cache in front of any primary meets it (`hot-read-cache`).
+            continue;
+        }
         let target_ms = target.as_secs_f64() * 1000.0;
         let mut missed = Vec::new();
         for kind in PRIMARY_CANDIDATES {

@@ -178,7 +178,7 @@ pub const PROFILES: [OpProfile; 19] = [
     OpProfile {
         op: Op::PartitionScan,
         fit: [0, 2, 2, 2, 3, 2, 0],
-        p99_ms: [N, ms(30.0), ms(20.0), ms(30.0), ms(10.0), ms(30.0), N],
+        p99_ms: [N, ms(30.0), ms(20.0), ms(20.0), ms(10.0), ms(30.0), N],
     },
     OpProfile {
         op: Op::Expire,

@@ -58,15 +58,18 @@ pub const HOT_READ_CACHE: Rule = Rule {
     check: Check::Route(hot_read_cache),
 };
 
+/// Whether a read cache could serve `access`: a point read that outnumbers the entity's writes.
+pub(super) fn cacheable(facts: &Facts<'_>, access: &crate::spec::Access) -> bool {
+    matches!(access.op, Op::Get | Op::BatchGet | Op::Latest)
+        && access.rate.per_second >= facts.load.writes
+}
+
 fn hot_read_cache(facts: &Facts<'_>, primary: StoreKind, index: usize) -> Option<Serve> {
     let access = facts.entity.accesses.get(index)?;
-    if !matches!(access.op, Op::Get | Op::BatchGet | Op::Latest) || primary == StoreKind::KeyValue {
+    if !cacheable(facts, access) || primary == StoreKind::KeyValue {
         return None;
     }
     let rate = access.rate.per_second;
-    if rate < facts.load.writes {
-        return None;
-    }
     let per_node = profile(primary).light_reads;
     if rate > per_node {
         return Some(Serve {
