@@ -164,7 +164,7 @@ fn entity_section(entity: &EntityRecommendation, spec_entity: &Entity) -> String
             out.push_str(&format!(
                 "| {} | {} | {} | {} | {} |\n",
                 route.op,
-                route.rate,
+                human_rate(route.rate.per_second),
                 route.p99.map_or("—".to_owned(), format_duration),
                 route.served_by,
                 why
