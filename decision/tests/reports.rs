@@ -102,3 +102,24 @@ fn table_lists_entities_accesses_and_warnings() {
     assert!(text.contains("ACCESSES"));
     assert!(text.contains("WARNINGS ("));
 }
+
+#[test]
+fn the_framework_doc_states_every_rule_as_the_code_does() {
+    let doc = std::fs::read_to_string(support::root().join("docs/decision-framework.md")).unwrap();
+    for rule in polyroute_decision::rules::RULES {
+        assert!(
+            doc.contains(&format!("#### `{}`", rule.id)),
+            "{} missing",
+            rule.id
+        );
+        assert!(
+            doc.contains(rule.statement),
+            "{}: statement differs",
+            rule.id
+        );
+        assert!(doc.contains(rule.evidence), "{}: evidence differs", rule.id);
+    }
+    for op in polyroute_decision::spec::Op::ALL {
+        assert!(doc.contains(&format!("| `{op}` |")), "op {op} missing");
+    }
+}

@@ -206,8 +206,7 @@ impl Reader {
                     path,
                     format!("`{shown}` is not a valid {what}"),
                     format!(
-                        "write a whole number {range}, such as `{}` (`_` may separate digits)",
-                        min.max(2)
+                        "write a whole number {range}; `_` may separate digits, as in `1_000_000`"
                     ),
                 );
                 None
