@@ -90,16 +90,16 @@ fn emitted_production_configs_name_the_server_backends() {
         let recommendation = recommend(&spec);
         let text = emit(&spec, &recommendation, Backends::Production);
         let env: BTreeMap<String, String> = [
-            "POSTGRES_URL",
-            "REDIS_URL",
-            "MONGODB_URL",
-            "NEO4J_URL",
-            "SCYLLA_URL",
-            "INFLUXDB_URL",
-            "ELASTICSEARCH_URL",
+            ("POSTGRES_URL", "postgres://app@127.0.0.1:5432/app"),
+            ("REDIS_URL", "redis://127.0.0.1:6379/0"),
+            ("MONGODB_URL", "mongodb://127.0.0.1:27017/app"),
+            ("NEO4J_URL", "bolt://127.0.0.1:7687"),
+            ("SCYLLA_URL", "scylla://127.0.0.1:9042/app"),
+            ("INFLUXDB_URL", "http://127.0.0.1:8086"),
+            ("ELASTICSEARCH_URL", "http://127.0.0.1:9200"),
         ]
         .into_iter()
-        .map(|v| (v.to_owned(), "x://127.0.0.1:1/db".to_owned()))
+        .map(|(name, value)| (name.to_owned(), value.to_owned()))
         .collect();
         // Every problem left is a backend this build does not have yet.
         match Config::from_toml_str_with_env(&text, "/nonexistent", &env) {
