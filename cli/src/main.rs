@@ -5,12 +5,14 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod check;
+mod decide;
 mod table;
 
 /// Route each entity of a service to the store kind that fits it.
 ///
 /// polyroute reads a `polyroute.toml` that declares stores (`[stores.NAME]`, each a kind and a
-/// backend) and entities (`[entities.NAME]`, each routed to one store).
+/// backend) and entities (`[entities.NAME]`, each routed to one store); `decide` writes one
+/// from a workload spec.
 #[derive(Debug, Parser)]
 #[command(name = "polyroute", version, propagate_version = true)]
 struct Cli {
@@ -26,6 +28,14 @@ enum Command {
     /// entity failed; 2 when the config cannot be read or has mistakes (all of them are
     /// printed, one per line, as `field.path: message`).
     Check(check::CheckArgs),
+    /// Recommend a store kind per entity and access from a workload spec (YAML).
+    ///
+    /// Prints, per entity, the system of record and the kind serving each access, the rules
+    /// that decided them, the runner-up and why it lost, the nodes needed and the conflicts.
+    /// Exit status: 0 when done; 1 when the config cannot be written or a store fails under
+    /// --validate; 2 when the spec cannot be read or has mistakes (all of them are printed,
+    /// one per line, as `field.path: message; fix`).
+    Decide(decide::DecideArgs),
 }
 
 fn main() -> ExitCode {
@@ -49,6 +59,7 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Check(args) => runtime.block_on(check::run(&args)),
+        Command::Decide(args) => runtime.block_on(decide::run(&args)),
     }
 }
 

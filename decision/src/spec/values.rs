@@ -1,0 +1,231 @@
+//! The small languages of a spec's values: rates (`300/s`), durations (`50ms`, `400d`) and
+//! counts (`50_000_000`), and "did you mean" for misspelt names.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// How often an access happens, as written (`300/s`) and per second.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Rate {
+    /// Calls per second.
+    pub per_second: f64,
+    /// As written in the spec.
+    pub text: String,
+}
+
+impl Rate {
+    /// A rate of `per_second` calls a second, written `N/s`.
+    pub fn per_second(per_second: f64) -> Rate {
+        Rate {
+            per_second,
+            text: format!("{}/s", trim_float(per_second)),
+        }
+    }
+}
+
+impl fmt::Display for Rate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+fn trim_float(value: f64) -> String {
+    if value.fract() == 0.0 && value.abs() < 1e15 {
+        format!("{value:.0}")
+    } else {
+        format!("{value}")
+    }
+}
+
+/// The fix shown for a rate that cannot be read.
+pub const RATE_FIX: &str = "write a positive number of calls per unit: `300/s`, `20/m` or `5/h`";
+
+/// Parses `n/s`, `n/m` or `n/h` (`n` may have `_` separators and a fraction).
+pub fn parse_rate(text: &str) -> Result<Rate, String> {
+    let trimmed = text.trim();
+    let Some((number, unit)) = trimmed.split_once('/') else {
+        return Err(format!("`{text}` is not a rate: it has no `/unit`"));
+    };
+    let seconds = match unit.trim() {
+        "s" => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
+        other => {
+            return Err(format!(
+                "`{text}` is not a rate: `{other}` is not a unit (s, m or h)"
+            ))
+        }
+    };
+    let count: f64 = number
+        .trim()
+        .replace('_', "")
+        .parse()
+        .map_err(|_| format!("`{text}` is not a rate: `{number}` is not a number"))?;
+    if !count.is_finite() || count <= 0.0 {
+        return Err(format!("`{text}` is not a positive rate"));
+    }
+    Ok(Rate {
+        per_second: count / seconds,
+        text: trimmed.to_owned(),
+    })
+}
+
+/// The fix shown for a duration that cannot be read.
+pub const DURATION_FIX: &str =
+    "write a positive whole number and a unit (ms, s, m, h or d), such as `50ms`, `30m` or `400d`";
+
+/// Parses a duration: a whole number and one unit of `ms`, `s`, `m`, `h` or `d`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let trimmed = text.trim();
+    let split = trimmed
+        .find(|c: char| !c.is_ascii_digit() && c != '_')
+        .unwrap_or(trimmed.len());
+    let (number, unit) = trimmed.split_at(split);
+    let millis: u64 = match unit.trim() {
+        "ms" => 1,
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        "" => return Err(format!("`{text}` is not a duration: it has no unit")),
+        other => {
+            return Err(format!(
+                "`{text}` is not a duration: `{other}` is not a unit"
+            ))
+        }
+    };
+    let count: u64 = number
+        .replace('_', "")
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration: no whole number before the unit"))?;
+    if count == 0 {
+        return Err(format!("`{text}` is not a positive duration"));
+    }
+    count
+        .checked_mul(millis)
+        .map(Duration::from_millis)
+        .ok_or_else(|| format!("`{text}` is too long a duration"))
+}
+
+/// A duration in the spec's own notation: the largest unit that divides it.
+pub fn format_duration(duration: Duration) -> String {
+    let millis = duration.as_millis();
+    for (unit, size) in [
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1_000),
+    ] {
+        if millis >= size && millis.is_multiple_of(size) {
+            return format!("{}{unit}", millis / size);
+        }
+    }
+    format!("{millis}ms")
+}
+
+/// Parses a whole number written with optional `_` separators (`50_000_000`).
+pub fn parse_count(text: &str) -> Option<u64> {
+    let digits = text.trim().replace('_', "");
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// The candidate closest to `word`, if one is close enough to be a likely typo.
+pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let limit = (word.chars().count() / 3).max(1);
+    candidates
+        .into_iter()
+        .map(|candidate| (edit_distance(word, candidate), candidate))
+        .filter(|(distance, _)| *distance <= limit)
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, candidate)| candidate)
+}
+
+/// `list` as `a, b, c`, with ` (did you mean `x`?)` when `word` looks like a typo of one.
+pub fn listing(list: &[&str], word: &str) -> String {
+    let mut text = if list.is_empty() {
+        "none".to_owned()
+    } else {
+        list.join(", ")
+    };
+    if let Some(near) = closest(word, list.iter().copied()) {
+        text.push_str(&format!(" (did you mean `{near}`?)"));
+    }
+    text
+}
+
+/// Levenshtein distance, with a transposition of neighbours counting as one edit.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    let mut before_previous = previous.clone();
+    for i in 1..=a.len() {
+        let mut current = vec![i; b.len() + 1];
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (previous[j] + 1)
+                .min(current[j - 1] + 1)
+                .min(previous[j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(before_previous[j - 2] + 1);
+            }
+            current[j] = best;
+        }
+        before_previous = std::mem::replace(&mut previous, current);
+    }
+    previous[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates() {
+        assert_eq!(parse_rate("300/s").map(|r| r.per_second), Ok(300.0));
+        assert_eq!(parse_rate("120/m").map(|r| r.per_second), Ok(2.0));
+        assert_eq!(parse_rate("36/h").map(|r| r.per_second), Ok(0.01));
+        assert_eq!(parse_rate("10_000/s").map(|r| r.per_second), Ok(10_000.0));
+        assert_eq!(parse_rate("0.5/s").map(|r| r.per_second), Ok(0.5));
+        for bad in ["300/x", "300", "/s", "abc/s", "0/s", "-3/s"] {
+            assert!(parse_rate(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("50ms"), Ok(Duration::from_millis(50)));
+        assert_eq!(
+            parse_duration("400d"),
+            Ok(Duration::from_secs(400 * 86_400))
+        );
+        assert_eq!(parse_duration("30m"), Ok(Duration::from_secs(1800)));
+        for bad in ["400q", "d", "5", "0s", "1.5h", ""] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+        assert_eq!(format_duration(Duration::from_secs(400 * 86_400)), "400d");
+        assert_eq!(format_duration(Duration::from_millis(1500)), "1500ms");
+        assert_eq!(format_duration(Duration::from_secs(5400)), "90m");
+    }
+
+    #[test]
+    fn counts_and_suggestions() {
+        assert_eq!(parse_count("50_000_000"), Some(50_000_000));
+        assert_eq!(parse_count("-5"), None);
+        assert_eq!(parse_count("5k"), None);
+        assert_eq!(
+            closest("trasnaction", ["transaction", "get"]),
+            Some("transaction")
+        );
+        assert_eq!(closest("zzz", ["get"]), None);
+        assert_eq!(
+            listing(&["a", "get"], "gte"),
+            "a, get (did you mean `get`?)"
+        );
+    }
+}
