@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod bench;
 mod check;
 mod decide;
 mod table;
@@ -36,6 +37,12 @@ enum Command {
     /// --validate; 2 when the spec cannot be read or has mistakes (all of them are printed,
     /// one per line, as `field.path: message; fix`).
     Decide(decide::DecideArgs),
+    /// Run the scenario benchmarks: a tuned PostgreSQL baseline against the routed store, on
+    /// the same data, answers cross-checked before timing; rewrites docs/benchmarks.md.
+    ///
+    /// Runs the `polyroute-bench` program (package `polyroute-benches`) found beside this one
+    /// or on the PATH, passing every argument on: `polyroute bench all --scale small`.
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -47,6 +54,9 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    if let Command::Bench(args) = &cli.command {
+        return bench::run(args);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -60,6 +70,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check(args) => runtime.block_on(check::run(&args)),
         Command::Decide(args) => runtime.block_on(decide::run(&args)),
+        Command::Bench(args) => bench::run(&args),
     }
 }
 
