@@ -1,4 +1,5 @@
 //! Seeded, deterministic data generators, each modelled on a public benchmark suite so the
 //! shapes (skew, degree distribution, cardinalities) are the ones those suites chose.
 
+pub mod social;
 pub mod ycsb;
