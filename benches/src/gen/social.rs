@@ -250,7 +250,9 @@ mod tests {
         let mean = graph.mean_degree();
         assert!(median < mean * 0.8, "median {median}, mean {mean}");
         assert!(max > mean * 10.0, "max {max}, mean {mean}");
-        assert!(degrees.iter().all(|&d| d as u32 <= Social::cap(20_000, 50.0)));
+        assert!(degrees
+            .iter()
+            .all(|&d| d as u32 <= Social::cap(20_000, 50.0)));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! mix on each.
 
 mod hot_keys;
+mod social;
 
 use std::future::Future;
 
@@ -33,7 +34,11 @@ pub trait Scenario: Send + Sync {
 
 /// Every scenario, in report order.
 pub fn all() -> Vec<Box<dyn Scenario>> {
-    vec![Box::new(hot_keys::HotKeys)]
+    vec![
+        Box::new(hot_keys::HotKeys),
+        Box::new(social::FriendsOfFriends),
+        Box::new(social::Reachability),
+    ]
 }
 
 /// How much to measure.
