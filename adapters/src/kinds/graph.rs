@@ -193,6 +193,16 @@ pub trait GraphStore: Send + Sync + fmt::Debug {
     /// Creates or replaces an edge; both ends must exist ([`StoreError::NotFound`](crate::StoreError::NotFound) otherwise).
     async fn upsert_edge(&self, edge: Edge) -> Result<()>;
 
+    /// Creates or replaces many nodes, then many edges, as one batch (loading a graph one call
+    /// per item is a round trip per item).
+    ///
+    /// Every item is checked before any is written: an empty id or label is an invalid request,
+    /// and an edge whose end is neither stored nor among `nodes` is
+    /// [`StoreError::NotFound`](crate::StoreError::NotFound); either fails the whole batch and
+    /// writes nothing. An item given twice is written once, the last one winning. The batch is
+    /// atomic where the backend has [`batch_writes`](crate::Capabilities::batch_writes).
+    async fn upsert_batch(&self, nodes: Vec<Node>, edges: Vec<Edge>) -> Result<()>;
+
     /// Removes the edge `(from, label, to)`. Returns whether it existed.
     async fn delete_edge(&self, from: &str, label: &str, to: &str) -> Result<bool>;
 

@@ -162,6 +162,9 @@ impl GraphStore for Guarded<dyn GraphStore> {
     async fn upsert_edge(&self, edge: Edge) -> Result<()> {
         self.inner.upsert_edge(edge).await
     }
+    async fn upsert_batch(&self, nodes: Vec<Node>, edges: Vec<Edge>) -> Result<()> {
+        self.inner.upsert_batch(nodes, edges).await
+    }
     async fn delete_edge(&self, from: &str, label: &str, to: &str) -> Result<bool> {
         self.inner.delete_edge(from, label, to).await
     }

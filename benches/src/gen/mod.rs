@@ -4,5 +4,6 @@
 pub mod catalog;
 pub mod events;
 pub mod orders;
+pub mod social;
 pub mod tsbs;
 pub mod ycsb;

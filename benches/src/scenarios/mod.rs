@@ -5,6 +5,7 @@
 mod documents;
 mod events;
 mod hot_keys;
+mod social;
 mod text;
 mod tsbs;
 
@@ -39,6 +40,8 @@ pub trait Scenario: Send + Sync {
 pub fn all() -> Vec<Box<dyn Scenario>> {
     vec![
         Box::new(hot_keys::HotKeys),
+        Box::new(social::FriendsOfFriends),
+        Box::new(social::Reachability),
         Box::new(tsbs::DevOps),
         Box::new(text::Catalog),
         Box::new(events::Events),

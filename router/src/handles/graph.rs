@@ -52,6 +52,14 @@ impl Graph {
             .await
     }
 
+    /// Creates or replaces many nodes, then many edges, checked first and written as one batch
+    /// (atomic where the store has batch writes); an edge may join nodes of the same batch.
+    pub async fn upsert_batch(&self, nodes: Vec<Node>, edges: Vec<Edge>) -> Result<()> {
+        self.context
+            .call("upsert_batch", self.store.upsert_batch(nodes, edges))
+            .await
+    }
+
     /// Removes the edge `(from, label, to)`. Returns whether it existed.
     pub async fn delete_edge(&self, from: &str, label: &str, to: &str) -> Result<bool> {
         self.context

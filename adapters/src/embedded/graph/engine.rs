@@ -1,6 +1,7 @@
 //! The graph on fjall: opening the keyspace and an entity's partitions, writes, and the
 //! snapshot reads that queries are built from.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -286,6 +287,57 @@ impl EntityGraph {
             keys::encode(&[&edge.to, &edge.label, &edge.from]),
             value,
         );
+        tx.commit().map_err(map_error)
+    }
+
+    /// Writes `nodes`, then `edges`, in one write transaction: everything is checked and
+    /// encoded first, so a bad item or an edge to a missing node commits nothing; later items
+    /// overwrite earlier ones with the same key.
+    pub(super) fn upsert_batch(&self, nodes: &[Node], edges: &[Edge]) -> Result<()> {
+        let mut encoded_nodes = Vec::with_capacity(nodes.len());
+        for node in nodes {
+            check_id("a node id", &node.id)?;
+            check_id("a node label", &node.label)?;
+            encoded_nodes.push(codec::encode_node(&node.label, &node.properties)?);
+        }
+        let mut encoded_edges = Vec::with_capacity(edges.len());
+        for edge in edges {
+            check_id("an edge's `from` node id", &edge.from)?;
+            check_id("an edge's `to` node id", &edge.to)?;
+            check_id("an edge label", &edge.label)?;
+            encoded_edges.push(codec::encode_edge(&edge.properties)?);
+        }
+        let mut present: HashSet<&str> = nodes.iter().map(|node| node.id.as_str()).collect();
+        let mut tx = self.engine.write();
+        for edge in edges {
+            for end in [&edge.from, &edge.to] {
+                if present.contains(end.as_str()) {
+                    continue;
+                }
+                if !tx.contains_key(&self.parts.nodes, end).map_err(map_error)? {
+                    return Err(StoreError::not_found(format!(
+                        "node `{end}` (an end of edge `{}` -[{}]-> `{}`); put it in the batch or upsert it first",
+                        edge.from, edge.label, edge.to
+                    )));
+                }
+                present.insert(end);
+            }
+        }
+        for (node, value) in nodes.iter().zip(encoded_nodes) {
+            tx.insert(&self.parts.nodes, node.id.as_bytes(), value);
+        }
+        for (edge, value) in edges.iter().zip(encoded_edges) {
+            tx.insert(
+                &self.parts.out,
+                keys::encode(&[&edge.from, &edge.label, &edge.to]),
+                value.clone(),
+            );
+            tx.insert(
+                &self.parts.into,
+                keys::encode(&[&edge.to, &edge.label, &edge.from]),
+                value,
+            );
+        }
         tx.commit().map_err(map_error)
     }
 

@@ -13,10 +13,11 @@
 //!
 //! Adjacency keys are tuples in the order-preserving encoding of [`keys`], so the edges leaving
 //! (or reaching) a node, or those with one label, are one ordered prefix scan, and traversals
-//! read keys without touching the nodes. Every write is one fjall write transaction: fjall
-//! serializes them, so an edge and its mirror are written together, an edge can never point at
-//! a node being deleted, and deleting a node removes its edges in the same commit. Reads run on
-//! a snapshot, so a traversal or a path search sees one consistent graph.
+//! read keys without touching the nodes. Every write, a batch included, is one fjall write
+//! transaction: fjall serializes them, so an edge and its mirror are written together, an edge
+//! can never point at a node being deleted, deleting a node removes its edges in the same
+//! commit, and a batch lands whole or not at all. Reads run on a snapshot, so a traversal or a
+//! path search sees one consistent graph.
 //!
 //! Property values are stored as described in [`codec`].
 //!
@@ -83,7 +84,7 @@ const INFO: StoreInfo = StoreInfo {
         atomic_increment: false,
         full_text: false,
         weighted_paths: true,
-        batch_writes: false,
+        batch_writes: true,
         evicts: false,
     },
 };
@@ -175,6 +176,10 @@ impl GraphStore for Handle {
 
     async fn upsert_edge(&self, edge: Edge) -> Result<()> {
         self.run(move |g| g.upsert_edge(&edge)).await
+    }
+
+    async fn upsert_batch(&self, nodes: Vec<Node>, edges: Vec<Edge>) -> Result<()> {
+        self.run(move |g| g.upsert_batch(&nodes, &edges)).await
     }
 
     async fn delete_edge(&self, from: &str, label: &str, to: &str) -> Result<bool> {

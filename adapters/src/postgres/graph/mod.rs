@@ -10,6 +10,9 @@
 //! valid id, and `BYTEA` orders by bytes exactly as the contract asks. Labels are `TEXT` under
 //! the `C` collation (byte order). Properties are `jsonb` in the tagged form of [`json`].
 //!
+//! A batch is one transaction of `INSERT … SELECT FROM unnest(…) ON CONFLICT DO UPDATE`
+//! statements, nodes first, a few thousand rows each.
+//!
 //! Neighbours, degree and traversal are one statement each (traversal is a recursive CTE over
 //! distinct `(node, depth)` pairs, so cycles cannot make it run away); shortest paths run from
 //! Rust over one neighbour query per frontier ([`search`]).
@@ -17,6 +20,7 @@
 mod json;
 mod search;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -35,6 +39,10 @@ use crate::{
     Capabilities, EntitySettings, EntitySpec, Result, Store, StoreError, StoreHandle, StoreInfo,
     StoreKind,
 };
+
+/// Rows per statement of a batch: large enough to amortise the round trip, small enough to keep
+/// each statement's arrays a few megabytes.
+const BATCH_ROWS: usize = 10_000;
 
 /// A PostgreSQL database holding graph entities, two tables each.
 #[derive(Clone, Debug)]
@@ -60,6 +68,7 @@ impl Store for PostgresGraph {
             capabilities: Capabilities {
                 durable: self.pool.is_durable(),
                 weighted_paths: true,
+                batch_writes: true,
                 ..Capabilities::default()
             },
         }
@@ -133,6 +142,8 @@ pub(crate) struct Graph {
     get_node: String,
     delete_node: String,
     upsert_edge: String,
+    upsert_nodes: String,
+    upsert_edges: String,
     delete_edge: String,
     exists: String,
     neighbors: [String; 3],
@@ -196,6 +207,16 @@ impl Graph {
             delete_node: format!("DELETE FROM {n} WHERE id = $1"),
             upsert_edge: format!(
                 "INSERT INTO {e} (src, label, dst, props) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (src, label, dst) DO UPDATE SET props = excluded.props"
+            ),
+            upsert_nodes: format!(
+                "INSERT INTO {n} (id, label, props) \
+                 SELECT * FROM unnest($1::bytea[], $2::text[], $3::jsonb[]) \
+                 ON CONFLICT (id) DO UPDATE SET label = excluded.label, props = excluded.props"
+            ),
+            upsert_edges: format!(
+                "INSERT INTO {e} (src, label, dst, props) \
+                 SELECT * FROM unnest($1::bytea[], $2::text[], $3::bytea[], $4::jsonb[]) \
                  ON CONFLICT (src, label, dst) DO UPDATE SET props = excluded.props"
             ),
             delete_edge: format!("DELETE FROM {e} WHERE src = $1 AND label = $2 AND dst = $3"),
@@ -333,6 +354,87 @@ impl GraphStore for Graph {
             }
             Err(err) => Err(self.pool.error(err)),
         }
+    }
+
+    async fn upsert_batch(&self, nodes: Vec<Node>, edges: Vec<Edge>) -> Result<()> {
+        // Checked and encoded before anything is sent. One statement cannot update a row twice,
+        // so a repeated item keeps its last occurrence; rows go in key order, so concurrent
+        // batches lock rows in one order and cannot deadlock.
+        let mut node_rows: BTreeMap<&[u8], (&str, Json)> = BTreeMap::new();
+        for node in &nodes {
+            check("a node id", &node.id)?;
+            check_label(&node.label)?;
+            let props = json::encode(&node.properties)?;
+            node_rows.insert(node.id.as_bytes(), (node.label.as_str(), props));
+        }
+        let mut edge_rows: BTreeMap<(&[u8], &str, &[u8]), Json> = BTreeMap::new();
+        for edge in &edges {
+            check("an edge's `from` node id", &edge.from)?;
+            check("an edge's `to` node id", &edge.to)?;
+            check_label(&edge.label)?;
+            let props = json::encode(&edge.properties)?;
+            edge_rows.insert(
+                (
+                    edge.from.as_bytes(),
+                    edge.label.as_str(),
+                    edge.to.as_bytes(),
+                ),
+                props,
+            );
+        }
+        if node_rows.is_empty() && edge_rows.is_empty() {
+            return Ok(());
+        }
+        let pool = &self.pool;
+        let mut client = pool.get().await?;
+        let tx = client.transaction().await.map_err(|e| pool.error(e))?;
+        let node_rows: Vec<_> = node_rows.into_iter().collect();
+        if !node_rows.is_empty() {
+            let statement = tx
+                .prepare_cached(&self.upsert_nodes)
+                .await
+                .map_err(|e| pool.error(e))?;
+            for chunk in node_rows.chunks(BATCH_ROWS) {
+                let ids: Vec<&[u8]> = chunk.iter().map(|(id, _)| *id).collect();
+                let labels: Vec<&str> = chunk.iter().map(|(_, (label, _))| *label).collect();
+                let props: Vec<&Json> = chunk.iter().map(|(_, (_, props))| props).collect();
+                tx.execute(&statement, &[&ids, &labels, &props])
+                    .await
+                    .map_err(|e| pool.error(e))?;
+            }
+        }
+        let edge_rows: Vec<_> = edge_rows.into_iter().collect();
+        if !edge_rows.is_empty() {
+            let statement = tx
+                .prepare_cached(&self.upsert_edges)
+                .await
+                .map_err(|e| pool.error(e))?;
+            for chunk in edge_rows.chunks(BATCH_ROWS) {
+                let srcs: Vec<&[u8]> = chunk.iter().map(|((src, _, _), _)| *src).collect();
+                let labels: Vec<&str> = chunk.iter().map(|((_, label, _), _)| *label).collect();
+                let dsts: Vec<&[u8]> = chunk.iter().map(|((_, _, dst), _)| *dst).collect();
+                let props: Vec<&Json> = chunk.iter().map(|(_, props)| props).collect();
+                match tx
+                    .execute(&statement, &[&srcs, &labels, &dsts, &props])
+                    .await
+                {
+                    Ok(_) => {}
+                    Err(err) if err.code().is_some_and(|c| c.code() == "23503") => {
+                        let detail = err
+                            .as_db_error()
+                            .and_then(|db| db.detail())
+                            .unwrap_or("an end of an edge is missing")
+                            .to_owned();
+                        return Err(StoreError::not_found(format!(
+                            "an edge of the batch has an end that is neither stored nor in the \
+                             batch ({detail}); nothing was written"
+                        )));
+                    }
+                    Err(err) => return Err(pool.error(err)),
+                }
+            }
+        }
+        tx.commit().await.map_err(|e| pool.error(e))
     }
 
     async fn delete_edge(&self, from: &str, label: &str, to: &str) -> Result<bool> {

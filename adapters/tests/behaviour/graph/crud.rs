@@ -324,3 +324,125 @@ pub async fn concurrent_edge_writes_and_node_delete_leave_no_dangling_edge(
     }
     assert_eq!(dangling, 0, "{refused} writes refused");
 }
+
+pub async fn upsert_batch_round_trips_nodes_and_edges(f: Fixture<dyn GraphStore>) {
+    let store = &*f.store;
+    let nodes: Vec<Node> = (0..50)
+        .map(|i| Node::new(format!("n{i:02}"), "person").with("i", i as i64))
+        .collect();
+    let edges: Vec<Edge> = (0..49)
+        .map(|i| Edge::new(format!("n{i:02}"), "knows", format!("n{:02}", i + 1)).with("w", 1.5))
+        .collect();
+    store
+        .upsert_batch(nodes.clone(), edges.clone())
+        .await
+        .unwrap();
+    for node in &nodes {
+        assert_eq!(store.get_node(&node.id).await.unwrap().as_ref(), Some(node));
+    }
+    let out = store
+        .neighbors("n10", &filter(Direction::Out, &[]), None)
+        .await
+        .unwrap();
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].edge, edges[10]);
+    assert_eq!(
+        neighbor_ids(store, "n10", &filter(Direction::Both, &[])).await,
+        ["n09", "n11"]
+    );
+    // Empty batches are fine.
+    store.upsert_batch(Vec::new(), Vec::new()).await.unwrap();
+}
+
+pub async fn upsert_batch_with_an_edge_to_a_missing_node_writes_nothing(
+    f: Fixture<dyn GraphStore>,
+) {
+    let store = &*f.store;
+    seed(store, &["old"], &[]).await;
+    let result = store
+        .upsert_batch(
+            vec![Node::new("a", "n"), Node::new("old", "changed")],
+            vec![
+                Edge::new("a", "knows", "old"),
+                Edge::new("old", "knows", "ghost"),
+            ],
+        )
+        .await;
+    assert_error(result, ErrorKind::NotFound);
+    assert_eq!(store.get_node("a").await.unwrap(), None);
+    assert_eq!(
+        store.get_node("old").await.unwrap(),
+        Some(Node::new("old", "n"))
+    );
+    assert_eq!(
+        store
+            .degree("old", &filter(Direction::Both, &[]))
+            .await
+            .unwrap(),
+        0
+    );
+    // An invalid item fails the whole batch too.
+    let result = store
+        .upsert_batch(vec![Node::new("b", "n"), Node::new("", "n")], Vec::new())
+        .await;
+    assert_error(result, ErrorKind::InvalidRequest);
+    assert_eq!(store.get_node("b").await.unwrap(), None);
+}
+
+pub async fn upsert_batch_edge_may_join_a_node_of_the_same_batch(f: Fixture<dyn GraphStore>) {
+    let store = &*f.store;
+    seed(store, &["stored"], &[]).await;
+    store
+        .upsert_batch(
+            vec![Node::new("fresh", "n")],
+            vec![
+                Edge::new("stored", "knows", "fresh"),
+                Edge::new("fresh", "knows", "fresh"),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        neighbor_ids(store, "stored", &filter(Direction::Out, &[])).await,
+        ["fresh"]
+    );
+    assert_eq!(
+        neighbor_ids(store, "fresh", &filter(Direction::In, &[])).await,
+        ["fresh", "stored"]
+    );
+}
+
+pub async fn upsert_batch_duplicates_keep_the_last(f: Fixture<dyn GraphStore>) {
+    let store = &*f.store;
+    store
+        .upsert_batch(
+            vec![
+                Node::new("a", "first").with("v", 1),
+                Node::new("b", "n"),
+                Node::new("a", "last").with("v", 2),
+            ],
+            vec![
+                Edge::new("a", "knows", "b").with("v", 1),
+                Edge::new("a", "knows", "b").with("v", 2),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_node("a").await.unwrap(),
+        Some(Node::new("a", "last").with("v", 2))
+    );
+    let out = store
+        .neighbors("a", &filter(Direction::Out, &[]), None)
+        .await
+        .unwrap();
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].edge, Edge::new("a", "knows", "b").with("v", 2));
+    assert_eq!(
+        store
+            .degree("b", &filter(Direction::In, &[]))
+            .await
+            .unwrap(),
+        1
+    );
+}
