@@ -1,5 +1,7 @@
 //! The social-graph scenarios end to end at the tiny scale, against the live PostgreSQL.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use polyroute_benches::env::Servers;
 use polyroute_benches::{run, RunOptions, Scale};
 

@@ -37,7 +37,7 @@ pub struct FriendsOfFriends;
 pub struct Reachability;
 
 /// The generator's seed: every side and every run sees the same graph.
-const SEED: u64 = 0x50C1_A1;
+const SEED: u64 = 0x0050_C1A1;
 
 /// Start persons per query: each is checked on every side, and timed requests cycle over them.
 const STARTS: usize = 5;
