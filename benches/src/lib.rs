@@ -37,6 +37,17 @@ pub enum Scale {
 }
 
 impl Scale {
+    /// Time spent timing one query on one side, past which it stops (keeping at least
+    /// [`measure::MIN_OPS`] requests).
+    pub fn budget(self) -> std::time::Duration {
+        std::time::Duration::from_secs(match self {
+            Scale::Tiny => 1,
+            Scale::Small => 3,
+            Scale::Medium => 10,
+            Scale::Large => 30,
+        })
+    }
+
     /// Requests timed per query and side.
     pub fn ops(self) -> u64 {
         match self {

@@ -84,7 +84,24 @@ impl Recorder {
 }
 
 /// Runs `request(i)` for `i` in `0..ops`, one after another; returns the latencies.
-pub async fn closed_loop<F, Fut, T, E>(ops: u64, mut request: F) -> Result<Summary, E>
+pub async fn closed_loop<F, Fut, T, E>(ops: u64, request: F) -> Result<Summary, E>
+where
+    F: FnMut(u64) -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    closed_loop_within(ops, None, request).await
+}
+
+/// Fewest requests a measurement keeps, whatever its time budget.
+pub const MIN_OPS: u64 = 5;
+
+/// As [`closed_loop`], stopping early once `budget` has passed and at least [`MIN_OPS`]
+/// requests are recorded: slow queries get fewer requests instead of stalling a run.
+pub async fn closed_loop_within<F, Fut, T, E>(
+    ops: u64,
+    budget: Option<Duration>,
+    mut request: F,
+) -> Result<Summary, E>
 where
     F: FnMut(u64) -> Fut,
     Fut: Future<Output = Result<T, E>>,
@@ -95,6 +112,9 @@ where
         let sent = Instant::now();
         std::hint::black_box(request(i).await?);
         recorder.record(sent.elapsed());
+        if i + 1 >= MIN_OPS && budget.is_some_and(|b| started.elapsed() > b) {
+            break;
+        }
     }
     Ok(recorder.summary(started.elapsed()))
 }
@@ -148,6 +168,18 @@ mod tests {
         .unwrap();
         assert_eq!(summary.ops, 100);
         assert!(summary.p50_us > 1_000.0, "{summary:?}");
+    }
+
+    #[tokio::test]
+    async fn a_budget_stops_slow_measurements_after_the_minimum() {
+        let slow = |_| async {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            Ok::<_, ()>(())
+        };
+        let summary = closed_loop_within(1_000, Some(Duration::from_millis(10)), slow)
+            .await
+            .unwrap();
+        assert_eq!(summary.ops, MIN_OPS);
     }
 
     #[tokio::test]

@@ -6,6 +6,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use polyroute_adapters::{Result, StoreError, StoreKind};
@@ -85,11 +86,24 @@ impl CallContext {
             op,
         );
         async move {
-            let outcome = match tokio::time::timeout(target.timeout, operation).await {
-                Ok(outcome) => outcome,
-                Err(_) => Err(StoreError::Timeout {
-                    after: target.timeout,
-                }),
+            let mut operation = std::pin::pin!(operation);
+            // A first poll without a timer: a call that completes at once (an in-process store
+            // answering from memory) needs none, and arming one costs more than such a call. A
+            // timer could not have interrupted that poll either; the deadline counts from the
+            // first time the call waits.
+            let first = std::future::poll_fn(|cx| match operation.as_mut().poll(cx) {
+                Poll::Ready(outcome) => Poll::Ready(Some(outcome)),
+                Poll::Pending => Poll::Ready(None),
+            })
+            .await;
+            let outcome = match first {
+                Some(outcome) => outcome,
+                None => match tokio::time::timeout(target.timeout, operation).await {
+                    Ok(outcome) => outcome,
+                    Err(_) => Err(StoreError::Timeout {
+                        after: target.timeout,
+                    }),
+                },
             };
             if let Err(err) = &outcome {
                 tracing::debug!(error.kind = err.kind().as_str(), error = %err, "call failed");

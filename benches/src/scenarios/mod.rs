@@ -136,10 +136,15 @@ impl Context<'_> {
     {
         let ops = ops.max(1);
         // Warm-up: caches, prepared statements, connections; not recorded.
-        for i in 0..(ops / 10).max(1) {
+        let warming = std::time::Instant::now();
+        for i in 0..(ops / 10).clamp(1, 20) {
             std::hint::black_box(request(ops + i).await?);
+            if warming.elapsed() > self.plan.scale.budget() / 4 {
+                break;
+            }
         }
-        let summary = measure::closed_loop(ops, &mut request).await?;
+        let budget = Some(self.plan.scale.budget());
+        let summary = measure::closed_loop_within(ops, budget, &mut request).await?;
         self.measurements.push(Measurement {
             query: query.to_owned(),
             side: side.to_owned(),
@@ -149,6 +154,7 @@ impl Context<'_> {
         if let Some(rate) = self.plan.open_rate {
             // Never drive a side past what it sustained closed-loop: that measures a queue.
             let rate = rate.min(summary.throughput * 0.8);
+            let ops = summary.ops;
             let summary = measure::open_loop(ops, rate, &mut request).await?;
             self.measurements.push(Measurement {
                 query: query.to_owned(),

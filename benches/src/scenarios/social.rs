@@ -62,7 +62,7 @@ fn mean_degree(scale: Scale, size: u64) -> f64 {
 fn budget(scale: Scale) -> Duration {
     Duration::from_secs_f64(match scale {
         Scale::Tiny => 0.5,
-        Scale::Small => 4.0,
+        Scale::Small => 2.5,
         Scale::Medium => 15.0,
         Scale::Large => 30.0,
     })
