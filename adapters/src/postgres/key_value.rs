@@ -8,7 +8,7 @@
 //! concurrent writers without explicit locks or retries.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -18,6 +18,7 @@ use tokio_postgres::types::ToSql;
 use super::config::Config;
 use super::migrate::{self, identifier};
 use super::pool::PgPool;
+use super::purge::spawn_purge;
 use crate::kinds::key_value::{KeyValueStore, SetCondition, SetOptions};
 use crate::store::wrong_settings;
 use crate::{
@@ -83,31 +84,18 @@ impl Store for PostgresKeyValue {
         )
         .await?;
         let handle = Arc::new(Table::new(self.pool.clone(), &table));
-        spawn_purge(Arc::downgrade(&handle), self.purge_interval);
+        spawn_purge(
+            Arc::downgrade(&handle),
+            self.purge_interval,
+            "purging expired key-value rows",
+            |table| async move { table.purge().await },
+        );
         Ok(StoreHandle::KeyValue(handle))
     }
 
     async fn ping(&self) -> Result<()> {
         self.pool.ping().await
     }
-}
-
-/// Deletes expired rows every `interval` while the handle lives.
-fn spawn_purge(handle: Weak<Table>, interval: Duration) {
-    tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(interval);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        ticks.tick().await;
-        loop {
-            ticks.tick().await;
-            let Some(table) = handle.upgrade() else {
-                return;
-            };
-            if let Err(err) = table.purge().await {
-                tracing::warn!(error = %err, "purging expired key-value rows failed");
-            }
-        }
-    });
 }
 
 /// The SQL of one entity, written once.

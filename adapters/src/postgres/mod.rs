@@ -19,6 +19,7 @@ pub mod graph;
 pub mod key_value;
 mod migrate;
 mod pool;
+mod purge;
 pub mod relational;
 pub mod search;
 pub mod time_series;

@@ -20,7 +20,7 @@ mod sql;
 mod write;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, RwLock, Weak};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
@@ -29,6 +29,7 @@ use serde_json::Value as Json;
 use super::config::Config;
 use super::migrate;
 use super::pool::PgPool;
+use super::purge::spawn_purge;
 use crate::kinds::time_series::{
     LastPoint, Point, RangeQuery, SeriesData, TagFilter, TimeSeriesStore, WindowQuery, WindowSeries,
 };
@@ -113,7 +114,12 @@ impl Store for PostgresTimeSeries {
             types: RwLock::new(HashMap::new()),
         });
         if retention.is_some() {
-            spawn_purge(Arc::downgrade(&handle), self.purge_interval);
+            spawn_purge(
+                Arc::downgrade(&handle),
+                self.purge_interval,
+                "deleting time-series points past the retention",
+                |entity| async move { entity.purge().await },
+            );
         }
         Ok(StoreHandle::TimeSeries(handle))
     }
@@ -121,23 +127,6 @@ impl Store for PostgresTimeSeries {
     async fn ping(&self) -> Result<()> {
         self.pool.ping().await
     }
-}
-
-/// Deletes points past the retention every `interval` while the handle lives.
-fn spawn_purge(handle: Weak<Entity>, interval: Duration) {
-    tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(interval);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticks.tick().await;
-            let Some(entity) = handle.upgrade() else {
-                return;
-            };
-            if let Err(err) = entity.purge().await {
-                tracing::warn!(error = %err, "deleting time-series points past the retention failed");
-            }
-        }
-    });
 }
 
 /// Field types by measurement and field, as recorded; a recorded type never changes.

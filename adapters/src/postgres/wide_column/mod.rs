@@ -33,7 +33,7 @@ mod sql;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -43,6 +43,7 @@ use tokio_postgres::types::ToSql;
 use super::config::Config;
 use super::migrate::{self, identifier};
 use super::pool::PgPool;
+use super::purge::spawn_purge;
 use crate::embedded::wide_column::record::Record;
 use crate::embedded::wide_column::{key, now_micros, rules, Clock};
 use crate::kinds::wide_column::{
@@ -166,31 +167,18 @@ impl Store for PostgresWideColumn {
             clock: self.clock.clone(),
             grace: self.grace,
         });
-        spawn_purge(Arc::downgrade(&table), self.purge_interval);
+        spawn_purge(
+            Arc::downgrade(&table),
+            self.purge_interval,
+            "purging wide-column rows",
+            |table| async move { table.purge().await.map(drop) },
+        );
         Ok(StoreHandle::WideColumn(table))
     }
 
     async fn ping(&self) -> Result<()> {
         self.pool.ping().await
     }
-}
-
-/// Drops dead rows past the grace every `interval` while the handle lives.
-fn spawn_purge(handle: Weak<Table>, interval: Duration) {
-    tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(interval);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        ticks.tick().await;
-        loop {
-            ticks.tick().await;
-            let Some(table) = handle.upgrade() else {
-                return;
-            };
-            if let Err(err) = table.purge().await {
-                tracing::warn!(error = %err, "purging wide-column rows failed");
-            }
-        }
-    });
 }
 
 /// A row's key: the encoding of each key column's value, partition columns first.
