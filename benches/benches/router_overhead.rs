@@ -91,6 +91,12 @@ fn key_value(c: &mut Criterion, runtime: &Runtime, backend: &str, options: serde
         b.to_async(runtime)
             .iter(|| async { routed.get("k").await.unwrap() })
     });
+    // The direct call once more: the spread between the two direct runs is the noise floor
+    // against which the router's overhead is read.
+    group.bench_function(BenchmarkId::new("direct-again", backend), |b| {
+        b.to_async(runtime)
+            .iter(|| async { direct.get("k").await.unwrap() })
+    });
     group.finish();
     runtime.block_on(async { direct.delete("k").await.unwrap() });
 }

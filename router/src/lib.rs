@@ -39,7 +39,7 @@ mod router;
 mod routes;
 
 pub use builder::RouterBuilder;
-pub use call::CallContext;
+pub use call::{Call, CallContext};
 pub use config::{Config, ConfigError, ConfigProblem, ProblemKind};
 pub use error::{RouterError, StartupFailure};
 pub use handles::{

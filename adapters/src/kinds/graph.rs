@@ -218,6 +218,13 @@ pub trait GraphStore: Send + Sync + fmt::Debug {
     /// smallest depth, ordered by (depth, id).
     async fn traverse(&self, query: &TraverseQuery) -> Result<Vec<Visit>>;
 
+    /// How many nodes [`traverse`](GraphStore::traverse) would return (at most `limit`),
+    /// without returning them: "how many people within three hops" is one number, and a
+    /// backend can count where the data is instead of shipping every id.
+    async fn count_reachable(&self, query: &TraverseQuery) -> Result<u64> {
+        Ok(self.traverse(query).await?.len() as u64)
+    }
+
     /// The shortest path, or `None` when there is none within `max_depth` hops. From a node to
     /// itself it is that node alone, with cost 0.
     async fn shortest_path(&self, query: &PathQuery) -> Result<Option<Path>>;

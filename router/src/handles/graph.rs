@@ -86,6 +86,13 @@ impl Graph {
             .await
     }
 
+    /// How many nodes [`Graph::traverse`] would return, without returning them.
+    pub async fn count_reachable(&self, query: &TraverseQuery) -> Result<u64> {
+        self.context
+            .call("count_reachable", self.store.count_reachable(query))
+            .await
+    }
+
     /// The shortest path, if one exists within the query's depth.
     pub async fn shortest_path(&self, query: &PathQuery) -> Result<Option<Path>> {
         self.context

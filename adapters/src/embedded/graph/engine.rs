@@ -1,16 +1,17 @@
 //! The graph on fjall: opening the keyspace and an entity's partitions, writes, and the
 //! snapshot reads that queries are built from.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use fjall::{
     PartitionCreateOptions, PersistMode, ReadTransaction, TxKeyspace, TxPartitionHandle,
     WriteTransaction,
 };
 
+use super::adjacency::{Adjacency, Topology};
 use super::{codec, keys};
 use crate::kinds::graph::{Direction, Edge, EdgeFilter, Neighbor, Node};
 use crate::{Result, StoreError, Value};
@@ -31,6 +32,8 @@ pub(super) struct Engine {
     meta: TxPartitionHandle,
     /// `None` in temporary mode: nothing is flushed on commit.
     durability: Option<PersistMode>,
+    /// Each entity's in-memory topology, shared by every handle opened on it.
+    topologies: Mutex<HashMap<String, Arc<Topology>>>,
 }
 
 impl fmt::Debug for Engine {
@@ -88,6 +91,7 @@ impl Engine {
             keyspace,
             meta,
             durability,
+            topologies: Mutex::default(),
         })
     }
 
@@ -107,6 +111,15 @@ impl Engine {
     fn write(&self) -> WriteTransaction<'_> {
         self.keyspace.write_tx().durability(self.durability)
     }
+
+    /// The topology of entity `name`, the same for every handle on it.
+    fn topology(&self, name: &str) -> Arc<Topology> {
+        let mut topologies = self
+            .topologies
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Arc::clone(topologies.entry(name.to_owned()).or_default())
+    }
 }
 
 /// One entity's partitions.
@@ -114,6 +127,7 @@ impl Engine {
 pub(super) struct EntityGraph {
     engine: Arc<Engine>,
     pub(super) parts: Partitions,
+    topology: Arc<Topology>,
 }
 
 /// The three partitions of one entity.
@@ -212,7 +226,50 @@ impl EntityGraph {
             out: open("out")?,
             into: open("in")?,
         };
-        Ok(EntityGraph { engine, parts })
+        let topology = engine.topology(name);
+        Ok(EntityGraph {
+            engine,
+            parts,
+            topology,
+        })
+    }
+
+    /// Commits `tx`, then applies `change` to the in-memory topology if it is built, under
+    /// the topology's lock so changes apply in commit order. A change that cannot be applied
+    /// drops the topology, to be rebuilt from storage by the next query that needs it.
+    fn commit(
+        &self,
+        tx: WriteTransaction<'_>,
+        change: impl FnOnce(&mut Adjacency) -> Result<()>,
+    ) -> Result<()> {
+        let mut topology = self.topology.lock();
+        tx.commit().map_err(map_error)?;
+        if let Some(adjacency) = topology.as_mut() {
+            if change(adjacency).is_err() {
+                *topology = None;
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs `query` on the in-memory topology, building it from a snapshot first if needed.
+    pub(super) fn with_topology<T>(&self, query: impl FnOnce(&Adjacency) -> T) -> Result<T> {
+        self.topology.query(
+            || {
+                let snapshot = self.snapshot();
+                Adjacency::build(
+                    snapshot
+                        .tx
+                        .keys(&self.parts.nodes)
+                        .map(|k| k.map_err(map_error)),
+                    snapshot
+                        .tx
+                        .keys(&self.parts.out)
+                        .map(|k| k.map_err(map_error)),
+                )
+            },
+            query,
+        )
     }
 
     /// A consistent snapshot to read from.
@@ -229,7 +286,7 @@ impl EntityGraph {
         let value = codec::encode_node(&node.label, &node.properties)?;
         let mut tx = self.engine.write();
         tx.insert(&self.parts.nodes, node.id.as_bytes(), value);
-        tx.commit().map_err(map_error)
+        self.commit(tx, |adjacency| adjacency.add_node(&node.id))
     }
 
     pub(super) fn get_node(&self, id: &str) -> Result<Option<Node>> {
@@ -259,7 +316,10 @@ impl EntityGraph {
             tx.remove(&self.parts.into, keys::encode(&[to, &label, from]));
         }
         tx.remove(&self.parts.nodes, id.as_bytes());
-        tx.commit().map_err(map_error)?;
+        self.commit(tx, |adjacency| {
+            adjacency.remove_node(id);
+            Ok(())
+        })?;
         Ok(true)
     }
 
@@ -287,7 +347,9 @@ impl EntityGraph {
             keys::encode(&[&edge.to, &edge.label, &edge.from]),
             value,
         );
-        tx.commit().map_err(map_error)
+        self.commit(tx, |adjacency| {
+            adjacency.add_edge(&edge.from, &edge.label, &edge.to)
+        })
     }
 
     /// Writes `nodes`, then `edges`, in one write transaction: everything is checked and
@@ -338,7 +400,15 @@ impl EntityGraph {
                 value,
             );
         }
-        tx.commit().map_err(map_error)
+        self.commit(tx, |adjacency| {
+            for node in nodes {
+                adjacency.add_node(&node.id)?;
+            }
+            for edge in edges {
+                adjacency.add_edge(&edge.from, &edge.label, &edge.to)?;
+            }
+            Ok(())
+        })
     }
 
     pub(super) fn delete_edge(&self, from: &str, label: &str, to: &str) -> Result<bool> {
@@ -352,7 +422,10 @@ impl EntityGraph {
         }
         tx.remove(&self.parts.out, out_key);
         tx.remove(&self.parts.into, keys::encode(&[to, label, from]));
-        tx.commit().map_err(map_error)?;
+        self.commit(tx, |adjacency| {
+            adjacency.remove_edge(from, label, to);
+            Ok(())
+        })?;
         Ok(true)
     }
 

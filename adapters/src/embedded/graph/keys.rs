@@ -7,6 +7,8 @@
 //! and the encoding of `(a)` is a prefix of `(a, b)`'s but never of `(a', …)` for another `a'`:
 //! the neighbours of one node, or of one node along one label, are exactly one prefix scan.
 
+use std::borrow::Cow;
+
 const ESCAPE: u8 = 0xFF;
 const TERMINATOR: u8 = 0x01;
 
@@ -34,39 +36,46 @@ pub(super) fn encode(components: &[&str]) -> Vec<u8> {
 
 /// Splits an encoded key back into its components; `None` if it is not a well-formed encoding
 /// of UTF-8 strings.
-pub(super) fn decode(mut key: &[u8]) -> Option<Vec<String>> {
+#[cfg(test)]
+fn decode(mut key: &[u8]) -> Option<Vec<String>> {
     let mut components = Vec::with_capacity(3);
     while !key.is_empty() {
-        let mut component = Vec::new();
-        loop {
-            match key {
-                [0, TERMINATOR, rest @ ..] => {
-                    key = rest;
-                    break;
-                }
-                [0, ESCAPE, rest @ ..] => {
-                    component.push(0);
-                    key = rest;
-                }
-                [byte, rest @ ..] if *byte != 0 => {
-                    component.push(*byte);
-                    key = rest;
-                }
-                _ => return None,
-            }
-        }
-        components.push(String::from_utf8(component).ok()?);
+        components.push(next(&mut key)?.into_owned());
     }
     Some(components)
 }
 
 /// The three components of an adjacency key: `(node, label, other node)`.
 pub(super) fn decode_triple(key: &[u8]) -> Option<(String, String, String)> {
-    let mut parts = decode(key)?.into_iter();
-    match (parts.next(), parts.next(), parts.next(), parts.next()) {
-        (Some(a), Some(b), Some(c), None) => Some((a, b, c)),
-        _ => None,
+    let [a, b, c] = split_triple(key)?;
+    Some((a.into_owned(), b.into_owned(), c.into_owned()))
+}
+
+/// The three components of an adjacency key, borrowed from it unless one holds an escaped
+/// `0x00`: reading a whole partition this way allocates nothing per key.
+pub(super) fn split_triple(mut key: &[u8]) -> Option<[Cow<'_, str>; 3]> {
+    let triple = [next(&mut key)?, next(&mut key)?, next(&mut key)?];
+    key.is_empty().then_some(triple)
+}
+
+/// Takes the first component off `key`.
+fn next<'k>(key: &mut &'k [u8]) -> Option<Cow<'k, str>> {
+    let bytes: &'k [u8] = key;
+    let end = bytes.windows(2).position(|pair| pair == [0, TERMINATOR])?;
+    let (raw, rest) = (&bytes[..end], &bytes[end + 2..]);
+    *key = rest;
+    if !raw.contains(&0) {
+        return std::str::from_utf8(raw).ok().map(Cow::Borrowed);
     }
+    let mut component = Vec::with_capacity(raw.len());
+    let mut bytes = raw.iter();
+    while let Some(&byte) = bytes.next() {
+        if byte == 0 && bytes.next() != Some(&ESCAPE) {
+            return None;
+        }
+        component.push(byte);
+    }
+    String::from_utf8(component).ok().map(Cow::Owned)
 }
 
 #[cfg(test)]

@@ -12,12 +12,15 @@
 //! | `<entity>.in` | `(to, label, from)` | the edge's properties |
 //!
 //! Adjacency keys are tuples in the order-preserving encoding of [`keys`], so the edges leaving
-//! (or reaching) a node, or those with one label, are one ordered prefix scan, and traversals
-//! read keys without touching the nodes. Every write, a batch included, is one fjall write
-//! transaction: fjall serializes them, so an edge and its mirror are written together, an edge
-//! can never point at a node being deleted, deleting a node removes its edges in the same
-//! commit, and a batch lands whole or not at all. Reads run on a snapshot, so a traversal or a
-//! path search sees one consistent graph.
+//! (or reaching) a node, or those with one label, are one ordered prefix scan. Every write, a
+//! batch included, is one fjall write transaction: fjall serializes them, so an edge and its
+//! mirror are written together, an edge can never point at a node being deleted, deleting a
+//! node removes its edges in the same commit, and a batch lands whole or not at all. Reads run
+//! on a snapshot, so a path search sees one consistent graph.
+//!
+//! Traversals and hop-counted paths run on the entity's topology held in memory
+//! ([`adjacency`]): built from storage by the first such query, then changed by every commit
+//! under a lock, so it always equals the committed graph.
 //!
 //! Property values are stored as described in [`codec`].
 //!
@@ -26,6 +29,7 @@
 //! Those of [`GraphStore`]: ids and labels are non-empty text; asking about a missing node is
 //! [`StoreError::NotFound`]; results are ordered as the trait documents.
 
+mod adjacency;
 mod codec;
 mod engine;
 mod keys;
@@ -200,6 +204,11 @@ impl GraphStore for Handle {
     async fn traverse(&self, query: &TraverseQuery) -> Result<Vec<Visit>> {
         let query = query.clone();
         self.run(move |g| g.traverse(&query)).await
+    }
+
+    async fn count_reachable(&self, query: &TraverseQuery) -> Result<u64> {
+        let query = query.clone();
+        self.run(move |g| g.count_reachable(&query)).await
     }
 
     async fn shortest_path(&self, query: &PathQuery) -> Result<Option<Path>> {

@@ -1,181 +1,72 @@
-//! Breadth-first traversal and shortest paths over a snapshot.
+//! Traversals and shortest paths: by hops on the in-memory topology, by weight over a snapshot.
 
 use std::cmp::Ordering;
-use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::collections::{BinaryHeap, HashMap};
 
+use super::adjacency::Adjacency;
 use super::engine::{filter_labels, weight_of, EntityGraph, Side, Snapshot};
 use super::meet;
-use crate::kinds::graph::{Direction, EdgeFilter, Path, PathQuery, TraverseQuery, Visit};
-use crate::Result;
-
-impl Snapshot<'_> {
-    /// Calls `visit` with the id of every node one matching edge away from `id`.
-    fn each_neighbor(
-        &self,
-        id: &str,
-        edges: &EdgeFilter,
-        labels: &[&str],
-        mut visit: impl FnMut(String),
-    ) -> Result<()> {
-        for &side in Side::of(edges.direction) {
-            self.each_hop(id, side, labels, |hop| {
-                visit(hop.other);
-                Ok(true)
-            })?;
-        }
-        Ok(())
-    }
-}
+use crate::kinds::graph::{Direction, Path, PathQuery, TraverseQuery, Visit};
+use crate::{Result, StoreError};
 
 impl EntityGraph {
     /// Level by level from the start: each node once, at its smallest depth, ordered by depth
-    /// then id; stops after the level that reaches the limit.
+    /// then id; stops after the level that reaches the limit. Runs on the in-memory topology.
     pub(super) fn traverse(&self, query: &TraverseQuery) -> Result<Vec<Visit>> {
-        let labels = filter_labels(&query.edges)?;
-        let snapshot = self.snapshot();
-        snapshot.require(&query.start)?;
+        filter_labels(&query.edges)?;
         let limit = query.limit.unwrap_or(usize::MAX);
-        let mut seen: HashSet<String> = HashSet::from([query.start.clone()]);
-        let mut frontier = vec![query.start.clone()];
-        let mut visits = Vec::new();
-        let mut depth = 0;
-        while depth < query.max_depth && visits.len() < limit && !frontier.is_empty() {
-            depth += 1;
-            let mut next = Vec::new();
-            for id in &frontier {
-                snapshot.each_neighbor(id, &query.edges, &labels, |other| {
-                    if !seen.contains(&other) {
-                        seen.insert(other.clone());
-                        next.push(other);
-                    }
-                })?;
-            }
-            next.sort_unstable();
-            visits.extend(next.iter().map(|id| Visit {
-                id: id.clone(),
-                depth,
-            }));
-            frontier = next;
-        }
-        visits.truncate(limit);
-        Ok(visits)
+        self.with_topology(|graph| {
+            require(graph, &query.start)?;
+            Ok(graph.traverse(&query.start, &query.edges, query.max_depth, limit))
+        })?
     }
 
+    /// How many nodes [`EntityGraph::traverse`] would return, without naming them.
+    pub(super) fn count_reachable(&self, query: &TraverseQuery) -> Result<u64> {
+        filter_labels(&query.edges)?;
+        let limit = query.limit.unwrap_or(usize::MAX);
+        self.with_topology(|graph| {
+            require(graph, &query.start)?;
+            Ok(graph.count_reachable(&query.start, &query.edges, query.max_depth, limit))
+        })?
+    }
+
+    /// Fewest hops on the in-memory topology; cheapest by weight on a snapshot of storage,
+    /// where the weights are.
     pub(super) fn shortest_path(&self, query: &PathQuery) -> Result<Option<Path>> {
         let labels = filter_labels(&query.edges)?;
-        let snapshot = self.snapshot();
-        snapshot.require(&query.from)?;
-        snapshot.require(&query.to)?;
-        if query.from == query.to {
-            return Ok(Some(Path {
-                nodes: vec![query.from.clone()],
-                cost: 0.0,
-            }));
-        }
-        match &query.weight {
-            None => fewest_hops(&snapshot, query, &labels),
-            Some(property) => lightest(&snapshot, query, &labels, property),
-        }
-    }
-}
-
-/// Breadth-first search from both ends at once, a whole level at a time on the side with the
-/// smaller frontier: on graphs with hubs it reads a small fraction of what a one-sided search
-/// does. The backward side follows the same edges against their direction (the `in` index for
-/// an `out` query). Stops at the first node both sides reach: every shorter path would have met
-/// at an earlier level.
-fn fewest_hops(
-    snapshot: &Snapshot<'_>,
-    query: &PathQuery,
-    labels: &[&str],
-) -> Result<Option<Path>> {
-    let backward = EdgeFilter {
-        direction: match query.edges.direction {
-            Direction::Out => Direction::In,
-            Direction::In => Direction::Out,
-            Direction::Both => Direction::Both,
-        },
-        labels: Vec::new(),
-    };
-    let mut ends = [
-        Frontier::new(&query.from, &query.edges),
-        Frontier::new(&query.to, &backward),
-    ];
-    let mut hops = 0;
-    while hops < query.max_depth && ends.iter().all(|end| !end.nodes.is_empty()) {
-        hops += 1;
-        let [forward, backward] = &mut ends;
-        let meeting = if forward.nodes.len() <= backward.nodes.len() {
-            forward.expand(backward, snapshot, labels)?
-        } else {
-            backward.expand(forward, snapshot, labels)?
+        let itself = || Path {
+            nodes: vec![query.from.clone()],
+            cost: 0.0,
         };
-        if let Some(meeting) = meeting {
-            let mut nodes = forward.walk_back(&meeting);
-            nodes.reverse();
-            nodes.pop();
-            nodes.extend(backward.walk_back(&meeting));
-            let cost = (nodes.len() - 1) as f64;
-            return Ok(Some(Path { nodes, cost }));
-        }
-    }
-    Ok(None)
-}
-
-/// One end of a bidirectional search: its last level and how each node was reached.
-struct Frontier<'q> {
-    edges: &'q EdgeFilter,
-    nodes: Vec<String>,
-    /// Each reached node and the node it was reached from (`None` for the start).
-    parent: HashMap<String, Option<String>>,
-}
-
-impl<'q> Frontier<'q> {
-    fn new(start: &str, edges: &'q EdgeFilter) -> Self {
-        Frontier {
-            edges,
-            nodes: vec![start.to_owned()],
-            parent: HashMap::from([(start.to_owned(), None)]),
-        }
-    }
-
-    /// Advances one level; returns the first node reached that `other` has reached too.
-    fn expand(
-        &mut self,
-        other: &Frontier<'_>,
-        snapshot: &Snapshot<'_>,
-        labels: &[&str],
-    ) -> Result<Option<String>> {
-        let mut next = Vec::new();
-        let mut meeting = None;
-        for id in &self.nodes {
-            snapshot.each_neighbor(id, self.edges, labels, |reached| {
-                if meeting.is_some() || self.parent.contains_key(&reached) {
-                    return;
+        match &query.weight {
+            None => self.with_topology(|graph| {
+                require(graph, &query.from)?;
+                require(graph, &query.to)?;
+                if query.from == query.to {
+                    return Ok(Some(itself()));
                 }
-                if other.parent.contains_key(&reached) {
-                    meeting = Some(reached.clone());
+                Ok(graph.fewest_hops(&query.from, &query.to, &query.edges, query.max_depth))
+            })?,
+            Some(property) => {
+                let snapshot = self.snapshot();
+                snapshot.require(&query.from)?;
+                snapshot.require(&query.to)?;
+                if query.from == query.to {
+                    return Ok(Some(itself()));
                 }
-                self.parent.insert(reached.clone(), Some(id.clone()));
-                next.push(reached);
-            })?;
-            if meeting.is_some() {
-                return Ok(meeting);
+                lightest(&snapshot, query, &labels, property)
             }
         }
-        self.nodes = next;
-        Ok(None)
     }
+}
 
-    /// The nodes from `node` back to this end's start, both included.
-    fn walk_back(&self, node: &str) -> Vec<String> {
-        let mut nodes = vec![node.to_owned()];
-        let mut at = node;
-        while let Some(Some(previous)) = self.parent.get(at) {
-            nodes.push(previous.clone());
-            at = previous;
-        }
-        nodes
+/// `NotFound` unless node `id` exists.
+fn require(graph: &Adjacency, id: &str) -> Result<()> {
+    if graph.contains(id) {
+        Ok(())
+    } else {
+        Err(StoreError::not_found(format!("node `{id}`")))
     }
 }
 

@@ -149,6 +149,7 @@ pub(crate) struct Graph {
     neighbors: [String; 3],
     degree: [String; 3],
     traverse: [String; 3],
+    count_reachable: [String; 3],
 }
 
 fn index(direction: Direction) -> usize {
@@ -177,7 +178,7 @@ impl Graph {
                 hops(e, d)
             )
         });
-        let traverse = DIRECTIONS.map(|d| {
+        let reached = DIRECTIONS.map(|d| {
             let step = match d {
                 Direction::Out => format!("SELECT src AS a, dst AS b, label FROM {e}"),
                 Direction::In => format!("SELECT dst AS a, src AS b, label FROM {e}"),
@@ -193,9 +194,19 @@ impl Graph {
                    SELECT s.b, r.depth + 1 FROM reached r JOIN ({step}) s ON s.a = r.id \
                    WHERE r.depth < $3 \
                      AND (cardinality($2::text[]) = 0 OR s.label = ANY($2::text[])) \
-                 ) \
-                 SELECT id, min(depth) AS depth FROM reached WHERE id <> $1 \
+                 )"
+            )
+        });
+        let traverse = reached.clone().map(|cte| {
+            format!(
+                "{cte} SELECT id, min(depth) AS depth FROM reached WHERE id <> $1 \
                  GROUP BY id ORDER BY depth, id LIMIT $4"
+            )
+        });
+        let count_reachable = reached.map(|cte| {
+            format!(
+                "{cte} SELECT count(*) FROM \
+                 (SELECT DISTINCT id FROM reached WHERE id <> $1 LIMIT $4) r"
             )
         });
         Graph {
@@ -224,6 +235,7 @@ impl Graph {
             neighbors,
             degree,
             traverse,
+            count_reachable,
             edges: e.to_owned(),
             pool,
         }
@@ -522,6 +534,32 @@ impl GraphStore for Graph {
                 })
             })
             .collect()
+    }
+
+    async fn count_reachable(&self, query: &TraverseQuery) -> Result<u64> {
+        check("a traversal's start node id", &query.start)?;
+        let labels = filter_labels(&query.edges)?;
+        let depth = i32::try_from(query.max_depth).unwrap_or(i32::MAX);
+        let sql = &self.count_reachable[index(query.edges.direction)];
+        let rows = self
+            .query(
+                sql,
+                &[
+                    &query.start.as_bytes(),
+                    &labels,
+                    &depth,
+                    &limit(query.limit),
+                ],
+            )
+            .await?;
+        let count: i64 = match rows.first() {
+            Some(row) => row.try_get(0).map_err(|e| self.pool.error(e))?,
+            None => 0,
+        };
+        if count == 0 {
+            self.require(&query.start).await?;
+        }
+        Ok(u64::try_from(count).unwrap_or(0))
     }
 
     async fn shortest_path(&self, query: &PathQuery) -> Result<Option<Path>> {

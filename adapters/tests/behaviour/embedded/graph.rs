@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use polyroute_adapters::kinds::graph::{
-    Direction, Edge, EdgeFilter, GraphSettings, GraphStore, Node, PathQuery,
+    Direction, Edge, EdgeFilter, GraphSettings, GraphStore, Node, PathQuery, TraverseQuery,
 };
 use polyroute_adapters::registry::{self, ConnectContext};
 use polyroute_adapters::{EntitySettings, Store, StoreHandle, StoreKind, Value};
@@ -161,6 +161,39 @@ async fn graph_survives_reopening_the_folder() {
         .unwrap();
     assert_eq!(path.nodes, ["alice", "bob", "carol"]);
     assert_eq!(path.cost, 2.5);
+    // Traversals run on a topology rebuilt from the folder.
+    let reach = TraverseQuery {
+        start: "alice".into(),
+        edges: EdgeFilter::new(Direction::Out),
+        max_depth: 5,
+        limit: None,
+    };
+    let visits = graph.traverse(&reach).await.unwrap();
+    let ids: Vec<&str> = visits.iter().map(|v| v.id.as_str()).collect();
+    assert_eq!(ids, ["bob", "carol"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handles_on_one_entity_share_what_traversals_see() {
+    let store = connect(json!({})).await;
+    let (first, second) = (open(&*store, "g").await, open(&*store, "g").await);
+    for id in ["a", "b", "c"] {
+        first.upsert_node(Node::new(id, "n")).await.unwrap();
+    }
+    first.upsert_edge(Edge::new("a", "e", "b")).await.unwrap();
+    let reach = TraverseQuery {
+        start: "a".into(),
+        edges: EdgeFilter::new(Direction::Out),
+        max_depth: 3,
+        limit: None,
+    };
+    // Both handles have traversed, then one writes: the other sees it.
+    assert_eq!(first.count_reachable(&reach).await.unwrap(), 1);
+    assert_eq!(second.count_reachable(&reach).await.unwrap(), 1);
+    second.upsert_edge(Edge::new("b", "e", "c")).await.unwrap();
+    assert_eq!(first.count_reachable(&reach).await.unwrap(), 2);
+    first.delete_node("b").await.unwrap();
+    assert_eq!(second.count_reachable(&reach).await.unwrap(), 0);
 }
 
 /// Set in the child process that writes until it is killed: the data folder.

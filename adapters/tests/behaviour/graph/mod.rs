@@ -53,6 +53,8 @@ macro_rules! graph_suite {
             traverse_follows_direction_and_labels,
             traverse_limit_keeps_the_nearest,
             traverse_of_depth_zero_is_empty,
+            count_reachable_matches_traverse,
+            traversals_see_every_committed_write,
             shortest_path_counts_hops,
             shortest_path_follows_direction_labels_and_depth,
             path_to_itself_is_the_node_alone,

@@ -1,6 +1,8 @@
 //! Neighbours, degree and traversal.
 
-use polyroute_adapters::kinds::graph::{Direction, Edge, GraphStore, Node, TraverseQuery, Visit};
+use polyroute_adapters::kinds::graph::{
+    Direction, Edge, GraphStore, Node, PathQuery, TraverseQuery, Visit,
+};
 use polyroute_adapters::{ErrorKind, Value};
 
 use super::{assert_error, filter, neighbor_ids, seed};
@@ -314,4 +316,101 @@ pub async fn traverse_of_depth_zero_is_empty(f: Fixture<dyn GraphStore>) {
         .await
         .unwrap();
     assert!(reached.is_empty());
+}
+
+pub async fn count_reachable_matches_traverse(f: Fixture<dyn GraphStore>) {
+    let store = &*f.store;
+    small_graph(store).await;
+    for direction in [Direction::Out, Direction::In, Direction::Both] {
+        for labels in [&[][..], &["knows"], &["likes", "knows"], &["nope"]] {
+            for depth in 0..4 {
+                for limit in [None, Some(0), Some(1), Some(3)] {
+                    let mut query = traverse("a", direction, labels, depth);
+                    query.limit = limit;
+                    let visits = store.traverse(&query).await.unwrap();
+                    assert_eq!(
+                        store.count_reachable(&query).await.unwrap(),
+                        visits.len() as u64,
+                        "{query:?}"
+                    );
+                }
+            }
+        }
+    }
+    let ghost = traverse("ghost", Direction::Out, &[], 2);
+    let message = assert_error(store.count_reachable(&ghost).await, ErrorKind::NotFound);
+    assert!(message.contains("ghost"), "{message}");
+    let mut bad = traverse("a", Direction::Out, &[], 2);
+    bad.edges = filter(Direction::Out, &[""]);
+    assert_error(store.count_reachable(&bad).await, ErrorKind::InvalidRequest);
+}
+
+pub async fn traversals_see_every_committed_write(f: Fixture<dyn GraphStore>) {
+    let store = &*f.store;
+    small_graph(store).await;
+    let reach = |start: &'static str, depth| {
+        let query = traverse(start, Direction::Out, &[], depth);
+        async move { store.traverse(&query).await.unwrap() }
+    };
+    // A first traversal, then every kind of write; each must show in the next one.
+    assert_eq!(reach("a", 3).await, visits(&[("b", 1), ("c", 1), ("d", 1)]));
+    store.upsert_node(Node::new("f", "n")).await.unwrap();
+    store
+        .upsert_edge(Edge::new("d", "knows", "f"))
+        .await
+        .unwrap();
+    assert_eq!(
+        reach("a", 3).await,
+        visits(&[("b", 1), ("c", 1), ("d", 1), ("f", 2)])
+    );
+    assert!(store.delete_edge("a", "likes", "d").await.unwrap());
+    assert_eq!(
+        reach("a", 3).await,
+        visits(&[("b", 1), ("c", 1), ("d", 2), ("f", 3)])
+    );
+    assert!(store.delete_node("b").await.unwrap());
+    assert_eq!(reach("a", 3).await, visits(&[("c", 1)]));
+    let message = assert_error(
+        store.traverse(&traverse("b", Direction::Out, &[], 1)).await,
+        ErrorKind::NotFound,
+    );
+    assert!(message.contains('b'), "{message}");
+    store
+        .upsert_batch(
+            vec![Node::new("b", "n"), Node::new("g", "n")],
+            vec![Edge::new("c", "knows", "b"), Edge::new("b", "knows", "g")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(reach("a", 3).await, visits(&[("c", 1), ("b", 2), ("g", 3)]));
+    // A batch that fails writes nothing, there or in traversals.
+    let failed = store
+        .upsert_batch(
+            vec![Node::new("h", "n")],
+            vec![
+                Edge::new("a", "knows", "h"),
+                Edge::new("h", "knows", "ghost"),
+            ],
+        )
+        .await;
+    assert_error(failed, ErrorKind::NotFound);
+    assert_eq!(
+        store
+            .count_reachable(&traverse("a", Direction::Out, &[], 3))
+            .await
+            .unwrap(),
+        3
+    );
+    let path = store
+        .shortest_path(&PathQuery {
+            from: "a".into(),
+            to: "g".into(),
+            edges: filter(Direction::Out, &[]),
+            max_depth: 5,
+            weight: None,
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(path.nodes, ["a", "c", "b", "g"]);
 }
