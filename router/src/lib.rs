@@ -35,6 +35,7 @@ mod call;
 pub mod config;
 mod error;
 pub mod handles;
+pub mod layers;
 mod router;
 mod routes;
 

@@ -1,0 +1,249 @@
+//! [`Breaker`]: a circuit breaker per store, so calls to a store that keeps failing fail fast
+//! instead of each waiting out its timeout, and the store gets room to recover.
+//!
+//! Closed (calls pass) → after `failures` consecutive failures → Open (calls are refused with
+//! [`StoreError::Unavailable`] for `open_for`) → Half-open (one probe call passes; the others are
+//! refused) → the probe succeeds: Closed; it fails: Open again. Only failures that say the store
+//! is unwell count: [`StoreError::is_retryable`] (unavailable, timed out). A bad request or a
+//! missing key is the caller's problem, not the store's.
+//!
+//! Time is passed in, so the state machine is tested without sleeping.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use polyroute_adapters::StoreError;
+
+/// When a breaker opens and for how long.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BreakerPolicy {
+    /// Consecutive failures that open the breaker.
+    pub failures: u32,
+    /// How long it stays open before letting one probe through.
+    pub open_for: Duration,
+}
+
+impl Default for BreakerPolicy {
+    fn default() -> Self {
+        BreakerPolicy {
+            failures: 5,
+            open_for: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A breaker's state, as metrics and `polyroute check` show it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BreakerState {
+    /// Calls pass.
+    Closed,
+    /// Calls are refused until the open period ends.
+    Open,
+    /// One probe call is in flight; the others are refused.
+    HalfOpen,
+}
+
+impl BreakerState {
+    /// `closed`, `open` or `half_open`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BreakerState::Closed => "closed",
+            BreakerState::Open => "open",
+            BreakerState::HalfOpen => "half_open",
+        }
+    }
+}
+
+#[derive(Debug)]
+enum State {
+    Closed { failures: u32 },
+    Open { until: Instant },
+    HalfOpen,
+}
+
+/// A circuit breaker for one store.
+#[derive(Debug)]
+pub struct Breaker {
+    store: String,
+    policy: BreakerPolicy,
+    state: Mutex<State>,
+}
+
+/// Leave to make one call, given by [`Breaker::admit`]; report how it went with
+/// [`Breaker::record`].
+#[derive(Debug)]
+#[must_use = "report the call's outcome with Breaker::record"]
+pub struct Admission {
+    probe: bool,
+}
+
+impl Breaker {
+    /// A closed breaker for `store`.
+    pub fn new(store: &str, policy: BreakerPolicy) -> Self {
+        Breaker {
+            store: store.to_owned(),
+            policy,
+            state: Mutex::new(State::Closed { failures: 0 }),
+        }
+    }
+
+    /// The state at `now` (an open breaker whose period has ended reads as half-open: the next
+    /// call will be its probe).
+    pub fn state(&self, now: Instant) -> BreakerState {
+        match &*self.lock() {
+            State::Closed { .. } => BreakerState::Closed,
+            State::Open { until } if now < *until => BreakerState::Open,
+            State::Open { .. } | State::HalfOpen => BreakerState::HalfOpen,
+        }
+    }
+
+    /// Lets a call through, or refuses it while the breaker is open or its probe is out.
+    pub fn admit(&self, now: Instant) -> Result<Admission, StoreError> {
+        let mut state = self.lock();
+        match &*state {
+            State::Closed { .. } => Ok(Admission { probe: false }),
+            State::Open { until } if now >= *until => {
+                *state = State::HalfOpen;
+                Ok(Admission { probe: true })
+            }
+            State::Open { until } => Err(StoreError::unavailable(format!(
+                "store `{}` is failing: its circuit breaker is open for {} ms more, after {} \
+                 consecutive failures",
+                self.store,
+                until.saturating_duration_since(now).as_millis(),
+                self.policy.failures
+            ))),
+            State::HalfOpen => Err(StoreError::unavailable(format!(
+                "store `{}` is failing: its circuit breaker lets one probe call through at a \
+                 time and one is in flight",
+                self.store
+            ))),
+        }
+    }
+
+    /// Records how an admitted call went: `Ok`, or the error it failed with.
+    pub fn record(&self, admission: Admission, outcome: Result<(), &StoreError>, now: Instant) {
+        let failed = matches!(outcome, Err(err) if err.is_retryable());
+        let mut state = self.lock();
+        *state = match (&*state, failed) {
+            (_, false) if admission.probe => State::Closed { failures: 0 },
+            (State::Closed { .. }, false) => State::Closed { failures: 0 },
+            (_, true) if admission.probe => self.open(now),
+            (State::Closed { failures }, true) if failures + 1 >= self.policy.failures => {
+                self.open(now)
+            }
+            (State::Closed { failures }, true) => State::Closed {
+                failures: failures + 1,
+            },
+            // A call admitted before the breaker opened, ending after: the breaker's own
+            // state already says what it knows.
+            (State::Open { until }, _) => State::Open { until: *until },
+            (State::HalfOpen, _) => State::HalfOpen,
+        };
+    }
+
+    fn open(&self, now: Instant) -> State {
+        tracing::warn!(store = %self.store, open_for = ?self.policy.open_for, "circuit breaker opened");
+        State::Open {
+            until: now + self.policy.open_for,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // The state is a plain value: a panic elsewhere cannot leave it half changed.
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn breaker() -> Breaker {
+        Breaker::new(
+            "cache",
+            BreakerPolicy {
+                failures: 3,
+                open_for: Duration::from_secs(10),
+            },
+        )
+    }
+
+    fn down() -> StoreError {
+        StoreError::unavailable("connection refused")
+    }
+
+    fn fail(breaker: &Breaker, now: Instant) {
+        let admission = breaker.admit(now).unwrap();
+        breaker.record(admission, Err(&down()), now);
+    }
+
+    #[test]
+    fn opens_after_consecutive_failures_and_refuses_fast() {
+        let (b, t0) = (breaker(), Instant::now());
+        fail(&b, t0);
+        fail(&b, t0);
+        assert_eq!(b.state(t0), BreakerState::Closed);
+        fail(&b, t0);
+        assert_eq!(b.state(t0), BreakerState::Open);
+        let err = b.admit(t0 + Duration::from_secs(1)).unwrap_err();
+        assert!(err.is_retryable());
+        assert!(err.to_string().contains("`cache`"), "{err}");
+        assert!(err.to_string().contains("open"), "{err}");
+    }
+
+    #[test]
+    fn a_success_resets_the_count() {
+        let (b, t0) = (breaker(), Instant::now());
+        fail(&b, t0);
+        fail(&b, t0);
+        let admission = b.admit(t0).unwrap();
+        b.record(admission, Ok(()), t0);
+        fail(&b, t0);
+        fail(&b, t0);
+        assert_eq!(b.state(t0), BreakerState::Closed);
+    }
+
+    #[test]
+    fn caller_errors_do_not_count() {
+        let (b, t0) = (breaker(), Instant::now());
+        for _ in 0..10 {
+            let admission = b.admit(t0).unwrap();
+            b.record(admission, Err(&StoreError::invalid("bad key")), t0);
+        }
+        assert_eq!(b.state(t0), BreakerState::Closed);
+    }
+
+    #[test]
+    fn one_probe_after_the_open_period_closes_or_reopens_it() {
+        let (b, t0) = (breaker(), Instant::now());
+        for _ in 0..3 {
+            fail(&b, t0);
+        }
+        let later = t0 + Duration::from_secs(10);
+        assert_eq!(b.state(later), BreakerState::HalfOpen);
+        let probe = b.admit(later).unwrap();
+        // While the probe is out, others are refused.
+        assert!(b.admit(later).unwrap_err().to_string().contains("probe"));
+        b.record(probe, Err(&down()), later);
+        assert_eq!(b.state(later), BreakerState::Open);
+        let again = later + Duration::from_secs(10);
+        let probe = b.admit(again).unwrap();
+        b.record(probe, Ok(()), again);
+        assert_eq!(b.state(again), BreakerState::Closed);
+        assert!(b.admit(again).is_ok());
+    }
+
+    #[test]
+    fn late_outcomes_do_not_reset_an_open_breaker() {
+        let (b, t0) = (breaker(), Instant::now());
+        let slow = b.admit(t0).unwrap();
+        for _ in 0..3 {
+            fail(&b, t0);
+        }
+        b.record(slow, Ok(()), t0 + Duration::from_secs(1));
+        assert_eq!(b.state(t0 + Duration::from_secs(1)), BreakerState::Open);
+    }
+}
