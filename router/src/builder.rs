@@ -17,6 +17,7 @@ use crate::config::{
     ProblemKind, DEFAULT_TIMEOUT,
 };
 use crate::error::{RouterError, StartupFailure};
+use crate::layers::{LayerPolicy, StoreLayers};
 use crate::router::{ConnectedStore, Route, Router};
 use crate::routes::{kind_problem, route_problems};
 
@@ -48,6 +49,7 @@ pub struct RouterBuilder {
     entities: Vec<EntityDecl>,
     entity_timeouts: Vec<(String, Duration)>,
     timeout: Duration,
+    layers: LayerPolicy,
     context: ConnectContext,
 }
 
@@ -91,6 +93,7 @@ impl RouterBuilder {
             entities: Vec::new(),
             entity_timeouts: Vec::new(),
             timeout: DEFAULT_TIMEOUT,
+            layers: LayerPolicy::default(),
             context: ConnectContext::default(),
         }
     }
@@ -99,6 +102,7 @@ impl RouterBuilder {
     pub fn from_config(config: Config) -> Self {
         let mut builder = RouterBuilder::new()
             .timeout(config.policy().timeout)
+            .layers(config.policy().layers)
             .base_dir(config.base_dir());
         for (name, store) in config.stores() {
             builder.stores.push((
@@ -172,6 +176,13 @@ impl RouterBuilder {
         self
     }
 
+    /// The layers every store's calls go through (default: [`LayerPolicy::default`], retries
+    /// and a breaker, no concurrency limit). Each store gets its own instances.
+    pub fn layers(mut self, layers: LayerPolicy) -> Self {
+        self.layers = layers;
+        self
+    }
+
     /// The folder relative backend paths resolve against (default: the current directory).
     pub fn base_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.context = ConnectContext {
@@ -188,7 +199,7 @@ impl RouterBuilder {
     pub async fn build(self) -> Result<Router, RouterError> {
         invalid(self.check())?;
         let timeouts: BTreeMap<String, Duration> = self.entity_timeouts.into_iter().collect();
-        let (stores, mut failures) = connect_all(self.stores, &self.context).await;
+        let (stores, mut failures) = connect_all(self.stores, &self.context, &self.layers).await;
 
         let mut routable = Vec::new();
         let mut problems = Vec::new();
@@ -220,7 +231,8 @@ impl RouterBuilder {
                 Ok(handle) => {
                     let timeout = timeouts.get(&entity.name).copied().unwrap_or(self.timeout);
                     let context =
-                        CallContext::for_entity(&entity.name, &entity.store, info.kind, timeout);
+                        CallContext::for_entity(&entity.name, &entity.store, info.kind, timeout)
+                            .with_layers(layers_of(&stores, &entity.store));
                     entities.insert(
                         entity.name,
                         Route {
@@ -352,6 +364,7 @@ fn name_problem(path: &str, what: &str, name: &str, seen: &[&str]) -> Option<Con
 async fn connect_all(
     sources: Vec<(String, StoreSource)>,
     context: &ConnectContext,
+    policy: &LayerPolicy,
 ) -> (BTreeMap<String, ConnectedStore>, Vec<StartupFailure>) {
     let connected = join_all(sources.into_iter().map(|(name, source)| async move {
         let outcome = match source {
@@ -371,7 +384,15 @@ async fn connect_all(
         match outcome {
             Ok(store) => {
                 let info = store.info();
-                stores.insert(name, ConnectedStore { store, info });
+                let layers = Arc::new(StoreLayers::new(&name, policy));
+                stores.insert(
+                    name,
+                    ConnectedStore {
+                        store,
+                        info,
+                        layers,
+                    },
+                );
             }
             Err(error) => failures.push(StartupFailure {
                 store: name,
@@ -399,4 +420,13 @@ async fn open(
         )));
     }
     Ok(handle)
+}
+
+/// The layers of store `name` (a fresh, empty stack if it is not connected, which `build`
+/// never asks for).
+fn layers_of(stores: &BTreeMap<String, ConnectedStore>, name: &str) -> Arc<StoreLayers> {
+    stores.get(name).map_or_else(
+        || Arc::new(StoreLayers::none()),
+        |store| Arc::clone(&store.layers),
+    )
 }

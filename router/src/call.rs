@@ -1,8 +1,9 @@
 //! [`CallContext`]: the one path every store call takes, whatever the kind.
 //!
-//! Each handle owns a context naming its entity, store and kind, and the deadline that applies
-//! to it. [`CallContext::call`] applies the deadline and records a `tracing` span; layers such
-//! as retry, circuit breaking and metrics belong here, written once for every kind.
+//! Each handle owns a context naming its entity, store and kind, the deadline that applies to
+//! it, and its store's [`StoreLayers`]. Every call goes limit → breaker → retry (idempotent
+//! calls only) → deadline → store, each attempt in a `tracing` span: written once here, for
+//! every kind.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -12,6 +13,8 @@ use std::time::Duration;
 
 use pin_project_lite::pin_project;
 use polyroute_adapters::{Result, StoreError, StoreKind};
+
+use crate::layers::StoreLayers;
 use tokio::time::Sleep;
 use tracing::Span;
 
@@ -27,6 +30,7 @@ struct Target {
     store: String,
     kind: StoreKind,
     timeout: Duration,
+    layers: Arc<StoreLayers>,
 }
 
 impl CallContext {
@@ -47,8 +51,28 @@ impl CallContext {
                 store: store.to_owned(),
                 kind,
                 timeout,
+                layers: Arc::new(StoreLayers::none()),
             }),
         }
+    }
+
+    /// This context with calls going through `layers` (its store's limit, breaker and retry).
+    pub fn with_layers(self, layers: Arc<StoreLayers>) -> Self {
+        let target = &*self.target;
+        CallContext {
+            target: Arc::new(Target {
+                entity: target.entity.clone(),
+                store: target.store.clone(),
+                kind: target.kind,
+                timeout: target.timeout,
+                layers,
+            }),
+        }
+    }
+
+    /// The layers calls go through.
+    pub fn layers(&self) -> &StoreLayers {
+        &self.target.layers
     }
 
     /// The entity, if this context is for one.
@@ -71,16 +95,49 @@ impl CallContext {
         self.target.timeout
     }
 
-    /// Runs `operation` (named `op` in traces) within the deadline: past it, the operation is
-    /// dropped and the call fails with [`StoreError::Timeout`]. Dropping may leave the operation
-    /// half done in the store, as any timeout can.
+    /// Runs `operation` (named `op` in traces) once, through the store's limit and breaker,
+    /// within the deadline: past it, the operation is dropped and the call fails with
+    /// [`StoreError::Timeout`]. Dropping may leave the operation half done in the store, as
+    /// any timeout can. For operations that must not run twice (an increment, an insert that
+    /// conflicts when present, SQL that may write).
+    ///
+    /// Needs a tokio runtime with its time driver enabled.
+    pub async fn call<T, F>(&self, op: &'static str, operation: F) -> Result<T>
+    where
+        F: Future<Output = Result<T>>,
+    {
+        let layers = &*self.target.layers;
+        let entered = layers.enter()?;
+        let outcome = self.attempt(op, operation).await;
+        layers.leave(entered, &outcome);
+        outcome
+    }
+
+    /// Like [`CallContext::call`], for operations that are safe to run again (reads, and writes
+    /// that land the same however often they run): `make` makes one attempt, and a failure
+    /// that says "try again" is retried as the store's retry policy allows, each attempt
+    /// within its own deadline.
+    pub async fn call_idempotent<T, F, Fut>(&self, op: &'static str, mut make: F) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        let layers = &*self.target.layers;
+        let entered = layers.enter()?;
+        let outcome = match layers.retry() {
+            Some(retry) => retry.run(true, || self.attempt(op, make())).await,
+            None => self.attempt(op, make()).await,
+        };
+        layers.leave(entered, &outcome);
+        outcome
+    }
+
+    /// One attempt: the operation inside its span, against its deadline.
     ///
     /// The deadline counts from the first time the operation has to wait: a call that an
     /// in-process store answers on its first poll never arms a timer (arming one costs more
     /// than such a call), and a timer could not have interrupted that poll anyway.
-    ///
-    /// Needs a tokio runtime with its time driver enabled.
-    pub fn call<T, F>(&self, op: &'static str, operation: F) -> Call<F>
+    fn attempt<T, F>(&self, op: &'static str, operation: F) -> Call<F>
     where
         F: Future<Output = Result<T>>,
     {
@@ -106,9 +163,9 @@ impl CallContext {
 }
 
 pin_project! {
-    /// The future of [`CallContext::call`]: the operation, inside its span, against its deadline.
+    /// One attempt of a call: the operation, inside its span, against its deadline.
     #[must_use = "a call does nothing unless awaited"]
-    pub struct Call<F> {
+    struct Call<F> {
         #[pin]
         operation: F,
         // Armed the first time the operation returns `Pending`; boxed so that a call answered

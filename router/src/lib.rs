@@ -40,7 +40,7 @@ mod router;
 mod routes;
 
 pub use builder::RouterBuilder;
-pub use call::{Call, CallContext};
+pub use call::CallContext;
 pub use config::{Config, ConfigError, ConfigProblem, ProblemKind};
 pub use error::{RouterError, StartupFailure};
 pub use handles::{

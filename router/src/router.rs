@@ -12,6 +12,7 @@ use crate::call::CallContext;
 use crate::config::Config;
 use crate::error::RouterError;
 use crate::handles::{Documents, Graph, KeyValue, Relational, Search, TimeSeries, WideColumn};
+use crate::layers::StoreLayers;
 
 /// The connected stores of a service and the entities routed to them. Cheap to clone.
 ///
@@ -42,6 +43,8 @@ struct Inner {
 pub(crate) struct ConnectedStore {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) info: StoreInfo,
+    /// The layers of every call to it, shared by the entities routed to it.
+    pub(crate) layers: Arc<StoreLayers>,
 }
 
 /// An opened entity.
@@ -60,6 +63,8 @@ pub struct StoreDescription<'a> {
     pub name: &'a str,
     /// Its kind, backend and capabilities.
     pub info: StoreInfo,
+    /// The layers its calls go through: its breaker's state, its calls in flight.
+    pub layers: &'a StoreLayers,
 }
 
 /// A routed entity, as listed by [`Router::entities`].
@@ -193,6 +198,7 @@ impl Router {
             .map(|(name, store)| StoreDescription {
                 name,
                 info: store.info,
+                layers: &store.layers,
             })
     }
 

@@ -36,6 +36,8 @@ use std::time::Duration;
 use polyroute_adapters::registry::ConnectContext;
 use polyroute_adapters::{EntitySettings, Store, StoreError, StoreKind};
 
+use crate::layers::LayerPolicy;
+
 mod entities;
 mod env;
 mod options;
@@ -112,16 +114,19 @@ pub struct EntityConfig {
 }
 
 /// `[policy]`: defaults for every call.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Policy {
     /// The per-call deadline of entities that set none.
     pub timeout: Duration,
+    /// Retries, breaker and concurrency limit of every store.
+    pub layers: LayerPolicy,
 }
 
 impl Default for Policy {
     fn default() -> Self {
         Policy {
             timeout: DEFAULT_TIMEOUT,
+            layers: LayerPolicy::default(),
         }
     }
 }

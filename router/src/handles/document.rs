@@ -57,17 +57,23 @@ impl Documents {
 
     /// Document `id`, if it exists.
     pub async fn get(&self, id: &str) -> Result<Option<Document>> {
-        self.context.call("get", self.store.get(id)).await
+        self.context
+            .call_idempotent("get", || self.store.get(id))
+            .await
     }
 
     /// Removes document `id`. Returns whether it existed.
     pub async fn delete(&self, id: &str) -> Result<bool> {
-        self.context.call("delete", self.store.delete(id)).await
+        self.context
+            .call_idempotent("delete", || self.store.delete(id))
+            .await
     }
 
     /// The documents matching `query`, sorted and limited as it says.
     pub async fn find(&self, query: &FindQuery) -> Result<Vec<StoredDocument>> {
-        self.context.call("find", self.store.find(query)).await
+        self.context
+            .call_idempotent("find", || self.store.find(query))
+            .await
     }
 
     /// Every document matching `filter`, ordered by id.
@@ -77,14 +83,16 @@ impl Documents {
 
     /// The number of documents matching `filter`.
     pub async fn count(&self, filter: &Filter) -> Result<u64> {
-        self.context.call("count", self.store.count(filter)).await
+        self.context
+            .call_idempotent("count", || self.store.count(filter))
+            .await
     }
 
     /// Indexes the dotted field `path` (idempotent).
     pub async fn create_index(&self, path: &str) -> Result<()> {
         let path = FieldPath::parse(path)?;
         self.context
-            .call("create_index", self.store.create_index(&path))
+            .call_idempotent("create_index", || self.store.create_index(&path))
             .await
     }
 }

@@ -35,13 +35,15 @@ impl Graph {
 
     /// Node `id`, if it exists.
     pub async fn get_node(&self, id: &str) -> Result<Option<Node>> {
-        self.context.call("get_node", self.store.get_node(id)).await
+        self.context
+            .call_idempotent("get_node", || self.store.get_node(id))
+            .await
     }
 
     /// Removes a node and its edges. Returns whether it existed.
     pub async fn delete_node(&self, id: &str) -> Result<bool> {
         self.context
-            .call("delete_node", self.store.delete_node(id))
+            .call_idempotent("delete_node", || self.store.delete_node(id))
             .await
     }
 
@@ -63,7 +65,7 @@ impl Graph {
     /// Removes the edge `(from, label, to)`. Returns whether it existed.
     pub async fn delete_edge(&self, from: &str, label: &str, to: &str) -> Result<bool> {
         self.context
-            .call("delete_edge", self.store.delete_edge(from, label, to))
+            .call_idempotent("delete_edge", || self.store.delete_edge(from, label, to))
             .await
     }
 
@@ -75,35 +77,35 @@ impl Graph {
         limit: Option<usize>,
     ) -> Result<Vec<Neighbor>> {
         self.context
-            .call("neighbors", self.store.neighbors(id, edges, limit))
+            .call_idempotent("neighbors", || self.store.neighbors(id, edges, limit))
             .await
     }
 
     /// Every node within the query's depth of its start.
     pub async fn traverse(&self, query: &TraverseQuery) -> Result<Vec<Visit>> {
         self.context
-            .call("traverse", self.store.traverse(query))
+            .call_idempotent("traverse", || self.store.traverse(query))
             .await
     }
 
     /// How many nodes [`Graph::traverse`] would return, without returning them.
     pub async fn count_reachable(&self, query: &TraverseQuery) -> Result<u64> {
         self.context
-            .call("count_reachable", self.store.count_reachable(query))
+            .call_idempotent("count_reachable", || self.store.count_reachable(query))
             .await
     }
 
     /// The shortest path, if one exists within the query's depth.
     pub async fn shortest_path(&self, query: &PathQuery) -> Result<Option<Path>> {
         self.context
-            .call("shortest_path", self.store.shortest_path(query))
+            .call_idempotent("shortest_path", || self.store.shortest_path(query))
             .await
     }
 
     /// The number of matching edges at `id`.
     pub async fn degree(&self, id: &str, edges: &EdgeFilter) -> Result<u64> {
         self.context
-            .call("degree", self.store.degree(id, edges))
+            .call_idempotent("degree", || self.store.degree(id, edges))
             .await
     }
 }

@@ -4,7 +4,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use polyroute_adapters::kinds::key_value::{KeyValueSettings, KeyValueStore, SetOptions};
+use polyroute_adapters::kinds::key_value::{
+    KeyValueSettings, KeyValueStore, SetCondition, SetOptions,
+};
 use polyroute_adapters::Result;
 
 use crate::call::CallContext;
@@ -43,7 +45,9 @@ impl KeyValue {
 
     /// The value under `key`, or `None` if absent or expired.
     pub async fn get(&self, key: &str) -> Result<Option<Bytes>> {
-        self.context.call("get", self.store.get(key)).await
+        self.context
+            .call_idempotent("get", || self.store.get(key))
+            .await
     }
 
     /// Writes `value` under `key`, expiring after the entity's default TTL if it has one.
@@ -62,8 +66,16 @@ impl KeyValue {
         mut options: SetOptions,
     ) -> Result<bool> {
         options.ttl = options.ttl.or(self.settings.ttl);
+        let value = value.into();
+        if options.condition == SetCondition::Always {
+            // Writing the same value again lands the same: safe to retry.
+            return self
+                .context
+                .call_idempotent("set", || self.store.set(key, value.clone(), options))
+                .await;
+        }
         self.context
-            .call("set", self.store.set(key, value.into(), options))
+            .call("set", self.store.set(key, value, options))
             .await
     }
 
@@ -75,7 +87,9 @@ impl KeyValue {
 
     /// Removes `key`. Returns whether it existed.
     pub async fn delete(&self, key: &str) -> Result<bool> {
-        self.context.call("delete", self.store.delete(key)).await
+        self.context
+            .call_idempotent("delete", || self.store.delete(key))
+            .await
     }
 
     /// The values of `keys`, in order, `None` for each absent key.
@@ -86,7 +100,7 @@ impl KeyValue {
     {
         let keys: Vec<String> = keys.into_iter().map(Into::into).collect();
         self.context
-            .call("get_many", self.store.get_many(&keys))
+            .call_idempotent("get_many", || self.store.get_many(&keys))
             .await
     }
 

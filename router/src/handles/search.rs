@@ -54,12 +54,16 @@ impl Search {
 
     /// Removes a document.
     pub async fn delete(&self, id: &str) -> Result<bool> {
-        self.context.call("delete", self.store.delete(id)).await
+        self.context
+            .call_idempotent("delete", || self.store.delete(id))
+            .await
     }
 
     /// Runs a query.
     pub async fn query(&self, query: &SearchQuery) -> Result<SearchResults> {
-        self.context.call("query", self.store.query(query)).await
+        self.context
+            .call_idempotent("query", || self.store.query(query))
+            .await
     }
 
     /// The best ten hits for `text`.
@@ -69,6 +73,8 @@ impl Search {
 
     /// Makes every acknowledged write visible to queries.
     pub async fn refresh(&self) -> Result<()> {
-        self.context.call("refresh", self.store.refresh()).await
+        self.context
+            .call_idempotent("refresh", || self.store.refresh())
+            .await
     }
 }

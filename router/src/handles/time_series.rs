@@ -54,25 +54,29 @@ impl TimeSeries {
 
     /// Raw points per series.
     pub async fn range(&self, query: &RangeQuery) -> Result<Vec<SeriesData>> {
-        self.context.call("range", self.store.range(query)).await
+        self.context
+            .call_idempotent("range", || self.store.range(query))
+            .await
     }
 
     /// Window aggregates per group.
     pub async fn window(&self, query: &WindowQuery) -> Result<Vec<WindowSeries>> {
-        self.context.call("window", self.store.window(query)).await
+        self.context
+            .call_idempotent("window", || self.store.window(query))
+            .await
     }
 
     /// The newest point of every series of `measurement` matching `tags`.
     pub async fn last(&self, measurement: &str, tags: &TagFilter) -> Result<Vec<LastPoint>> {
         self.context
-            .call("last", self.store.last(measurement, tags))
+            .call_idempotent("last", || self.store.last(measurement, tags))
             .await
     }
 
     /// Deletes every point older than `before` (nanoseconds since the epoch).
     pub async fn delete_before(&self, before: i64) -> Result<u64> {
         self.context
-            .call("delete_before", self.store.delete_before(before))
+            .call_idempotent("delete_before", || self.store.delete_before(before))
             .await
     }
 }

@@ -68,26 +68,30 @@ impl WideColumn {
     /// The row at `(partition, clustering)`, if it exists.
     pub async fn get(&self, partition: &[Value], clustering: &[Value]) -> Result<Option<WideRow>> {
         self.context
-            .call("get", self.store.get(partition, clustering))
+            .call_idempotent("get", || self.store.get(partition, clustering))
             .await
     }
 
     /// Rows of one partition in clustering order.
     pub async fn slice(&self, query: &SliceQuery) -> Result<Vec<WideRow>> {
-        self.context.call("slice", self.store.slice(query)).await
+        self.context
+            .call_idempotent("slice", || self.store.slice(query))
+            .await
     }
 
     /// Removes one row.
     pub async fn delete(&self, partition: &[Value], clustering: &[Value]) -> Result<bool> {
         self.context
-            .call("delete", self.store.delete(partition, clustering))
+            .call_idempotent("delete", || self.store.delete(partition, clustering))
             .await
     }
 
     /// Removes a whole partition.
     pub async fn delete_partition(&self, partition: &[Value]) -> Result<()> {
         self.context
-            .call("delete_partition", self.store.delete_partition(partition))
+            .call_idempotent("delete_partition", || {
+                self.store.delete_partition(partition)
+            })
             .await
     }
 }

@@ -9,6 +9,7 @@
 //!
 //! Time is passed in, so the state machine is tested without sleeping.
 
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -56,16 +57,23 @@ impl BreakerState {
 
 #[derive(Debug)]
 enum State {
-    Closed { failures: u32 },
+    Closed,
     Open { until: Instant },
     HalfOpen,
 }
 
 /// A circuit breaker for one store.
+///
+/// A closed breaker costs one atomic load to pass a call and one to record its success: the
+/// lock is taken only when failures are counted past the threshold or the breaker is open.
 #[derive(Debug)]
 pub struct Breaker {
     store: String,
     policy: BreakerPolicy,
+    /// Whether the state is anything but closed.
+    tripped: AtomicBool,
+    /// Consecutive failures while closed.
+    failures: AtomicU32,
     state: Mutex<State>,
 }
 
@@ -83,25 +91,35 @@ impl Breaker {
         Breaker {
             store: store.to_owned(),
             policy,
-            state: Mutex::new(State::Closed { failures: 0 }),
+            tripped: AtomicBool::new(false),
+            failures: AtomicU32::new(0),
+            state: Mutex::new(State::Closed),
         }
     }
 
     /// The state at `now` (an open breaker whose period has ended reads as half-open: the next
     /// call will be its probe).
     pub fn state(&self, now: Instant) -> BreakerState {
+        if !self.tripped.load(Ordering::Acquire) {
+            return BreakerState::Closed;
+        }
         match &*self.lock() {
-            State::Closed { .. } => BreakerState::Closed,
+            State::Closed => BreakerState::Closed,
             State::Open { until } if now < *until => BreakerState::Open,
             State::Open { .. } | State::HalfOpen => BreakerState::HalfOpen,
         }
     }
 
     /// Lets a call through, or refuses it while the breaker is open or its probe is out.
-    pub fn admit(&self, now: Instant) -> Result<Admission, StoreError> {
+    /// `now` is read only when the breaker is not closed.
+    pub fn admit(&self, now: impl FnOnce() -> Instant) -> Result<Admission, StoreError> {
+        if !self.tripped.load(Ordering::Acquire) {
+            return Ok(Admission { probe: false });
+        }
         let mut state = self.lock();
+        let now = now();
         match &*state {
-            State::Closed { .. } => Ok(Admission { probe: false }),
+            State::Closed => Ok(Admission { probe: false }),
             State::Open { until } if now >= *until => {
                 *state = State::HalfOpen;
                 Ok(Admission { probe: true })
@@ -121,29 +139,47 @@ impl Breaker {
         }
     }
 
-    /// Records how an admitted call went: `Ok`, or the error it failed with.
-    pub fn record(&self, admission: Admission, outcome: Result<(), &StoreError>, now: Instant) {
+    /// Records how an admitted call went: `Ok`, or the error it failed with. `now` is read
+    /// only when the outcome changes the state.
+    pub fn record(
+        &self,
+        admission: Admission,
+        outcome: Result<(), &StoreError>,
+        now: impl FnOnce() -> Instant,
+    ) {
         let failed = matches!(outcome, Err(err) if err.is_retryable());
-        let mut state = self.lock();
-        *state = match (&*state, failed) {
-            (_, false) if admission.probe => State::Closed { failures: 0 },
-            (State::Closed { .. }, false) => State::Closed { failures: 0 },
-            (_, true) if admission.probe => self.open(now),
-            (State::Closed { failures }, true) if failures + 1 >= self.policy.failures => {
-                self.open(now)
+        if admission.probe {
+            let mut state = self.lock();
+            if failed {
+                *state = self.open(now());
+            } else {
+                *state = State::Closed;
+                self.failures.store(0, Ordering::Relaxed);
+                self.tripped.store(false, Ordering::Release);
+                tracing::info!(store = %self.store, "circuit breaker closed");
             }
-            (State::Closed { failures }, true) => State::Closed {
-                failures: failures + 1,
-            },
-            // A call admitted before the breaker opened, ending after: the breaker's own
-            // state already says what it knows.
-            (State::Open { until }, _) => State::Open { until: *until },
-            (State::HalfOpen, _) => State::HalfOpen,
-        };
+            return;
+        }
+        if !failed {
+            if self.failures.load(Ordering::Relaxed) != 0 {
+                self.failures.store(0, Ordering::Relaxed);
+            }
+            return;
+        }
+        let failures = self.failures.fetch_add(1, Ordering::Relaxed) + 1;
+        if failures >= self.policy.failures {
+            let mut state = self.lock();
+            // Calls admitted before the breaker opened and failing after it change nothing.
+            if matches!(*state, State::Closed) {
+                *state = self.open(now());
+                self.failures.store(0, Ordering::Relaxed);
+            }
+        }
     }
 
     fn open(&self, now: Instant) -> State {
         tracing::warn!(store = %self.store, open_for = ?self.policy.open_for, "circuit breaker opened");
+        self.tripped.store(true, Ordering::Release);
         State::Open {
             until: now + self.policy.open_for,
         }
@@ -176,8 +212,8 @@ mod tests {
     }
 
     fn fail(breaker: &Breaker, now: Instant) {
-        let admission = breaker.admit(now).unwrap();
-        breaker.record(admission, Err(&down()), now);
+        let admission = breaker.admit(|| now).unwrap();
+        breaker.record(admission, Err(&down()), || now);
     }
 
     #[test]
@@ -188,7 +224,7 @@ mod tests {
         assert_eq!(b.state(t0), BreakerState::Closed);
         fail(&b, t0);
         assert_eq!(b.state(t0), BreakerState::Open);
-        let err = b.admit(t0 + Duration::from_secs(1)).unwrap_err();
+        let err = b.admit(|| t0 + Duration::from_secs(1)).unwrap_err();
         assert!(err.is_retryable());
         assert!(err.to_string().contains("`cache`"), "{err}");
         assert!(err.to_string().contains("open"), "{err}");
@@ -199,8 +235,8 @@ mod tests {
         let (b, t0) = (breaker(), Instant::now());
         fail(&b, t0);
         fail(&b, t0);
-        let admission = b.admit(t0).unwrap();
-        b.record(admission, Ok(()), t0);
+        let admission = b.admit(|| t0).unwrap();
+        b.record(admission, Ok(()), || t0);
         fail(&b, t0);
         fail(&b, t0);
         assert_eq!(b.state(t0), BreakerState::Closed);
@@ -210,8 +246,8 @@ mod tests {
     fn caller_errors_do_not_count() {
         let (b, t0) = (breaker(), Instant::now());
         for _ in 0..10 {
-            let admission = b.admit(t0).unwrap();
-            b.record(admission, Err(&StoreError::invalid("bad key")), t0);
+            let admission = b.admit(|| t0).unwrap();
+            b.record(admission, Err(&StoreError::invalid("bad key")), || t0);
         }
         assert_eq!(b.state(t0), BreakerState::Closed);
     }
@@ -224,26 +260,26 @@ mod tests {
         }
         let later = t0 + Duration::from_secs(10);
         assert_eq!(b.state(later), BreakerState::HalfOpen);
-        let probe = b.admit(later).unwrap();
+        let probe = b.admit(|| later).unwrap();
         // While the probe is out, others are refused.
-        assert!(b.admit(later).unwrap_err().to_string().contains("probe"));
-        b.record(probe, Err(&down()), later);
+        assert!(b.admit(|| later).unwrap_err().to_string().contains("probe"));
+        b.record(probe, Err(&down()), || later);
         assert_eq!(b.state(later), BreakerState::Open);
         let again = later + Duration::from_secs(10);
-        let probe = b.admit(again).unwrap();
-        b.record(probe, Ok(()), again);
+        let probe = b.admit(|| again).unwrap();
+        b.record(probe, Ok(()), || again);
         assert_eq!(b.state(again), BreakerState::Closed);
-        assert!(b.admit(again).is_ok());
+        assert!(b.admit(|| again).is_ok());
     }
 
     #[test]
     fn late_outcomes_do_not_reset_an_open_breaker() {
         let (b, t0) = (breaker(), Instant::now());
-        let slow = b.admit(t0).unwrap();
+        let slow = b.admit(|| t0).unwrap();
         for _ in 0..3 {
             fail(&b, t0);
         }
-        b.record(slow, Ok(()), t0 + Duration::from_secs(1));
+        b.record(slow, Ok(()), || t0 + Duration::from_secs(1));
         assert_eq!(b.state(t0 + Duration::from_secs(1)), BreakerState::Open);
     }
 }

@@ -13,6 +13,7 @@
 //!   can least take it.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -57,18 +58,19 @@ impl RetryPolicy {
 
 /// Tokens for retries: each call deposits `ratio` of one, each retry spends one; a floor
 /// refills at `floor_per_second` up to one second's worth. Counted in thousandths of a token,
-/// so that ten deposits of 0.1 make exactly one.
+/// so that ten deposits of 0.1 make exactly one. A deposit is one atomic add: every call makes
+/// one, retries are rare.
 #[derive(Debug)]
 pub struct RetryBudget {
     ratio: u64,
     floor_per_second: u64,
-    state: Mutex<Tokens>,
+    earned: AtomicU64,
+    floor: Mutex<Floor>,
 }
 
 #[derive(Debug)]
-struct Tokens {
-    earned: u64,
-    floor: u64,
+struct Floor {
+    tokens: u64,
     refilled: Instant,
 }
 
@@ -85,9 +87,9 @@ impl RetryBudget {
         RetryBudget {
             ratio: (ratio.clamp(0.0, 1000.0) * TOKEN as f64).round() as u64,
             floor_per_second: floor,
-            state: Mutex::new(Tokens {
-                earned: 0,
-                floor,
+            earned: AtomicU64::new(0),
+            floor: Mutex::new(Floor {
+                tokens: floor,
                 refilled: now,
             }),
         }
@@ -95,34 +97,36 @@ impl RetryBudget {
 
     /// Records a call (a first attempt).
     pub fn deposit(&self) {
-        let mut tokens = self.lock();
-        tokens.earned = (tokens.earned + self.ratio).min(MOST_EARNED);
+        if self.earned.load(Ordering::Relaxed) < MOST_EARNED {
+            self.earned.fetch_add(self.ratio, Ordering::Relaxed);
+        }
     }
 
     /// Takes a token for one retry, if there is one.
     pub fn withdraw(&self, now: Instant) -> bool {
-        let mut tokens = self.lock();
-        if tokens.earned >= TOKEN {
-            tokens.earned -= TOKEN;
+        let earned = self
+            .earned
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |earned| {
+                earned.checked_sub(TOKEN)
+            });
+        if earned.is_ok() {
             return true;
         }
-        let elapsed = now.saturating_duration_since(tokens.refilled);
+        let mut floor = self
+            .floor
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let elapsed = now.saturating_duration_since(floor.refilled);
         let refill = (elapsed.as_millis() as u64).saturating_mul(self.floor_per_second) / 1000;
         if refill > 0 {
-            tokens.floor = (tokens.floor + refill).min(self.floor_per_second);
-            tokens.refilled = now;
+            floor.tokens = (floor.tokens + refill).min(self.floor_per_second);
+            floor.refilled = now;
         }
-        if tokens.floor >= TOKEN {
-            tokens.floor -= TOKEN;
+        if floor.tokens >= TOKEN {
+            floor.tokens -= TOKEN;
             return true;
         }
         false
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Tokens> {
-        self.state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -207,7 +211,7 @@ fn unit_random() -> f64 {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::atomic::AtomicU32;
 
     use super::*;
 

@@ -65,6 +65,37 @@ fn unknown_policy_keys_are_reported() {
 }
 
 #[test]
+fn bad_policy_layers_are_reported_with_fixes() {
+    let text = format!(
+        "{STORES}\n[entities.orders]\nstore = \"main\"\n[policy]\nmax_in_flight = 0\n\
+         retry = {{ attempts = 0, budget = 2, backoff = \"1s\", max_backoff = \"10ms\", tries = 3 }}\n\
+         breaker = {{ failures = \"five\" }}\n"
+    );
+    let found = problems(&text);
+    assert_exactly(
+        &found,
+        &[
+            ("policy.max_in_flight", ProblemKind::InvalidValue),
+            ("policy.retry.attempts", ProblemKind::InvalidValue),
+            ("policy.retry.budget", ProblemKind::InvalidValue),
+            ("policy.retry.max_backoff", ProblemKind::InvalidValue),
+            ("policy.retry.tries", ProblemKind::UnknownKey),
+            ("policy.breaker.failures", ProblemKind::WrongType),
+        ],
+    );
+    let fix = at(&found, "policy.retry.budget")
+        .fix
+        .as_deref()
+        .unwrap_or_default();
+    assert!(fix.contains("0.1"), "{fix}");
+    let fix = at(&found, "policy.retry.tries")
+        .fix
+        .as_deref()
+        .unwrap_or_default();
+    assert!(fix.contains("attempts"), "{fix}");
+}
+
+#[test]
 fn missing_required_keys_are_reported() {
     let found =
         problems("[stores.main]\nbackend = \"embedded\"\n[entities.orders]\npath = \"x\"\n");

@@ -71,6 +71,41 @@ fn policy_timeout_defaults_to_five_seconds() {
     )
     .unwrap();
     assert_eq!(config.policy().timeout, Duration::from_secs(5));
+    assert_eq!(
+        config.policy().layers,
+        polyroute::layers::LayerPolicy::default()
+    );
+}
+
+#[test]
+fn policy_layers_are_read() {
+    let config = crate::support::load(
+        "[stores.main]\nkind = \"relational\"\n[entities.orders]\nstore = \"main\"\n\
+         [policy]\nmax_in_flight = 64\nbreaker = false\n\
+         retry = { attempts = 5, backoff = \"10ms\", max_backoff = \"2s\", budget = 0.2, budget_floor = 3 }\n",
+    )
+    .unwrap();
+    let layers = config.policy().layers;
+    assert_eq!(layers.max_in_flight, Some(64));
+    assert_eq!(layers.breaker, None);
+    let retry = layers.retry.unwrap();
+    assert_eq!(retry.attempts, 5);
+    assert_eq!(retry.base, Duration::from_millis(10));
+    assert_eq!(retry.cap, Duration::from_secs(2));
+    assert_eq!(retry.budget_ratio, 0.2);
+    assert_eq!(retry.budget_floor_per_second, 3);
+    let config = crate::support::load(
+        "[stores.main]\nkind = \"relational\"\n[entities.orders]\nstore = \"main\"\n\
+         [policy]\nretry = false\nbreaker = { failures = 2, open_for = \"1m\" }\n",
+    )
+    .unwrap();
+    let layers = config.policy().layers;
+    assert_eq!(layers.retry, None);
+    let breaker = layers.breaker.unwrap();
+    assert_eq!(
+        (breaker.failures, breaker.open_for),
+        (2, Duration::from_secs(60))
+    );
 }
 
 #[tokio::test]

@@ -11,6 +11,7 @@ mod config_valid;
 mod fakes;
 mod graph;
 mod handles;
+mod layers;
 mod support;
 mod time_series;
 mod timeout;

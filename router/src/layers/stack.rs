@@ -1,0 +1,108 @@
+//! [`StoreLayers`]: the layers one store's calls pass through, in their order, shared by every
+//! entity routed to the store (a breaker or a limit is about the store, not about one entity).
+//!
+//! Order, outermost first: limit → breaker → retry → timeout → store. The limit counts a call
+//! once however many attempts it makes; the breaker sees each call's final outcome, so a call
+//! that succeeded on its second attempt is a success; each attempt gets its own deadline, so a
+//! hung attempt is abandoned and retried rather than eating the whole call.
+
+use std::time::Instant;
+
+use polyroute_adapters::{Result, StoreError};
+
+use super::breaker::{Admission, Breaker, BreakerPolicy, BreakerState};
+use super::limit::{Limit, Slot};
+use super::retry::{Retry, RetryPolicy};
+
+/// Which layers a store's calls go through (`[policy]` in the config).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LayerPolicy {
+    /// Retries of idempotent calls; `None`: never retry.
+    pub retry: Option<RetryPolicy>,
+    /// The circuit breaker; `None`: none.
+    pub breaker: Option<BreakerPolicy>,
+    /// Calls in flight per store; `None`: unlimited.
+    pub max_in_flight: Option<usize>,
+}
+
+impl Default for LayerPolicy {
+    fn default() -> Self {
+        LayerPolicy {
+            retry: Some(RetryPolicy::default()),
+            breaker: Some(BreakerPolicy::default()),
+            max_in_flight: None,
+        }
+    }
+}
+
+/// The layers of one store.
+#[derive(Debug, Default)]
+pub struct StoreLayers {
+    limit: Option<Limit>,
+    breaker: Option<Breaker>,
+    retry: Option<Retry>,
+}
+
+/// What [`StoreLayers::enter`] holds for a call until it ends.
+#[derive(Debug)]
+pub(crate) struct Entered {
+    _slot: Option<Slot>,
+    admission: Option<Admission>,
+}
+
+impl StoreLayers {
+    /// The layers `policy` asks for, for store `store`.
+    pub fn new(store: &str, policy: &LayerPolicy) -> Self {
+        StoreLayers {
+            limit: policy.max_in_flight.map(|most| Limit::new(store, most)),
+            breaker: policy.breaker.map(|policy| Breaker::new(store, policy)),
+            retry: policy.retry.map(Retry::new),
+        }
+    }
+
+    /// No layers: calls go straight to the deadline and the store.
+    pub fn none() -> Self {
+        StoreLayers::default()
+    }
+
+    /// The breaker's state now, if the store has one.
+    pub fn breaker_state(&self) -> Option<BreakerState> {
+        self.breaker
+            .as_ref()
+            .map(|breaker| breaker.state(Instant::now()))
+    }
+
+    /// Calls in flight now, if the store has a limit.
+    pub fn in_flight(&self) -> Option<usize> {
+        self.limit.as_ref().map(Limit::in_flight)
+    }
+
+    /// Passes the limit and the breaker, or refuses the call at once.
+    pub(crate) fn enter(&self) -> Result<Entered> {
+        let slot = self.limit.as_ref().map(Limit::enter).transpose()?;
+        let admission = match &self.breaker {
+            Some(breaker) => Some(breaker.admit(Instant::now)?),
+            None => None,
+        };
+        Ok(Entered {
+            _slot: slot,
+            admission,
+        })
+    }
+
+    /// Records a call's final outcome with the breaker and frees its slot.
+    pub(crate) fn leave<T>(&self, entered: Entered, outcome: &Result<T>) {
+        if let (Some(breaker), Some(admission)) = (&self.breaker, entered.admission) {
+            let outcome: std::result::Result<(), &StoreError> = match outcome {
+                Ok(_) => Ok(()),
+                Err(err) => Err(err),
+            };
+            breaker.record(admission, outcome, Instant::now);
+        }
+    }
+
+    /// The retry layer, if calls are retried.
+    pub(crate) fn retry(&self) -> Option<&Retry> {
+        self.retry.as_ref()
+    }
+}
