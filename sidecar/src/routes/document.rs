@@ -194,13 +194,15 @@ fn operator(fp: &FieldPath, op: &str, operand: Json_, field: &str) -> Result<Fil
                 .with_field(field))
             }
         },
-        other => return Err(ApiError::bad_request(
-            "invalid_filter",
-            format!(
+        other => {
+            return Err(ApiError::bad_request(
+                "invalid_filter",
+                format!(
                 "unknown operator `{other}`; use $eq, $ne, $lt, $lte, $gt, $gte, $in or $exists"
             ),
-        )
-        .with_field(field)),
+            )
+            .with_field(field))
+        }
     })
 }
 
