@@ -431,3 +431,28 @@ fn a_config_mistake_in_the_sidecar_section_exits_2_naming_the_field() {
         "{stderr}"
     );
 }
+
+/// The Kubernetes example's config is a valid config for the router and the sidecar.
+#[cfg(feature = "postgres")]
+#[test]
+fn the_kubernetes_example_config_is_valid() {
+    let manifest = include_str!("../../../examples/k8s/configmap.yaml");
+    let toml: String = manifest
+        .split_once("polyroute.toml: |\n")
+        .unwrap()
+        .1
+        .lines()
+        .map(|line| format!("{}\n", line.strip_prefix("    ").unwrap_or(line)))
+        .collect();
+    let env = std::collections::BTreeMap::from([
+        ("APP_TOKEN".to_owned(), APP_TOKEN.to_owned()),
+        (
+            "POSTGRES_URL".to_owned(),
+            "postgres://u:p@127.0.0.1:5432/test".to_owned(),
+        ),
+    ]);
+    let config = polyroute::Config::from_toml_str_with_env(&toml, ".", &env).unwrap();
+    let sidecar = polyroute_sidecar::SidecarConfig::from_config(&config).unwrap();
+    assert_eq!(sidecar.tokens.len(), 1);
+    assert_eq!(sidecar.queries["orders"]["add"].params, 3);
+}
