@@ -69,6 +69,24 @@ mod tests {
     }
 
     #[test]
+    fn the_config_passes_the_sidecar_section_through_and_still_rejects_strangers() {
+        let base = "[stores.kv]\nkind = \"key_value\"\n[entities.s]\nstore = \"kv\"\n";
+        let env = BTreeMap::new();
+        let text = format!("{base}[sidecar]\nbind = \"127.0.0.1:1\"\n");
+        let config = crate::Config::from_toml_str_with_env(&text, ".", &env).unwrap();
+        assert_eq!(config.section("sidecar").unwrap()["bind"], "127.0.0.1:1");
+        assert!(config.section("other").is_none());
+        let text = format!("{base}[sidecars]\nbind = 1\n");
+        let error = crate::Config::from_toml_str_with_env(&text, ".", &env).unwrap_err();
+        let problem = &error.problems()[0];
+        assert_eq!(problem.path, "sidecars");
+        assert!(problem.to_string().contains("sidecar"), "{problem}");
+        let text = format!("sidecar = 3\n{base}");
+        let error = crate::Config::from_toml_str_with_env(&text, ".", &env).unwrap_err();
+        assert_eq!(error.problems()[0].path, "sidecar");
+    }
+
+    #[test]
     fn a_section_must_be_a_table() {
         let env = BTreeMap::new();
         let mut walker = Walker::new(&env);
