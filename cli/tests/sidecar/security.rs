@@ -312,11 +312,10 @@ async fn a_retried_write_with_the_same_key_is_applied_once() {
         json(send("k-2", 1).await.unwrap()).await.1,
         json!({"value": 6})
     );
-    // concurrent retries of one write still apply it once
-    let (a, b, c2) = tokio::join!(send("k-3", 10), send("k-3", 10), send("k-3", 10));
-    let values: Vec<_> = [a, b, c2].into_iter().map(|r| r.unwrap()).collect();
-    for response in values {
-        assert_eq!(json(response).await.1, json!({"value": 16}));
+    // concurrent retries of one write still apply it once (two: the config's request slots)
+    let (a, b) = tokio::join!(send("k-3", 10), send("k-3", 10));
+    for response in [a, b] {
+        assert_eq!(json(response.unwrap()).await, (200, json!({"value": 16})));
     }
     let (_, value) = json(
         c.get(sidecar.url("/v1/key_value/sessions/keys/counter"))
@@ -336,7 +335,7 @@ async fn a_retried_write_with_the_same_key_is_applied_once() {
         .await
         .unwrap();
     assert!(
-        metrics.contains("polyroute_sidecar_idempotent_replays_total 3"),
+        metrics.contains("polyroute_sidecar_idempotent_replays_total 2"),
         "{metrics}"
     );
 }
