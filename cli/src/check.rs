@@ -45,6 +45,11 @@ pub async fn run(args: &CheckArgs) -> ExitCode {
         }
     };
 
+    if let Err(err) = polyroute_sidecar::SidecarConfig::from_config(&config) {
+        print_problems(&shown.to_string(), err.problems());
+        return ExitCode::from(EXIT_CONFIG);
+    }
+
     let context = config.connect_context();
     let timeout = config.policy().timeout;
     let mut builder = RouterBuilder::new()
@@ -138,7 +143,8 @@ pub async fn run(args: &CheckArgs) -> ExitCode {
     }
 }
 
-fn print_problems(file: &str, problems: &[polyroute::ConfigProblem]) {
+/// Prints config problems, one per line, under the file's name.
+pub fn print_problems(file: &str, problems: &[polyroute::ConfigProblem]) {
     let count = problems.len();
     let noun = if count == 1 { "problem" } else { "problems" };
     eprintln!("{file}: {count} {noun}:");

@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 mod bench;
 mod check;
 mod decide;
+mod serve;
 mod table;
 
 /// Route each entity of a service to the store kind that fits it.
@@ -43,17 +44,34 @@ enum Command {
     /// Runs the `polyroute-bench` program (package `polyroute-benches`) found beside this one
     /// or on the PATH, passing every argument on: `polyroute bench all --scale small`.
     Bench(bench::BenchArgs),
+    /// Serve every entity of a config over HTTP: the sidecar for services in any language.
+    ///
+    /// Routes are /v1/{kind}/{entity}/… (listed at /openapi.json), with /healthz, /readyz and
+    /// /metrics. Listens on `[sidecar] bind` (default 127.0.0.1:7878). SIGTERM or Ctrl-C stops
+    /// accepting connections and drains in-flight requests. Exit status: 0 after a clean
+    /// shutdown; 1 when a store or the listener failed; 2 for config mistakes.
+    Serve(serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
+    // The sidecar logs a line per request (with its request id) by default; the other
+    // commands only warnings.
+    let (default_level, json) = match &cli.command {
+        Command::Serve(args) => ("info", args.log_format == "json"),
+        _ => ("warn", false),
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    if json {
+        subscriber.json().init();
+    } else {
+        subscriber.init();
+    }
     if let Command::Bench(args) = &cli.command {
         return bench::run(args);
     }
@@ -71,6 +89,7 @@ fn main() -> ExitCode {
         Command::Check(args) => runtime.block_on(check::run(&args)),
         Command::Decide(args) => runtime.block_on(decide::run(&args)),
         Command::Bench(args) => bench::run(&args),
+        Command::Serve(args) => runtime.block_on(serve::run(&args)),
     }
 }
 

@@ -18,6 +18,9 @@
 //!
 //! [policy]
 //! timeout = "250ms"             # per-call deadline (default 5s); an entity's `timeout` wins
+//!
+//! [sidecar]                     # passed through unread to the HTTP sidecar (`Config::section`)
+//! bind = "127.0.0.1:7878"
 //! ```
 //!
 //! Kind-specific entity keys: key_value `ttl`; document `indexes = ["customer.id"]`;
@@ -44,6 +47,7 @@ mod options;
 mod parse;
 mod policy;
 mod problem;
+mod sections;
 mod settings;
 mod stores;
 mod suggest;
@@ -53,6 +57,7 @@ pub use env::{Environment, ProcessEnvironment};
 pub use options::BackendOptions;
 pub use policy::DEFAULT_TIMEOUT;
 pub use problem::{ConfigError, ConfigProblem, Location, ProblemKind};
+pub use sections::{Section, PASS_THROUGH_SECTIONS};
 pub use stores::DEFAULT_BACKEND;
 
 pub(crate) use options::registry_problems;
@@ -66,6 +71,7 @@ pub struct Config {
     stores: BTreeMap<String, StoreConfig>,
     entities: BTreeMap<String, EntityConfig>,
     policy: Policy,
+    sections: BTreeMap<String, Section>,
     base_dir: PathBuf,
 }
 
@@ -183,6 +189,13 @@ impl Config {
     /// The `[policy]` section (defaults when absent).
     pub fn policy(&self) -> &Policy {
         &self.policy
+    }
+
+    /// A top-level section the router passes through unread (one of
+    /// [`PASS_THROUGH_SECTIONS`], such as `sidecar`), as JSON with `${NAME}` replaced; `None`
+    /// when the file has none. Its owner checks its keys.
+    pub fn section(&self, name: &str) -> Option<&serde_json::Value> {
+        self.sections.get(name).map(Section::as_json)
     }
 
     /// The folder relative backend paths resolve against.

@@ -7,11 +7,12 @@ use super::entities::{parse_entity, StoreIndex};
 use super::env::Environment;
 use super::policy::parse_policy;
 use super::problem::{ConfigProblem, Location, ProblemKind};
+use super::sections::{parse_section, PASS_THROUGH_SECTIONS};
 use super::stores::{parse_store, DeclaredStore};
 use super::walk::Walker;
 use super::{Config, ConfigError};
 
-const TOP_KEYS: &[&str] = &["stores", "entities", "policy"];
+const TOP_KEYS: &[&str] = &["stores", "entities", "policy", "sidecar"];
 
 /// Parses and checks `text`; `base_dir` is where relative backend paths resolve.
 pub(crate) fn parse(
@@ -57,6 +58,15 @@ pub(crate) fn parse(
 
     let policy = parse_policy(&mut walker, document.get("policy"));
 
+    let mut sections = BTreeMap::new();
+    for name in PASS_THROUGH_SECTIONS {
+        if let Some(value) = document.get(*name) {
+            if let Some(section) = parse_section(&mut walker, name, value) {
+                sections.insert((*name).to_owned(), section);
+            }
+        }
+    }
+
     let problems = walker.into_problems();
     if !problems.is_empty() {
         return Err(ConfigError::Invalid(problems));
@@ -70,6 +80,7 @@ pub(crate) fn parse(
         stores,
         entities,
         policy,
+        sections,
         base_dir,
     })
 }

@@ -1,0 +1,82 @@
+//! `polyroute serve`: run the HTTP sidecar for a config until SIGTERM or Ctrl-C.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+use polyroute::{Config, ConfigError, Router};
+use polyroute_sidecar::{shutdown, Sidecar, SidecarConfig};
+
+use crate::check::{print_problems, EXIT_CONFIG, EXIT_FAILED};
+
+/// Arguments of `polyroute serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The config file: its stores and entities, and its `[sidecar]` section.
+    #[arg(long, short, value_name = "FILE", default_value = "polyroute.toml")]
+    config: PathBuf,
+    /// Listen here instead of `[sidecar] bind` (port 0 picks a free port; the address is
+    /// printed on the first line of standard output).
+    #[arg(long, value_name = "ADDR")]
+    bind: Option<SocketAddr>,
+    /// Log format on standard error: `text` or `json` (one object per line).
+    #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    pub log_format: String,
+}
+
+/// Loads the config, connects the stores and serves until a shutdown signal; returns the exit
+/// status (0 after a clean shutdown, 1 when a store or the listener failed, 2 for config
+/// mistakes).
+pub async fn run(args: &ServeArgs) -> ExitCode {
+    let shown = args.config.display().to_string();
+    let config = match Config::from_path(&args.config) {
+        Ok(config) => config,
+        Err(err @ ConfigError::Read { .. }) => {
+            eprintln!("error: {err}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+        Err(err) => {
+            print_problems(&shown, err.problems());
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let mut sidecar_config = match SidecarConfig::from_config(&config) {
+        Ok(sidecar) => sidecar,
+        Err(err) => {
+            print_problems(&shown, err.problems());
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    if let Some(bind) = args.bind {
+        sidecar_config.bind = bind;
+    }
+    let router = match Router::connect(config).await {
+        Ok(router) => router,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::from(EXIT_FAILED);
+        }
+    };
+    let sidecar = match Sidecar::bind(router, sidecar_config).await {
+        Ok(sidecar) => sidecar,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::from(EXIT_FAILED);
+        }
+    };
+    println!(
+        "polyroute sidecar listening on http://{}",
+        sidecar.local_addr()
+    );
+    match sidecar.serve(shutdown::signal()).await {
+        Ok(()) => {
+            tracing::info!("stopped");
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::from(EXIT_FAILED)
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! End-to-end tests of `polyroute serve`: each test starts the real binary on a loopback port
+//! chosen by the system and drives it with a pooled HTTP client.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+#[path = "sidecar/harness.rs"]
+mod harness;
+#[path = "sidecar/operations.rs"]
+mod operations;
+#[path = "sidecar/routes.rs"]
+mod routes;
+#[path = "sidecar/security.rs"]
+mod security;
+#[path = "sidecar/store_down.rs"]
+mod store_down;

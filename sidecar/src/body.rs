@@ -1,0 +1,189 @@
+//! Request bodies and query strings: [`JsonBody`] reads a JSON body, rejecting a bad one with
+//! the path of the field it got wrong (`points[2].fields`) and what was expected; [`QueryArgs`]
+//! does the same for query strings. A body over the size limit is 413.
+
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+
+use crate::errors::ApiError;
+
+/// A JSON request body of type `T`.
+#[derive(Debug)]
+pub struct JsonBody<T>(pub T);
+
+/// Reads `bytes` as JSON `T`, naming the bad field on failure.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.is_empty() {
+        return Err(ApiError::bad_request(
+            "invalid_body",
+            "the request body is empty; send a JSON object",
+        ));
+    }
+    let deserializer = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        let code = if inner.is_syntax() || inner.is_eof() {
+            "malformed_json"
+        } else {
+            "invalid_body"
+        };
+        let message = if code == "malformed_json" {
+            format!("the body is not valid JSON: {inner}")
+        } else {
+            format!("{inner}; see /openapi.json for the shape of this request")
+        };
+        let error = ApiError::bad_request(code, message);
+        if path.is_empty() || path == "." {
+            error
+        } else {
+            error.with_field(path)
+        }
+    })
+}
+
+/// Reads the whole body, mapping the size limit to 413.
+pub async fn read_body<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes, ApiError> {
+    Bytes::from_request(request, state)
+        .await
+        .map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                too_large()
+            } else {
+                ApiError::bad_request("invalid_body", rejection.body_text())
+            }
+        })
+}
+
+/// 413: the body is over the configured `max_body`.
+pub fn too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "body_too_large",
+        "the request body is larger than the sidecar's `max_body`; send less per request, or raise `[sidecar] max_body`",
+    )
+}
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if let Some(content_type) = request.headers().get(header::CONTENT_TYPE) {
+            let json = content_type
+                .to_str()
+                .map(|ct| ct.starts_with("application/json") || ct.ends_with("+json"))
+                .unwrap_or(false);
+            if !json {
+                return Err(ApiError::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported_media_type",
+                    "this route takes JSON; send `Content-Type: application/json`",
+                )
+                .with_field("content-type"));
+            }
+        }
+        let bytes = read_body(request, state).await?;
+        parse_json(&bytes).map(JsonBody)
+    }
+}
+
+/// A UTF-8 text body (InfluxDB line protocol).
+#[derive(Debug)]
+pub struct TextBody(pub String);
+
+impl<S: Send + Sync> FromRequest<S> for TextBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = read_body(request, state).await?;
+        String::from_utf8(bytes.to_vec())
+            .map(TextBody)
+            .map_err(|error| {
+                ApiError::bad_request(
+                    "invalid_body",
+                    format!(
+                        "the body is not UTF-8 text (invalid byte at offset {})",
+                        error.utf8_error().valid_up_to()
+                    ),
+                )
+            })
+    }
+}
+
+/// A query string of type `T`.
+#[derive(Debug)]
+pub struct QueryArgs<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for QueryArgs<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or("");
+        let deserializer = serde_urlencoded_deserializer(query);
+        deserializer.map(QueryArgs)
+    }
+}
+
+fn serde_urlencoded_deserializer<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    axum::extract::Query::<T>::try_from_uri(
+        &format!("/?{query}")
+            .parse()
+            .map_err(|_| ApiError::bad_request("invalid_query", "the query string is not valid"))?,
+    )
+    .map(|axum::extract::Query(value)| value)
+    .map_err(|rejection| {
+        ApiError::bad_request(
+            "invalid_query",
+            format!(
+                "{}; see /openapi.json for this route's parameters",
+                rejection.body_text()
+            ),
+        )
+        .with_field("query")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::Deserialize;
+
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Shape {
+        points: Vec<Point>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Point {
+        value: f64,
+    }
+
+    #[test]
+    fn a_bad_field_is_named() {
+        let error =
+            parse_json::<Shape>(br#"{"points": [{"value": 1}, {"value": "x"}]}"#).unwrap_err();
+        assert_eq!(error.code, "invalid_body");
+        assert_eq!(error.field.as_deref(), Some("points[1].value"));
+        let error = parse_json::<Shape>(br#"{"points": [{"valu": 1}]}"#).unwrap_err();
+        assert!(
+            error.message.contains("unknown field `valu`"),
+            "{}",
+            error.message
+        );
+    }
+
+    #[test]
+    fn malformed_json_is_its_own_code() {
+        let error = parse_json::<Shape>(b"{\"points\": [").unwrap_err();
+        assert_eq!(error.code, "malformed_json");
+        assert_eq!(parse_json::<Shape>(b"").unwrap_err().code, "invalid_body");
+    }
+}

@@ -1,0 +1,867 @@
+//! `[sidecar]`: where the sidecar listens, who may call it (bearer tokens with per-entity read
+//! and write scopes), its limits, and the named queries of relational entities.
+//!
+//! ```toml
+//! [sidecar]
+//! bind = "127.0.0.1:7878"          # loopback by default
+//! max_body = "1MiB"
+//! request_timeout = "10s"
+//! max_concurrency = 256            # more in flight: 503 at once
+//!
+//! [[sidecar.tokens]]
+//! name = "app"
+//! token = "${APP_TOKEN}"           # or sha256 = "<hex of the token's SHA-256>"
+//! read = ["*"]
+//! write = ["sessions", "orders"]
+//!
+//! [sidecar.queries.orders]
+//! by_customer = "SELECT id, total FROM orders WHERE customer = $1"
+//! add = { sql = "INSERT INTO orders (customer, total) VALUES ($1, $2)", write = true }
+//!
+//! [sidecar.schema]
+//! orders = "CREATE TABLE IF NOT EXISTS orders (id INTEGER PRIMARY KEY, customer TEXT, total REAL)"
+//! ```
+//!
+//! The section is read from the router's config (which passes it through, interpolated), and
+//! every problem is reported at once with its path and a fix.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use polyroute::config::{ConfigError, ConfigProblem, ProblemKind};
+use polyroute::units::{parse_byte_size, parse_duration};
+use polyroute::{Config, StoreKind};
+use serde_json::Value as Json;
+use sha2::{Digest, Sha256};
+
+/// The default listen address: loopback only, so nothing off the machine (or pod) can call in.
+pub const DEFAULT_BIND: &str = "127.0.0.1:7878";
+
+const KEYS: &[&str] = &[
+    "bind",
+    "max_body",
+    "request_timeout",
+    "max_concurrency",
+    "shutdown_grace",
+    "idempotency_ttl",
+    "idempotency_capacity",
+    "allow_anonymous",
+    "tokens",
+    "queries",
+    "schema",
+];
+const TOKEN_KEYS: &[&str] = &["name", "token", "sha256", "read", "write"];
+const QUERY_KEYS: &[&str] = &["sql", "write"];
+/// Tokens shorter than this are refused: they can be guessed.
+const MIN_TOKEN_LEN: usize = 16;
+
+/// The checked `[sidecar]` section (defaults when it is absent).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SidecarConfig {
+    /// Where to listen.
+    pub bind: SocketAddr,
+    /// The largest request body accepted, in bytes.
+    pub max_body: usize,
+    /// The deadline of a whole request.
+    pub request_timeout: Duration,
+    /// Requests in flight at once; more are refused with 503 at once.
+    pub max_concurrency: usize,
+    /// How long shutdown waits for in-flight requests.
+    pub shutdown_grace: Duration,
+    /// How long the answer to a write with an `Idempotency-Key` is kept for retries.
+    pub idempotency_ttl: Duration,
+    /// How many such answers are kept at most.
+    pub idempotency_capacity: u64,
+    /// Serve without tokens on a non-loopback address (never the default).
+    pub allow_anonymous: bool,
+    /// The accepted bearer tokens; empty: no authentication (loopback only, unless allowed).
+    pub tokens: Vec<TokenConfig>,
+    /// Named queries by relational entity, then by name.
+    pub queries: BTreeMap<String, BTreeMap<String, NamedQuery>>,
+    /// Statements run once at startup on each relational entity (idempotent DDL).
+    pub schema: BTreeMap<String, String>,
+}
+
+/// One bearer token: its name (for logs and metrics), its hash and what it may touch.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TokenConfig {
+    /// Its name.
+    pub name: String,
+    /// The SHA-256 of the token; the token itself is not kept.
+    pub hash: [u8; 32],
+    /// Entities it may read.
+    pub read: Scope,
+    /// Entities it may write.
+    pub write: Scope,
+}
+
+impl std::fmt::Debug for TokenConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenConfig")
+            .field("name", &self.name)
+            .field("read", &self.read)
+            .field("write", &self.write)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The entities a token may read or write.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// Every entity (`["*"]`).
+    All,
+    /// These entities only (possibly none).
+    Entities(BTreeSet<String>),
+}
+
+impl Scope {
+    /// Whether `entity` is in scope.
+    pub fn allows(&self, entity: &str) -> bool {
+        match self {
+            Scope::All => true,
+            Scope::Entities(names) => names.contains(entity),
+        }
+    }
+}
+
+/// A named, parameterised statement of a relational entity: clients name it and pass `$1…$n`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NamedQuery {
+    /// The statement.
+    pub sql: String,
+    /// Whether it writes (run with `execute`, needs write scope) or reads (`query`).
+    pub write: bool,
+    /// How many parameters it takes: the highest `$n` in the statement.
+    pub params: usize,
+}
+
+/// The SHA-256 of `token`.
+pub fn hash_token(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+impl Default for SidecarConfig {
+    fn default() -> Self {
+        SidecarConfig {
+            bind: SocketAddr::from(([127, 0, 0, 1], 7878)),
+            max_body: 1 << 20,
+            request_timeout: Duration::from_secs(10),
+            max_concurrency: 256,
+            shutdown_grace: Duration::from_secs(30),
+            idempotency_ttl: Duration::from_secs(24 * 3600),
+            idempotency_capacity: 100_000,
+            allow_anonymous: false,
+            tokens: Vec::new(),
+            queries: BTreeMap::new(),
+            schema: BTreeMap::new(),
+        }
+    }
+}
+
+impl SidecarConfig {
+    /// Reads `[sidecar]` of `config`, checking entity names against its entities.
+    pub fn from_config(config: &Config) -> Result<SidecarConfig, ConfigError> {
+        let entities: BTreeMap<&str, Option<StoreKind>> = config
+            .entities()
+            .iter()
+            .map(|(name, entity)| {
+                let kind = config.stores().get(&entity.store).map(|store| store.kind());
+                (name.as_str(), kind)
+            })
+            .collect();
+        let mut reader = Reader {
+            problems: Vec::new(),
+            entities,
+        };
+        let parsed = reader.section(config.section("sidecar"));
+        if reader.problems.is_empty() {
+            Ok(parsed)
+        } else {
+            Err(ConfigError::Invalid(reader.problems))
+        }
+    }
+}
+
+struct Reader<'a> {
+    problems: Vec<ConfigProblem>,
+    entities: BTreeMap<&'a str, Option<StoreKind>>,
+}
+
+impl Reader<'_> {
+    fn report(&mut self, kind: ProblemKind, path: &str, message: String, fix: &str) {
+        self.problems
+            .push(ConfigProblem::new(kind, path, message).with_fix(fix));
+    }
+
+    fn section(&mut self, value: Option<&Json>) -> SidecarConfig {
+        let mut out = SidecarConfig::default();
+        let Some(value) = value else { return out };
+        let Some(table) = value.as_object() else {
+            self.report(
+                ProblemKind::WrongType,
+                "sidecar",
+                "expected a table".into(),
+                "write `[sidecar]` with keys under it",
+            );
+            return out;
+        };
+        for (key, value) in table {
+            let path = format!("sidecar.{key}");
+            match key.as_str() {
+                "bind" => {
+                    if let Some(text) = self.string(&path, value) {
+                        match text.parse::<SocketAddr>() {
+                            Ok(addr) => out.bind = addr,
+                            Err(_) => self.report(
+                                ProblemKind::InvalidValue,
+                                &path,
+                                format!("`{text}` is not an address and port"),
+                                "write an IP address and port, such as `127.0.0.1:7878` (or `0.0.0.0:7878` to listen on every interface)",
+                            ),
+                        }
+                    }
+                }
+                "max_body" => {
+                    if let Some(text) = self.string(&path, value) {
+                        match parse_byte_size(&text) {
+                            Ok(0) | Err(_) => self.report(
+                                ProblemKind::InvalidValue,
+                                &path,
+                                format!("`{text}` is not a positive size"),
+                                "write a size such as `1MiB` or `65536`",
+                            ),
+                            Ok(bytes) => {
+                                out.max_body = usize::try_from(bytes).unwrap_or(usize::MAX)
+                            }
+                        }
+                    }
+                }
+                "request_timeout" => {
+                    if let Some(d) = self.duration(&path, value) {
+                        out.request_timeout = d;
+                    }
+                }
+                "shutdown_grace" => {
+                    if let Some(d) = self.duration(&path, value) {
+                        out.shutdown_grace = d;
+                    }
+                }
+                "idempotency_ttl" => {
+                    if let Some(d) = self.duration(&path, value) {
+                        out.idempotency_ttl = d;
+                    }
+                }
+                "max_concurrency" => {
+                    if let Some(n) = self.positive(&path, value) {
+                        out.max_concurrency = usize::try_from(n).unwrap_or(usize::MAX);
+                    }
+                }
+                "idempotency_capacity" => {
+                    if let Some(n) = self.positive(&path, value) {
+                        out.idempotency_capacity = n;
+                    }
+                }
+                "allow_anonymous" => match value.as_bool() {
+                    Some(b) => out.allow_anonymous = b,
+                    None => self.report(
+                        ProblemKind::WrongType,
+                        &path,
+                        "expected a boolean".into(),
+                        "write `true` or `false`",
+                    ),
+                },
+                "tokens" => out.tokens = self.tokens(value),
+                "queries" => out.queries = self.queries(value),
+                "schema" => out.schema = self.schema(value),
+                other => self.report(
+                    ProblemKind::UnknownKey,
+                    &path,
+                    format!("unknown key `{other}` in `[sidecar]`"),
+                    &format!("allowed keys: {}", KEYS.join(", ")),
+                ),
+            }
+        }
+        if out.tokens.is_empty() && !out.bind.ip().is_loopback() && !out.allow_anonymous {
+            self.report(
+                ProblemKind::InvalidValue,
+                "sidecar.bind",
+                format!(
+                    "`{}` is reachable from other machines and no `[[sidecar.tokens]]` are declared, so anyone could call the sidecar",
+                    out.bind
+                ),
+                "add a `[[sidecar.tokens]]` entry, bind to `127.0.0.1`, or set `allow_anonymous = true` if the network is trusted",
+            );
+        }
+        out
+    }
+
+    fn string(&mut self, path: &str, value: &Json) -> Option<String> {
+        match value.as_str() {
+            Some(text) => Some(text.to_owned()),
+            None => {
+                self.report(
+                    ProblemKind::WrongType,
+                    path,
+                    "expected a string".into(),
+                    "write the value in quotes",
+                );
+                None
+            }
+        }
+    }
+
+    fn duration(&mut self, path: &str, value: &Json) -> Option<Duration> {
+        let text = self.string(path, value)?;
+        match parse_duration(&text) {
+            Ok(d) if !d.is_zero() => Some(d),
+            _ => {
+                self.report(
+                    ProblemKind::BadDuration,
+                    path,
+                    format!("`{text}` is not a positive duration"),
+                    "write a number and a unit, such as `250ms`, `30s` or `5m`",
+                );
+                None
+            }
+        }
+    }
+
+    fn positive(&mut self, path: &str, value: &Json) -> Option<u64> {
+        match value.as_u64() {
+            Some(n) if n > 0 => Some(n),
+            _ => {
+                self.report(
+                    ProblemKind::InvalidValue,
+                    path,
+                    "expected a positive integer".into(),
+                    "write a whole number above zero, such as `256`",
+                );
+                None
+            }
+        }
+    }
+
+    fn entity(&mut self, path: &str, name: &str, kind: Option<StoreKind>) -> bool {
+        match self.entities.get(name) {
+            None => {
+                let known: Vec<&str> = self.entities.keys().copied().collect();
+                self.report(
+                    ProblemKind::UnknownEntity,
+                    path,
+                    format!("unknown entity `{name}`"),
+                    &format!("declared entities: {}", known.join(", ")),
+                );
+                false
+            }
+            Some(actual) => match (kind, actual) {
+                (Some(want), Some(actual)) if want != *actual => {
+                    self.report(
+                        ProblemKind::KindMismatch,
+                        path,
+                        format!("entity `{name}` is {actual}, not {want}"),
+                        "named queries and schema statements are for relational entities only",
+                    );
+                    false
+                }
+                _ => true,
+            },
+        }
+    }
+
+    fn tokens(&mut self, value: &Json) -> Vec<TokenConfig> {
+        let Some(items) = value.as_array() else {
+            self.report(
+                ProblemKind::WrongType,
+                "sidecar.tokens",
+                "expected a list of tables".into(),
+                "write each token as a `[[sidecar.tokens]]` table",
+            );
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        let mut names = BTreeSet::new();
+        for (index, item) in items.iter().enumerate() {
+            let path = format!("sidecar.tokens[{index}]");
+            if let Some(token) = self.token(&path, item) {
+                if !names.insert(token.name.clone()) {
+                    self.report(
+                        ProblemKind::Duplicate,
+                        &format!("{path}.name"),
+                        format!("token name `{}` is used twice", token.name),
+                        "give each token its own name",
+                    );
+                } else if out.iter().any(|t: &TokenConfig| t.hash == token.hash) {
+                    self.report(
+                        ProblemKind::Duplicate,
+                        &path,
+                        format!(
+                            "token `{}` has the same secret as another token",
+                            token.name
+                        ),
+                        "give each token its own secret",
+                    );
+                } else {
+                    out.push(token);
+                }
+            }
+        }
+        out
+    }
+
+    fn token(&mut self, path: &str, value: &Json) -> Option<TokenConfig> {
+        let Some(table) = value.as_object() else {
+            self.report(
+                ProblemKind::WrongType,
+                path,
+                "expected a table".into(),
+                "write `[[sidecar.tokens]]` with `name`, `token` or `sha256`, `read` and `write`",
+            );
+            return None;
+        };
+        let before = self.problems.len();
+        for key in table.keys() {
+            if !TOKEN_KEYS.contains(&key.as_str()) {
+                self.report(
+                    ProblemKind::UnknownKey,
+                    &format!("{path}.{key}"),
+                    format!("unknown key `{key}` in a token"),
+                    &format!("allowed keys: {}", TOKEN_KEYS.join(", ")),
+                );
+            }
+        }
+        let name = match table.get("name") {
+            Some(value) => self.string(&format!("{path}.name"), value),
+            None => {
+                self.report(
+                    ProblemKind::MissingKey,
+                    &format!("{path}.name"),
+                    "a token has no `name`".into(),
+                    "add `name = \"...\"`; it names the caller in logs and metrics",
+                );
+                None
+            }
+        };
+        let hash = match (table.get("token"), table.get("sha256")) {
+            (Some(token), None) => {
+                let token = self.string(&format!("{path}.token"), token)?;
+                if token.len() < MIN_TOKEN_LEN {
+                    self.report(
+                        ProblemKind::InvalidValue,
+                        &format!("{path}.token"),
+                        format!("the token is shorter than {MIN_TOKEN_LEN} characters"),
+                        "use a long random secret, such as the output of `openssl rand -hex 32`, read from the environment with `${NAME}`",
+                    );
+                    None
+                } else {
+                    Some(hash_token(&token))
+                }
+            }
+            (None, Some(hex)) => {
+                let hex = self.string(&format!("{path}.sha256"), hex)?;
+                let parsed = decode_hex(&hex);
+                if parsed.is_none() {
+                    self.report(
+                        ProblemKind::InvalidValue,
+                        &format!("{path}.sha256"),
+                        "expected 64 hexadecimal digits".into(),
+                        "write the token's SHA-256 in hex, such as the output of `printf %s \"$TOKEN\" | sha256sum`",
+                    );
+                }
+                parsed
+            }
+            (Some(_), Some(_)) => {
+                self.report(
+                    ProblemKind::InvalidValue,
+                    path,
+                    "a token has both `token` and `sha256`".into(),
+                    "keep one of them",
+                );
+                None
+            }
+            (None, None) => {
+                self.report(
+                    ProblemKind::MissingKey,
+                    path,
+                    "a token has neither `token` nor `sha256`".into(),
+                    "add `token = \"${NAME}\"` (read from the environment) or `sha256 = \"<hex>\"`",
+                );
+                None
+            }
+        };
+        let read = self.scope(path, "read", table.get("read"));
+        let write = self.scope(path, "write", table.get("write"));
+        if self.problems.len() != before {
+            return None;
+        }
+        Some(TokenConfig {
+            name: name?,
+            hash: hash?,
+            read: read?,
+            write: write?,
+        })
+    }
+
+    fn scope(&mut self, path: &str, key: &str, value: Option<&Json>) -> Option<Scope> {
+        let path = format!("{path}.{key}");
+        let Some(value) = value else {
+            return Some(Scope::Entities(BTreeSet::new()));
+        };
+        let Some(items) = value.as_array() else {
+            self.report(
+                ProblemKind::WrongType,
+                &path,
+                "expected a list of entity names".into(),
+                "write a list such as `[\"orders\", \"sessions\"]`, or `[\"*\"]` for every entity",
+            );
+            return None;
+        };
+        let mut names = BTreeSet::new();
+        let mut all = false;
+        let mut ok = true;
+        for (index, item) in items.iter().enumerate() {
+            let item_path = format!("{path}[{index}]");
+            match item.as_str() {
+                Some("*") => all = true,
+                Some(name) => {
+                    if self.entity(&item_path, name, None) {
+                        names.insert(name.to_owned());
+                    } else {
+                        ok = false;
+                    }
+                }
+                None => {
+                    self.report(
+                        ProblemKind::WrongType,
+                        &item_path,
+                        "expected an entity name".into(),
+                        "write the entity's name in quotes",
+                    );
+                    ok = false;
+                }
+            }
+        }
+        ok.then_some(if all {
+            Scope::All
+        } else {
+            Scope::Entities(names)
+        })
+    }
+
+    fn queries(&mut self, value: &Json) -> BTreeMap<String, BTreeMap<String, NamedQuery>> {
+        let mut out = BTreeMap::new();
+        let Some(table) = value.as_object() else {
+            self.report(
+                ProblemKind::WrongType,
+                "sidecar.queries",
+                "expected a table".into(),
+                "write `[sidecar.queries.ENTITY]` with `NAME = \"SQL\"` lines",
+            );
+            return out;
+        };
+        for (entity, queries) in table {
+            let path = format!("sidecar.queries.{entity}");
+            if !self.entity(&path, entity, Some(StoreKind::Relational)) {
+                continue;
+            }
+            let Some(queries) = queries.as_object() else {
+                self.report(
+                    ProblemKind::WrongType,
+                    &path,
+                    "expected a table of named queries".into(),
+                    "write `NAME = \"SQL\"` lines under `[sidecar.queries.ENTITY]`",
+                );
+                continue;
+            };
+            let mut named = BTreeMap::new();
+            for (name, query) in queries {
+                let query_path = format!("{path}.{name}");
+                if !polyroute::is_identifier(name) {
+                    self.report(
+                        ProblemKind::InvalidName,
+                        &query_path,
+                        format!("`{name}` is not a valid query name"),
+                        "use ASCII letters, digits and `_`, starting with a letter",
+                    );
+                    continue;
+                }
+                if let Some(query) = self.query(&query_path, query) {
+                    named.insert(name.clone(), query);
+                }
+            }
+            out.insert(entity.clone(), named);
+        }
+        out
+    }
+
+    fn query(&mut self, path: &str, value: &Json) -> Option<NamedQuery> {
+        let (sql, write) = match value {
+            Json::String(sql) => (sql.clone(), false),
+            Json::Object(table) => {
+                for key in table.keys() {
+                    if !QUERY_KEYS.contains(&key.as_str()) {
+                        self.report(
+                            ProblemKind::UnknownKey,
+                            &format!("{path}.{key}"),
+                            format!("unknown key `{key}` in a named query"),
+                            &format!("allowed keys: {}", QUERY_KEYS.join(", ")),
+                        );
+                    }
+                }
+                let sql = match table.get("sql") {
+                    Some(sql) => self.string(&format!("{path}.sql"), sql)?,
+                    None => {
+                        self.report(
+                            ProblemKind::MissingKey,
+                            &format!("{path}.sql"),
+                            "a named query has no `sql`".into(),
+                            "add `sql = \"...\"`",
+                        );
+                        return None;
+                    }
+                };
+                let write = match table.get("write") {
+                    None => false,
+                    Some(Json::Bool(b)) => *b,
+                    Some(_) => {
+                        self.report(
+                            ProblemKind::WrongType,
+                            &format!("{path}.write"),
+                            "expected a boolean".into(),
+                            "write `true` for statements that change data",
+                        );
+                        return None;
+                    }
+                };
+                (sql, write)
+            }
+            _ => {
+                self.report(
+                    ProblemKind::WrongType,
+                    path,
+                    "expected SQL text or a table".into(),
+                    "write `NAME = \"SELECT ...\"` or `NAME = { sql = \"UPDATE ...\", write = true }`",
+                );
+                return None;
+            }
+        };
+        if sql.trim().is_empty() {
+            self.report(
+                ProblemKind::InvalidValue,
+                path,
+                "the statement is empty".into(),
+                "write the SQL statement",
+            );
+            return None;
+        }
+        let params = highest_parameter(&sql);
+        Some(NamedQuery { sql, write, params })
+    }
+
+    fn schema(&mut self, value: &Json) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        let Some(table) = value.as_object() else {
+            self.report(
+                ProblemKind::WrongType,
+                "sidecar.schema",
+                "expected a table".into(),
+                "write `ENTITY = \"CREATE TABLE IF NOT EXISTS ...\"` lines under `[sidecar.schema]`",
+            );
+            return out;
+        };
+        for (entity, sql) in table {
+            let path = format!("sidecar.schema.{entity}");
+            if self.entity(&path, entity, Some(StoreKind::Relational)) {
+                if let Some(sql) = self.string(&path, sql) {
+                    out.insert(entity.clone(), sql);
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The highest `$n` in `sql`, outside quoted strings and identifiers: how many parameters a
+/// call must pass.
+pub fn highest_parameter(sql: &str) -> usize {
+    let bytes = sql.as_bytes();
+    let mut highest = 0;
+    let mut quote: Option<u8> = None;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        match quote {
+            Some(q) if b == q => quote = None,
+            Some(_) => {}
+            None if b == b'\'' || b == b'"' => quote = Some(b),
+            None if b == b'$' => {
+                let start = i + 1;
+                let mut end = start;
+                while end < bytes.len() && bytes[end].is_ascii_digit() {
+                    end += 1;
+                }
+                if let Ok(n) = sql[start..end].parse::<usize>() {
+                    highest = highest.max(n);
+                }
+                i = end.max(i + 1);
+                continue;
+            }
+            None => {}
+        }
+        i += 1;
+    }
+    highest
+}
+
+fn decode_hex(text: &str) -> Option<[u8; 32]> {
+    let text = text.trim();
+    if text.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (index, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(text.get(index * 2..index * 2 + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    const BASE: &str = r#"
+[stores.kv]
+kind = "key_value"
+[stores.db]
+kind = "relational"
+[entities.sessions]
+store = "kv"
+[entities.orders]
+store = "db"
+"#;
+
+    fn load(extra: &str, env: &[(&str, &str)]) -> Result<SidecarConfig, Vec<String>> {
+        let env: BTreeMap<String, String> = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let config = Config::from_toml_str_with_env(&format!("{BASE}{extra}"), ".", &env)
+            .map_err(|e| vec![e.to_string()])?;
+        SidecarConfig::from_config(&config).map_err(|e| match e {
+            ConfigError::Invalid(problems) => problems.iter().map(ToString::to_string).collect(),
+            other => vec![other.to_string()],
+        })
+    }
+
+    #[test]
+    fn defaults_bind_to_loopback() {
+        let config = load("", &[]).unwrap();
+        assert_eq!(config.bind.to_string(), DEFAULT_BIND);
+        assert!(config.tokens.is_empty());
+    }
+
+    #[test]
+    fn a_full_section_is_read() {
+        let config = load(
+            r#"
+[sidecar]
+bind = "0.0.0.0:9000"
+max_body = "64KiB"
+request_timeout = "2s"
+max_concurrency = 8
+[[sidecar.tokens]]
+name = "app"
+token = "${APP_TOKEN}"
+read = ["*"]
+write = ["sessions"]
+[sidecar.queries.orders]
+by_customer = "SELECT id FROM orders WHERE customer = $1 AND note <> '$9'"
+add = { sql = "INSERT INTO orders (customer, total) VALUES ($1, $2)", write = true }
+[sidecar.schema]
+orders = "CREATE TABLE IF NOT EXISTS orders (id INTEGER PRIMARY KEY)"
+"#,
+            &[("APP_TOKEN", "0123456789abcdef0123")],
+        )
+        .unwrap();
+        assert_eq!(config.max_body, 64 * 1024);
+        assert_eq!(config.max_concurrency, 8);
+        assert_eq!(config.tokens[0].hash, hash_token("0123456789abcdef0123"));
+        assert_eq!(config.tokens[0].read, Scope::All);
+        assert!(config.tokens[0].write.allows("sessions"));
+        assert!(!config.tokens[0].write.allows("orders"));
+        let orders = &config.queries["orders"];
+        assert_eq!(orders["by_customer"].params, 1);
+        assert!(!orders["by_customer"].write);
+        assert_eq!(orders["add"].params, 2);
+        assert!(orders["add"].write);
+    }
+
+    #[test]
+    fn every_mistake_is_reported_with_its_path() {
+        let problems = load(
+            r#"
+[sidecar]
+bind = "everywhere"
+colour = "red"
+request_timeout = "0s"
+[[sidecar.tokens]]
+name = "short"
+token = "abc"
+read = ["nope"]
+[[sidecar.tokens]]
+name = "hashed"
+sha256 = "xyz"
+[sidecar.queries.sessions]
+q = "SELECT 1"
+"#,
+            &[],
+        )
+        .unwrap_err();
+        let paths: Vec<&str> = problems
+            .iter()
+            .map(|p| p.split(':').next().unwrap_or(""))
+            .collect();
+        for expected in [
+            "sidecar.bind",
+            "sidecar.colour",
+            "sidecar.request_timeout",
+            "sidecar.tokens[0].token",
+            "sidecar.tokens[0].read[0]",
+            "sidecar.tokens[1].sha256",
+            "sidecar.queries.sessions",
+        ] {
+            assert!(
+                paths.contains(&expected),
+                "{expected} missing in {problems:#?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_open_address_without_tokens_is_refused() {
+        let problems = load("[sidecar]\nbind = \"0.0.0.0:7878\"\n", &[]).unwrap_err();
+        assert!(problems[0].starts_with("sidecar.bind:"), "{problems:?}");
+        assert!(load(
+            "[sidecar]\nbind = \"0.0.0.0:7878\"\nallow_anonymous = true\n",
+            &[]
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn parameters_are_counted_outside_quotes() {
+        assert_eq!(highest_parameter("SELECT $1, $12, '$40'"), 12);
+        assert_eq!(highest_parameter("SELECT 1"), 0);
+        assert_eq!(highest_parameter("SELECT $"), 0);
+    }
+
+    #[test]
+    fn hashes_are_64_hex_digits() {
+        let hash = hash_token("secret-secret-secret");
+        let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(decode_hex(&hex), Some(hash));
+        assert_eq!(decode_hex("abc"), None);
+    }
+}

@@ -1,0 +1,158 @@
+//! polyroute over HTTP: the sidecar a service in any language runs beside itself to reach the
+//! stores its `polyroute.toml` routes to.
+//!
+//! Every operation of every store kind is a JSON route under `/v1/{kind}/{entity}/…` (see
+//! [`routes`]); relational entities run only the named statements declared in the config.
+//! Callers present bearer tokens scoped per entity to read or write ([`auth`]); bodies are size
+//! limited, requests have a deadline, excess concurrency is shed with 503, and writes carrying an
+//! `Idempotency-Key` are applied once ([`idempotency`]). `/healthz`, `/readyz`, `/metrics` and
+//! `/openapi.json` serve operations, and SIGTERM drains in-flight requests ([`shutdown`]).
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+//! let config = polyroute::Config::from_path("polyroute.toml")?;
+//! let sidecar_config = polyroute_sidecar::SidecarConfig::from_config(&config)?;
+//! let router = polyroute::Router::connect(config).await?;
+//! let sidecar = polyroute_sidecar::Sidecar::bind(router, sidecar_config).await?;
+//! println!("listening on {}", sidecar.local_addr());
+//! sidecar.serve(polyroute_sidecar::shutdown::signal()).await?;
+//! # Ok(())
+//! # }
+//! ```
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use polyroute::{Router, StoreError};
+use tokio::net::TcpListener;
+
+pub mod auth;
+pub mod body;
+pub mod config;
+pub mod errors;
+pub mod idempotency;
+pub mod metrics;
+pub mod openapi;
+pub mod routes;
+pub mod server;
+pub mod shutdown;
+pub mod state;
+pub mod values;
+
+pub use config::SidecarConfig;
+pub use errors::ApiError;
+pub use state::AppState;
+
+/// Why the sidecar could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SidecarError {
+    /// The listen address could not be bound.
+    #[error(
+        "cannot listen on {addr}: {source}; choose a free port with `[sidecar] bind` or --bind"
+    )]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A `[sidecar.schema]` statement failed.
+    #[error("sidecar.schema.{entity}: {source}")]
+    Schema {
+        /// The entity whose statement failed.
+        entity: String,
+        /// Why.
+        #[source]
+        source: StoreError,
+    },
+    /// A `[sidecar.schema]` entity is not a relational entity of the router.
+    #[error("sidecar.schema.{entity}: {message}")]
+    Entity {
+        /// The entity.
+        entity: String,
+        /// Why.
+        message: String,
+    },
+    /// The server failed while running.
+    #[error("the HTTP server failed: {0}")]
+    Serve(#[source] std::io::Error),
+}
+
+/// A sidecar bound to its address, ready to serve.
+#[derive(Debug)]
+pub struct Sidecar {
+    state: Arc<AppState>,
+    listener: TcpListener,
+}
+
+impl Sidecar {
+    /// Runs the `[sidecar.schema]` statements, then binds `config.bind`.
+    pub async fn bind(router: Router, config: SidecarConfig) -> Result<Sidecar, SidecarError> {
+        for (entity, sql) in &config.schema {
+            let handle = router
+                .relational(entity)
+                .map_err(|error| SidecarError::Entity {
+                    entity: entity.clone(),
+                    message: error.to_string(),
+                })?;
+            handle
+                .execute_script(sql)
+                .await
+                .map_err(|source| SidecarError::Schema {
+                    entity: entity.clone(),
+                    source,
+                })?;
+        }
+        let addr = config.bind;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| SidecarError::Bind { addr, source })?;
+        Ok(Sidecar {
+            state: Arc::new(AppState::new(router, config)),
+            listener,
+        })
+    }
+
+    /// The address it listens on (the real port when the config asked for port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().unwrap_or(self.state.config.bind)
+    }
+
+    /// The shared state (for metrics and tests).
+    pub fn state(&self) -> &Arc<AppState> {
+        &self.state
+    }
+
+    /// Serves until `stop` resolves, then stops accepting connections and waits up to
+    /// `shutdown_grace` for in-flight requests to finish.
+    pub async fn serve(
+        self,
+        stop: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), SidecarError> {
+        let state = self.state;
+        let app = server::app(state.clone());
+        let trigger = state.shutdown.clone();
+        let signal = async move {
+            stop.await;
+            tracing::info!("shutdown requested: draining in-flight requests");
+            trigger.trigger();
+        };
+        let server = axum::serve(self.listener, app).with_graceful_shutdown(signal);
+        let grace = state.config.shutdown_grace;
+        let draining = state.shutdown.clone();
+        let deadline = async move {
+            draining.started().await;
+            tokio::time::sleep(grace).await;
+        };
+        tokio::select! {
+            result = std::future::IntoFuture::into_future(server) => result.map_err(SidecarError::Serve),
+            () = deadline => {
+                tracing::warn!(grace = ?grace, "in-flight requests did not finish within the shutdown grace; exiting");
+                Ok(())
+            }
+        }
+    }
+}

@@ -1,0 +1,344 @@
+//! Document routes: put (create or replace), insert (409 when present), get, delete, find
+//! (filter, sort, skip, limit), count, and create index.
+//!
+//! Filters are JSON in MongoDB's style: `{"status": "paid", "total": {"$gte": 10},
+//! "$or": [{"a": 1}, {"b": {"$exists": true}}]}` — a plain value is equality; the operators are
+//! `$eq $ne $lt $lte $gt $gte $in $exists`; keys are dotted field paths.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use polyroute::kinds::document::{FieldPath, Filter, FindQuery, Order, SortKey};
+use serde::Deserialize;
+use serde_json::{json, Value as Json_};
+
+use super::{spec, BodyKind, PathArgs, Route, Shared};
+use crate::body::JsonBody;
+use crate::errors::ApiError;
+
+/// The document routes.
+pub fn routes() -> Vec<Route> {
+    vec![
+        Route::new(
+            spec!(Put "/v1/document/{entity}/docs/{id}", "document.put", Document, Write,
+                BodyKind::Json(r#"{"name": "Lamp", "category": "home", "price": 25.0, "tags": ["light"]}"#), &[],
+                "Create or replace a document (the body is the document)"),
+            put,
+        ),
+        Route::new(
+            spec!(Post "/v1/document/{entity}/docs", "document.insert", Document, Write,
+                BodyKind::Json(r#"{"id": "p1", "document": {"name": "Lamp", "price": 25.0}}"#), &[],
+                "Insert a new document: 201, or 409 when the id exists"),
+            insert,
+        ),
+        Route::new(
+            spec!(Get "/v1/document/{entity}/docs/{id}", "document.get", Document, Read,
+                BodyKind::None, &[], "Read a document (404 when absent)"),
+            get,
+        ),
+        Route::new(
+            spec!(Delete "/v1/document/{entity}/docs/{id}", "document.delete", Document, Write,
+                BodyKind::None, &[], "Delete a document (404 when absent)"),
+            delete,
+        ),
+        Route::new(
+            spec!(Post "/v1/document/{entity}/find", "document.find", Document, Read,
+                BodyKind::Json(r#"{"filter": {"category": "home", "price": {"$lt": 50}}, "sort": [{"field": "price", "order": "desc"}], "skip": 0, "limit": 20}"#), &[],
+                "Documents matching a filter, sorted and paged"),
+            find,
+        ),
+        Route::new(
+            spec!(Post "/v1/document/{entity}/count", "document.count", Document, Read,
+                BodyKind::Json(r#"{"filter": {"category": "home"}}"#), &[],
+                "How many documents match a filter"),
+            count,
+        ),
+        Route::new(
+            spec!(Post "/v1/document/{entity}/indexes", "document.create_index", Document, Write,
+                BodyKind::Json(r#"{"field": "customer.id"}"#), &[],
+                "Create a secondary index on a field path (idempotent)"),
+            create_index,
+        ),
+    ]
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InsertBody {
+    id: String,
+    document: serde_json::Map<String, Json_>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum OrderBody {
+    Asc,
+    Desc,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SortBody {
+    field: String,
+    order: Option<OrderBody>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FindBody {
+    #[serde(default)]
+    filter: serde_json::Map<String, Json_>,
+    #[serde(default)]
+    sort: Vec<SortBody>,
+    #[serde(default)]
+    skip: usize,
+    limit: Option<usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CountBody {
+    #[serde(default)]
+    filter: serde_json::Map<String, Json_>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IndexBody {
+    field: String,
+}
+
+fn path(text: &str, field: &str) -> Result<FieldPath, ApiError> {
+    FieldPath::parse(text).map_err(|error| ApiError::from(error).with_field(field))
+}
+
+/// A MongoDB-style filter object as a [`Filter`]; `field` is its place in the body.
+pub fn parse_filter(map: serde_json::Map<String, Json_>, field: &str) -> Result<Filter, ApiError> {
+    let mut all = Filter::All;
+    for (key, value) in map {
+        let here = format!("{field}.{key}");
+        let next = match key.as_str() {
+            "$and" | "$or" => {
+                let Json_::Array(items) = value else {
+                    return Err(ApiError::bad_request("invalid_filter", format!("`{key}` takes a list of filters")).with_field(here));
+                };
+                let mut filters = Vec::with_capacity(items.len());
+                for (index, item) in items.into_iter().enumerate() {
+                    let Json_::Object(item) = item else {
+                        return Err(ApiError::bad_request("invalid_filter", "expected a filter object").with_field(format!("{here}[{index}]")));
+                    };
+                    filters.push(parse_filter(item, &format!("{here}[{index}]"))?);
+                }
+                if key == "$and" {
+                    Filter::And(filters)
+                } else {
+                    Filter::Or(filters)
+                }
+            }
+            other if other.starts_with('$') => {
+                return Err(ApiError::bad_request(
+                    "invalid_filter",
+                    format!("unknown operator `{other}` at the top of a filter; use `$and`, `$or`, or a field path"),
+                )
+                .with_field(here))
+            }
+            _ => {
+                let fp = path(&key, &here)?;
+                match value {
+                    Json_::Object(ops) if ops.keys().any(|k| k.starts_with('$')) => {
+                        let mut each = Vec::with_capacity(ops.len());
+                        for (op, operand) in ops {
+                            let at = format!("{here}.{op}");
+                            each.push(operator(&fp, &op, operand, &at)?);
+                        }
+                        if each.len() == 1 {
+                            each.remove(0)
+                        } else {
+                            Filter::And(each)
+                        }
+                    }
+                    other => Filter::Eq(fp, other),
+                }
+            }
+        };
+        all = all.and(next);
+    }
+    Ok(all)
+}
+
+fn operator(fp: &FieldPath, op: &str, operand: Json_, field: &str) -> Result<Filter, ApiError> {
+    let fp = fp.clone();
+    Ok(match op {
+        "$eq" => Filter::Eq(fp, operand),
+        "$ne" => Filter::Ne(fp, operand),
+        "$lt" => Filter::Lt(fp, operand),
+        "$lte" => Filter::Lte(fp, operand),
+        "$gt" => Filter::Gt(fp, operand),
+        "$gte" => Filter::Gte(fp, operand),
+        "$in" => match operand {
+            Json_::Array(values) => Filter::In(fp, values),
+            _ => {
+                return Err(
+                    ApiError::bad_request("invalid_filter", "`$in` takes a list of values")
+                        .with_field(field),
+                )
+            }
+        },
+        "$exists" => match operand {
+            Json_::Bool(present) => Filter::Exists(fp, present),
+            _ => {
+                return Err(ApiError::bad_request(
+                    "invalid_filter",
+                    "`$exists` takes true or false",
+                )
+                .with_field(field))
+            }
+        },
+        other => {
+            return Err(ApiError::bad_request(
+                "invalid_filter",
+                format!(
+                "unknown operator `{other}`; use $eq, $ne, $lt, $lte, $gt, $gte, $in or $exists"
+            ),
+            )
+            .with_field(field))
+        }
+    })
+}
+
+async fn put(
+    State(app): State<Shared>,
+    PathArgs((entity, id)): PathArgs<(String, String)>,
+    JsonBody(document): JsonBody<serde_json::Map<String, Json_>>,
+) -> Result<Json<Json_>, ApiError> {
+    let docs = app.router.document(&entity)?;
+    docs.put(&id, Json_::Object(document)).await?;
+    Ok(Json(json!({ "written": true })))
+}
+
+async fn insert(
+    State(app): State<Shared>,
+    PathArgs(entity): PathArgs<String>,
+    JsonBody(body): JsonBody<InsertBody>,
+) -> Result<(StatusCode, Json<Json_>), ApiError> {
+    let docs = app.router.document(&entity)?;
+    docs.insert(&body.id, Json_::Object(body.document))
+        .await
+        .map_err(|error| ApiError::from(error).with_field("id"))?;
+    Ok((StatusCode::CREATED, Json(json!({ "id": body.id }))))
+}
+
+async fn get(
+    State(app): State<Shared>,
+    PathArgs((entity, id)): PathArgs<(String, String)>,
+) -> Result<Json<Json_>, ApiError> {
+    let docs = app.router.document(&entity)?;
+    match docs.get(&id).await? {
+        Some(document) => Ok(Json(json!({ "id": id, "document": document }))),
+        None => Err(
+            ApiError::not_found(format!("document `{id}` is not in `{entity}`")).with_field("id"),
+        ),
+    }
+}
+
+async fn delete(
+    State(app): State<Shared>,
+    PathArgs((entity, id)): PathArgs<(String, String)>,
+) -> Result<Json<Json_>, ApiError> {
+    let docs = app.router.document(&entity)?;
+    if docs.delete(&id).await? {
+        Ok(Json(json!({ "deleted": true })))
+    } else {
+        Err(ApiError::not_found(format!("document `{id}` is not in `{entity}`")).with_field("id"))
+    }
+}
+
+async fn find(
+    State(app): State<Shared>,
+    PathArgs(entity): PathArgs<String>,
+    JsonBody(body): JsonBody<FindBody>,
+) -> Result<Json<Json_>, ApiError> {
+    let docs = app.router.document(&entity)?;
+    let mut sort = Vec::with_capacity(body.sort.len());
+    for (index, key) in body.sort.into_iter().enumerate() {
+        sort.push(SortKey {
+            path: path(&key.field, &format!("sort[{index}].field"))?,
+            order: match key.order {
+                None | Some(OrderBody::Asc) => Order::Ascending,
+                Some(OrderBody::Desc) => Order::Descending,
+            },
+        });
+    }
+    let query = FindQuery {
+        filter: parse_filter(body.filter, "filter")?,
+        sort,
+        skip: body.skip,
+        limit: body.limit,
+    };
+    let found: Vec<Json_> = docs
+        .find(&query)
+        .await?
+        .into_iter()
+        .map(|stored| json!({ "id": stored.id, "document": stored.document }))
+        .collect();
+    Ok(Json(json!({ "documents": found })))
+}
+
+async fn count(
+    State(app): State<Shared>,
+    PathArgs(entity): PathArgs<String>,
+    JsonBody(body): JsonBody<CountBody>,
+) -> Result<Json<Json_>, ApiError> {
+    let docs = app.router.document(&entity)?;
+    let count = docs.count(&parse_filter(body.filter, "filter")?).await?;
+    Ok(Json(json!({ "count": count })))
+}
+
+async fn create_index(
+    State(app): State<Shared>,
+    PathArgs(entity): PathArgs<String>,
+    JsonBody(body): JsonBody<IndexBody>,
+) -> Result<Json<Json_>, ApiError> {
+    let docs = app.router.document(&entity)?;
+    path(&body.field, "field")?;
+    docs.create_index(&body.field)
+        .await
+        .map_err(|error| ApiError::from(error).with_field("field"))?;
+    Ok(Json(json!({ "created": true })))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn filter(value: Json_) -> Result<Filter, ApiError> {
+        match value {
+            Json_::Object(map) => parse_filter(map, "filter"),
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn mongo_style_filters_compile() {
+        let f = filter(json!({"status": "paid", "total": {"$gte": 10, "$lt": 100}})).unwrap();
+        let Filter::And(parts) = f else {
+            panic!("{f:?}")
+        };
+        assert_eq!(parts.len(), 2);
+        let f = filter(json!({"$or": [{"a": 1}, {"b": {"$exists": false}}]})).unwrap();
+        assert!(matches!(f, Filter::Or(ref v) if v.len() == 2));
+        assert_eq!(filter(json!({})).unwrap(), Filter::All);
+    }
+
+    #[test]
+    fn bad_filters_name_the_field() {
+        let error = filter(json!({"total": {"$near": 1}})).unwrap_err();
+        assert_eq!(error.field.as_deref(), Some("filter.total.$near"));
+        let error = filter(json!({"bad path": 1})).unwrap_err();
+        assert_eq!(error.field.as_deref(), Some("filter.bad path"));
+        let error = filter(json!({"$or": 1})).unwrap_err();
+        assert_eq!(error.field.as_deref(), Some("filter.$or"));
+    }
+}

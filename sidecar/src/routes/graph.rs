@@ -1,0 +1,388 @@
+//! Graph routes: upsert/get/delete nodes, upsert/delete edges, batch upserts, neighbours,
+//! degree, k-hop traversal and shortest paths (by hops, or weighted by an edge property).
+
+use std::collections::BTreeMap;
+
+use axum::extract::State;
+use axum::Json;
+use polyroute::kinds::graph::{Direction, Edge, EdgeFilter, Node, PathQuery, TraverseQuery};
+use polyroute::Value;
+use serde::Deserialize;
+use serde_json::{json, Value as Json_};
+
+use super::{spec, BodyKind, PathArgs, Route, Shared};
+use crate::body::{JsonBody, QueryArgs};
+use crate::errors::ApiError;
+use crate::values::{to_json, to_value};
+
+const FILTER_QUERY: &[(&str, &str)] = &[
+    ("direction", "out (default), in or both"),
+    (
+        "labels",
+        "comma-separated edge labels to follow (default: every label)",
+    ),
+    ("limit", "at most this many neighbours"),
+];
+
+/// The graph routes.
+pub fn routes() -> Vec<Route> {
+    vec![
+        Route::new(
+            spec!(Put "/v1/graph/{entity}/nodes/{id}", "graph.upsert_node", Graph, Write,
+                BodyKind::Json(r#"{"label": "product", "properties": {"name": "Lamp", "price": 25.0}}"#), &[],
+                "Create or replace a node"),
+            upsert_node,
+        ),
+        Route::new(
+            spec!(Get "/v1/graph/{entity}/nodes/{id}", "graph.get_node", Graph, Read,
+                BodyKind::None, &[], "Read a node (404 when absent)"),
+            get_node,
+        ),
+        Route::new(
+            spec!(Delete "/v1/graph/{entity}/nodes/{id}", "graph.delete_node", Graph, Write,
+                BodyKind::None, &[], "Delete a node and its edges (404 when absent)"),
+            delete_node,
+        ),
+        Route::new(
+            spec!(Post "/v1/graph/{entity}/edges", "graph.upsert_edge", Graph, Write,
+                BodyKind::Json(r#"{"from": "p1", "label": "bought_with", "to": "p2", "properties": {"weight": 3}}"#), &[],
+                "Create or replace an edge between two existing nodes"),
+            upsert_edge,
+        ),
+        Route::new(
+            spec!(Delete "/v1/graph/{entity}/edges/{from}/{label}/{to}", "graph.delete_edge", Graph, Write,
+                BodyKind::None, &[], "Delete an edge (404 when absent)"),
+            delete_edge,
+        ),
+        Route::new(
+            spec!(Post "/v1/graph/{entity}/batch", "graph.upsert_batch", Graph, Write,
+                BodyKind::Json(r#"{"nodes": [{"id": "p1", "label": "product"}, {"id": "p2", "label": "product"}], "edges": [{"from": "p1", "label": "bought_with", "to": "p2"}]}"#), &[],
+                "Upsert nodes then edges in one batch, checked first"),
+            upsert_batch,
+        ),
+        Route::new(
+            spec!(Get "/v1/graph/{entity}/nodes/{id}/neighbors", "graph.neighbors", Graph, Read,
+                BodyKind::None, FILTER_QUERY, "The nodes one edge away, with the edges"),
+            neighbors,
+        ),
+        Route::new(
+            spec!(Get "/v1/graph/{entity}/nodes/{id}/degree", "graph.degree", Graph, Read,
+                BodyKind::None, FILTER_QUERY, "How many edges a node has in the given direction"),
+            degree,
+        ),
+        Route::new(
+            spec!(Post "/v1/graph/{entity}/traverse", "graph.traverse", Graph, Read,
+                BodyKind::Json(r#"{"start": "p1", "direction": "out", "labels": ["bought_with"], "max_depth": 2, "limit": 100}"#), &[],
+                "Nodes reachable within max_depth hops, by depth then id"),
+            traverse,
+        ),
+        Route::new(
+            spec!(Post "/v1/graph/{entity}/shortest_path", "graph.shortest_path", Graph, Read,
+                BodyKind::Json(r#"{"from": "p1", "to": "p2", "direction": "both", "max_depth": 6, "weight": null}"#), &[],
+                "The shortest path (by hops, or by the sum of numeric edge property `weight`); path null when none"),
+            shortest_path,
+        ),
+    ]
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NodeBody {
+    label: String,
+    #[serde(default)]
+    properties: serde_json::Map<String, Json_>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BatchNode {
+    id: String,
+    label: String,
+    #[serde(default)]
+    properties: serde_json::Map<String, Json_>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EdgeBody {
+    from: String,
+    label: String,
+    to: String,
+    #[serde(default)]
+    properties: serde_json::Map<String, Json_>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BatchBody {
+    #[serde(default)]
+    nodes: Vec<BatchNode>,
+    #[serde(default)]
+    edges: Vec<EdgeBody>,
+}
+
+#[derive(Deserialize, Clone, Copy, Default)]
+#[serde(rename_all = "snake_case")]
+enum DirectionBody {
+    #[default]
+    Out,
+    In,
+    Both,
+}
+
+impl From<DirectionBody> for Direction {
+    fn from(direction: DirectionBody) -> Self {
+        match direction {
+            DirectionBody::Out => Direction::Out,
+            DirectionBody::In => Direction::In,
+            DirectionBody::Both => Direction::Both,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FilterQuery {
+    #[serde(default)]
+    direction: DirectionBody,
+    labels: Option<String>,
+    limit: Option<usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TraverseBody {
+    start: String,
+    #[serde(default)]
+    direction: DirectionBody,
+    #[serde(default)]
+    labels: Vec<String>,
+    max_depth: u32,
+    limit: Option<usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PathBody {
+    from: String,
+    to: String,
+    #[serde(default)]
+    direction: DirectionBody,
+    #[serde(default)]
+    labels: Vec<String>,
+    max_depth: u32,
+    weight: Option<String>,
+}
+
+fn properties(
+    map: serde_json::Map<String, Json_>,
+    field: &str,
+) -> Result<BTreeMap<String, Value>, ApiError> {
+    map.into_iter()
+        .map(|(name, json)| {
+            let value = to_value(json, &format!("{field}.{name}"))?;
+            Ok((name, value))
+        })
+        .collect()
+}
+
+fn properties_json(properties: &BTreeMap<String, Value>) -> Json_ {
+    Json_::Object(
+        properties
+            .iter()
+            .map(|(name, value)| (name.clone(), to_json(value)))
+            .collect(),
+    )
+}
+
+fn node_json(node: &Node) -> Json_ {
+    json!({ "id": node.id, "label": node.label, "properties": properties_json(&node.properties) })
+}
+
+fn edge_json(edge: &Edge) -> Json_ {
+    json!({ "from": edge.from, "label": edge.label, "to": edge.to, "properties": properties_json(&edge.properties) })
+}
+
+fn edge(body: EdgeBody, field: &str) -> Result<Edge, ApiError> {
+    Ok(Edge {
+        from: body.from,
+        to: body.to,
+        label: body.label,
+        properties: properties(body.properties, &format!("{field}properties"))?,
+    })
+}
+
+fn filter(direction: DirectionBody, labels: Vec<String>) -> EdgeFilter {
+    EdgeFilter {
+        direction: direction.into(),
+        labels,
+    }
+}
+
+fn query_filter(query: &FilterQuery) -> EdgeFilter {
+    let labels = query
+        .labels
+        .as_deref()
+        .map(|labels| {
+            labels
+                .split(',')
+                .filter(|l| !l.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    filter(query.direction, labels)
+}
+
+async fn upsert_node(
+    State(app): State<Shared>,
+    PathArgs((entity, id)): PathArgs<(String, String)>,
+    JsonBody(body): JsonBody<NodeBody>,
+) -> Result<Json<Json_>, ApiError> {
+    let graph = app.router.graph(&entity)?;
+    let node = Node {
+        id,
+        label: body.label,
+        properties: properties(body.properties, "properties")?,
+    };
+    graph.upsert_node(node).await?;
+    Ok(Json(json!({ "written": true })))
+}
+
+async fn get_node(
+    State(app): State<Shared>,
+    PathArgs((entity, id)): PathArgs<(String, String)>,
+) -> Result<Json<Json_>, ApiError> {
+    let graph = app.router.graph(&entity)?;
+    match graph.get_node(&id).await? {
+        Some(node) => Ok(Json(node_json(&node))),
+        None => {
+            Err(ApiError::not_found(format!("node `{id}` is not in `{entity}`")).with_field("id"))
+        }
+    }
+}
+
+async fn delete_node(
+    State(app): State<Shared>,
+    PathArgs((entity, id)): PathArgs<(String, String)>,
+) -> Result<Json<Json_>, ApiError> {
+    let graph = app.router.graph(&entity)?;
+    if graph.delete_node(&id).await? {
+        Ok(Json(json!({ "deleted": true })))
+    } else {
+        Err(ApiError::not_found(format!("node `{id}` is not in `{entity}`")).with_field("id"))
+    }
+}
+
+async fn upsert_edge(
+    State(app): State<Shared>,
+    PathArgs(entity): PathArgs<String>,
+    JsonBody(body): JsonBody<EdgeBody>,
+) -> Result<Json<Json_>, ApiError> {
+    let graph = app.router.graph(&entity)?;
+    graph.upsert_edge(edge(body, "")?).await?;
+    Ok(Json(json!({ "written": true })))
+}
+
+async fn delete_edge(
+    State(app): State<Shared>,
+    PathArgs((entity, from, label, to)): PathArgs<(String, String, String, String)>,
+) -> Result<Json<Json_>, ApiError> {
+    let graph = app.router.graph(&entity)?;
+    if graph.delete_edge(&from, &label, &to).await? {
+        Ok(Json(json!({ "deleted": true })))
+    } else {
+        Err(ApiError::not_found(format!(
+            "edge `{from}` -[{label}]-> `{to}` is not in `{entity}`"
+        )))
+    }
+}
+
+async fn upsert_batch(
+    State(app): State<Shared>,
+    PathArgs(entity): PathArgs<String>,
+    JsonBody(body): JsonBody<BatchBody>,
+) -> Result<Json<Json_>, ApiError> {
+    let graph = app.router.graph(&entity)?;
+    let mut nodes = Vec::with_capacity(body.nodes.len());
+    for (index, node) in body.nodes.into_iter().enumerate() {
+        nodes.push(Node {
+            id: node.id,
+            label: node.label,
+            properties: properties(node.properties, &format!("nodes[{index}].properties"))?,
+        });
+    }
+    let mut edges = Vec::with_capacity(body.edges.len());
+    for (index, body) in body.edges.into_iter().enumerate() {
+        edges.push(edge(body, &format!("edges[{index}]."))?);
+    }
+    let (n, e) = (nodes.len(), edges.len());
+    graph.upsert_batch(nodes, edges).await?;
+    Ok(Json(json!({ "nodes": n, "edges": e })))
+}
+
+async fn neighbors(
+    State(app): State<Shared>,
+    PathArgs((entity, id)): PathArgs<(String, String)>,
+    QueryArgs(query): QueryArgs<FilterQuery>,
+) -> Result<Json<Json_>, ApiError> {
+    let graph = app.router.graph(&entity)?;
+    let found = graph
+        .neighbors(&id, &query_filter(&query), query.limit)
+        .await?;
+    let items: Vec<Json_> = found
+        .iter()
+        .map(|n| json!({ "node": node_json(&n.node), "edge": edge_json(&n.edge) }))
+        .collect();
+    Ok(Json(json!({ "neighbors": items })))
+}
+
+async fn degree(
+    State(app): State<Shared>,
+    PathArgs((entity, id)): PathArgs<(String, String)>,
+    QueryArgs(query): QueryArgs<FilterQuery>,
+) -> Result<Json<Json_>, ApiError> {
+    let graph = app.router.graph(&entity)?;
+    let degree = graph.degree(&id, &query_filter(&query)).await?;
+    Ok(Json(json!({ "degree": degree })))
+}
+
+async fn traverse(
+    State(app): State<Shared>,
+    PathArgs(entity): PathArgs<String>,
+    JsonBody(body): JsonBody<TraverseBody>,
+) -> Result<Json<Json_>, ApiError> {
+    let graph = app.router.graph(&entity)?;
+    let query = TraverseQuery {
+        start: body.start,
+        edges: filter(body.direction, body.labels),
+        max_depth: body.max_depth,
+        limit: body.limit,
+    };
+    let visits: Vec<Json_> = graph
+        .traverse(&query)
+        .await?
+        .iter()
+        .map(|v| json!({ "id": v.id, "depth": v.depth }))
+        .collect();
+    Ok(Json(json!({ "visits": visits })))
+}
+
+async fn shortest_path(
+    State(app): State<Shared>,
+    PathArgs(entity): PathArgs<String>,
+    JsonBody(body): JsonBody<PathBody>,
+) -> Result<Json<Json_>, ApiError> {
+    let graph = app.router.graph(&entity)?;
+    let query = PathQuery {
+        from: body.from,
+        to: body.to,
+        edges: filter(body.direction, body.labels),
+        max_depth: body.max_depth,
+        weight: body.weight,
+    };
+    let path = graph.shortest_path(&query).await?;
+    Ok(Json(json!({
+        "path": path.map(|p| json!({ "nodes": p.nodes, "cost": p.cost }))
+    })))
+}

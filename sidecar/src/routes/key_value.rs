@@ -1,0 +1,255 @@
+//! Key-value routes: get, set (TTL, if-absent/if-present), delete, get-many, set-many, increment.
+//!
+//! Values are bytes. In JSON they travel as `value` (UTF-8 text) or `value_base64` (any bytes);
+//! a read answers `value` when the bytes are UTF-8 and `value_base64` otherwise.
+
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::Json;
+use bytes::Bytes;
+use polyroute::kinds::key_value::{SetCondition, SetOptions};
+use serde::Deserialize;
+use serde_json::{json, Value as Json_};
+
+use super::{spec, BodyKind, PathArgs, Route, Shared};
+use crate::body::JsonBody;
+use crate::errors::ApiError;
+use crate::values::{decode_base64, encode_base64};
+
+/// The key-value routes.
+pub fn routes() -> Vec<Route> {
+    vec![
+        Route::new(
+            spec!(Get "/v1/key_value/{entity}/keys/{key}", "key_value.get", KeyValue, Read,
+                BodyKind::None, &[], "Read a key's value (404 when absent or expired)"),
+            get,
+        ),
+        Route::new(
+            spec!(Put "/v1/key_value/{entity}/keys/{key}", "key_value.set", KeyValue, Write,
+                BodyKind::Json(r#"{"value": "alice", "ttl": "30m", "condition": "always"}"#), &[],
+                "Set a key (`value` text or `value_base64`; optional `ttl`; `condition` always, if_absent or if_present: 409 when not met)"),
+            set,
+        ),
+        Route::new(
+            spec!(Delete "/v1/key_value/{entity}/keys/{key}", "key_value.delete", KeyValue, Write,
+                BodyKind::None, &[], "Delete a key (404 when absent)"),
+            delete,
+        ),
+        Route::new(
+            spec!(Post "/v1/key_value/{entity}/keys/{key}/increment", "key_value.increment", KeyValue, Write,
+                BodyKind::Json(r#"{"delta": 1}"#), &[],
+                "Add `delta` to a key holding a decimal integer (absent: 0) and return the result"),
+            increment,
+        ),
+        Route::new(
+            spec!(Post "/v1/key_value/{entity}/get_many", "key_value.get_many", KeyValue, Read,
+                BodyKind::Json(r#"{"keys": ["a", "b"]}"#), &[],
+                "Read many keys at once; absent keys answer null"),
+            get_many,
+        ),
+        Route::new(
+            spec!(Post "/v1/key_value/{entity}/set_many", "key_value.set_many", KeyValue, Write,
+                BodyKind::Json(r#"{"entries": [{"key": "a", "value": "1"}, {"key": "b", "value_base64": "AAE="}], "ttl": "1h"}"#), &[],
+                "Set many keys at once, with one optional `ttl`"),
+            set_many,
+        ),
+    ]
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Condition {
+    Always,
+    IfAbsent,
+    IfPresent,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SetBody {
+    value: Option<String>,
+    value_base64: Option<String>,
+    ttl: Option<String>,
+    condition: Option<Condition>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Entry {
+    key: String,
+    value: Option<String>,
+    value_base64: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SetManyBody {
+    entries: Vec<Entry>,
+    ttl: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GetManyBody {
+    keys: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IncrementBody {
+    delta: i64,
+}
+
+/// The JSON of a stored value.
+fn value_json(bytes: &Bytes) -> Json_ {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => json!({ "value": text }),
+        Err(_) => json!({ "value_base64": encode_base64(bytes) }),
+    }
+}
+
+fn value_bytes(
+    value: Option<String>,
+    base64: Option<String>,
+    field: &str,
+) -> Result<Bytes, ApiError> {
+    match (value, base64) {
+        (Some(text), None) => Ok(Bytes::from(text)),
+        (None, Some(b64)) => Ok(Bytes::from(decode_base64(
+            &b64,
+            &format!("{field}value_base64"),
+        )?)),
+        _ => Err(ApiError::bad_request(
+            "invalid_body",
+            "give exactly one of `value` (text) and `value_base64` (bytes)",
+        )
+        .with_field(format!("{field}value"))),
+    }
+}
+
+/// A TTL from text such as `30s`.
+pub(crate) fn ttl(text: Option<String>, field: &str) -> Result<Option<Duration>, ApiError> {
+    text.map(|text| match polyroute::units::parse_duration(&text) {
+        Ok(ttl) if !ttl.is_zero() => Ok(ttl),
+        _ => Err(ApiError::bad_request(
+            "invalid_body",
+            format!("`{text}` is not a positive duration; write a number and a unit, such as `30s` or `1h`"),
+        )
+        .with_field(field)),
+    })
+    .transpose()
+}
+
+async fn get(
+    State(app): State<Shared>,
+    PathArgs((entity, key)): PathArgs<(String, String)>,
+) -> Result<Json<Json_>, ApiError> {
+    let kv = app.router.key_value(&entity)?;
+    match kv.get(&key).await? {
+        Some(bytes) => {
+            let mut body = value_json(&bytes);
+            body["key"] = Json_::String(key);
+            Ok(Json(body))
+        }
+        None => {
+            Err(ApiError::not_found(format!("key `{key}` is not in `{entity}`")).with_field("key"))
+        }
+    }
+}
+
+async fn set(
+    State(app): State<Shared>,
+    PathArgs((entity, key)): PathArgs<(String, String)>,
+    JsonBody(body): JsonBody<SetBody>,
+) -> Result<Json<Json_>, ApiError> {
+    let kv = app.router.key_value(&entity)?;
+    let value = value_bytes(body.value, body.value_base64, "")?;
+    let options = SetOptions {
+        ttl: ttl(body.ttl, "ttl")?,
+        condition: match body.condition {
+            None | Some(Condition::Always) => SetCondition::Always,
+            Some(Condition::IfAbsent) => SetCondition::IfAbsent,
+            Some(Condition::IfPresent) => SetCondition::IfPresent,
+        },
+    };
+    let condition = options.condition;
+    if kv.set_with(&key, value, options).await? {
+        Ok(Json(json!({ "written": true })))
+    } else {
+        let why = match condition {
+            SetCondition::IfAbsent => "the key already exists",
+            _ => "the key does not exist",
+        };
+        Err(
+            ApiError::conflict("condition_failed", format!("not written: {why}"))
+                .with_field("condition"),
+        )
+    }
+}
+
+async fn delete(
+    State(app): State<Shared>,
+    PathArgs((entity, key)): PathArgs<(String, String)>,
+) -> Result<Json<Json_>, ApiError> {
+    let kv = app.router.key_value(&entity)?;
+    if kv.delete(&key).await? {
+        Ok(Json(json!({ "deleted": true })))
+    } else {
+        Err(ApiError::not_found(format!("key `{key}` is not in `{entity}`")).with_field("key"))
+    }
+}
+
+async fn increment(
+    State(app): State<Shared>,
+    PathArgs((entity, key)): PathArgs<(String, String)>,
+    JsonBody(body): JsonBody<IncrementBody>,
+) -> Result<Json<Json_>, ApiError> {
+    let kv = app.router.key_value(&entity)?;
+    let value = kv.increment(&key, body.delta).await?;
+    Ok(Json(json!({ "value": value })))
+}
+
+async fn get_many(
+    State(app): State<Shared>,
+    PathArgs(entity): PathArgs<String>,
+    JsonBody(body): JsonBody<GetManyBody>,
+) -> Result<Json<Json_>, ApiError> {
+    let kv = app.router.key_value(&entity)?;
+    let values = kv.get_many(body.keys.iter().cloned()).await?;
+    let items: Vec<Json_> = body
+        .keys
+        .into_iter()
+        .zip(values)
+        .map(|(key, value)| match value {
+            Some(bytes) => {
+                let mut item = value_json(&bytes);
+                item["key"] = Json_::String(key);
+                item
+            }
+            None => json!({ "key": key, "value": null }),
+        })
+        .collect();
+    Ok(Json(json!({ "values": items })))
+}
+
+async fn set_many(
+    State(app): State<Shared>,
+    PathArgs(entity): PathArgs<String>,
+    JsonBody(body): JsonBody<SetManyBody>,
+) -> Result<Json<Json_>, ApiError> {
+    let kv = app.router.key_value(&entity)?;
+    let ttl = ttl(body.ttl, "ttl")?;
+    let mut entries = Vec::with_capacity(body.entries.len());
+    for (index, entry) in body.entries.into_iter().enumerate() {
+        let value = value_bytes(
+            entry.value,
+            entry.value_base64,
+            &format!("entries[{index}]."),
+        )?;
+        entries.push((entry.key, value));
+    }
+    let count = entries.len();
+    kv.set_many_with_ttl(entries, ttl).await?;
+    Ok(Json(json!({ "written": count })))
+}

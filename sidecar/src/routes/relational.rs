@@ -1,0 +1,134 @@
+//! Relational routes: only the named, parameterised statements declared in
+//! `[sidecar.queries.ENTITY]` can run. A client names one and passes its `$1…$n` parameters; it
+//! can never send SQL text. Read statements need read scope, write statements write scope.
+
+use axum::extract::State;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value as Json_};
+
+use super::{spec, BodyKind, PathArgs, Route, Shared};
+use crate::body::JsonBody;
+use crate::errors::ApiError;
+use crate::values::{to_json, to_values};
+
+/// The relational routes.
+pub fn routes() -> Vec<Route> {
+    vec![
+        Route::new(
+            spec!(Post "/v1/relational/{entity}/queries/{name}", "relational.query", Relational, Read,
+                BodyKind::Json(r#"{"params": ["alice"]}"#), &[],
+                "Run a named read statement with its parameters: columns and rows"),
+            query,
+        ),
+        Route::new(
+            spec!(Post "/v1/relational/{entity}/statements/{name}", "relational.execute", Relational, Write,
+                BodyKind::Json(r#"{"params": ["alice", 42.5]}"#), &[],
+                "Run a named write statement with its parameters: rows affected"),
+            execute,
+        ),
+        Route::new(
+            spec!(Get "/v1/relational/{entity}/queries", "relational.list", Relational, Read,
+                BodyKind::None, &[], "The entity's named statements: name, parameter count, read or write"),
+            list,
+        ),
+    ]
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ParamsBody {
+    #[serde(default)]
+    params: Vec<Json_>,
+}
+
+fn named<'a>(
+    app: &'a Shared,
+    entity: &str,
+    name: &str,
+    write: bool,
+) -> Result<&'a crate::config::NamedQuery, ApiError> {
+    let statement = app
+        .config
+        .queries
+        .get(entity)
+        .and_then(|queries| queries.get(name))
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "`{entity}` has no named statement `{name}`; declare it under `[sidecar.queries.{entity}]`, or list them with GET /v1/relational/{entity}/queries"
+            ))
+            .with_field("name")
+        })?;
+    if statement.write != write {
+        let (route, kind) = if statement.write {
+            ("statements", "a write statement")
+        } else {
+            ("queries", "a read statement")
+        };
+        return Err(ApiError::bad_request(
+            "wrong_route",
+            format!("`{name}` is {kind}; call POST /v1/relational/{entity}/{route}/{name}"),
+        )
+        .with_field("name"));
+    }
+    Ok(statement)
+}
+
+fn params(body: ParamsBody, expected: usize) -> Result<Vec<polyroute::Value>, ApiError> {
+    if body.params.len() != expected {
+        return Err(ApiError::bad_request(
+            "invalid_params",
+            format!(
+                "this statement takes {expected} parameter(s) ($1…${expected}), {} given",
+                body.params.len()
+            ),
+        )
+        .with_field("params"));
+    }
+    to_values(body.params, "params")
+}
+
+async fn query(
+    State(app): State<Shared>,
+    PathArgs((entity, name)): PathArgs<(String, String)>,
+    JsonBody(body): JsonBody<ParamsBody>,
+) -> Result<Json<Json_>, ApiError> {
+    let handle = app.router.relational(&entity)?;
+    let statement = named(&app, &entity, &name, false)?;
+    let params = params(body, statement.params)?;
+    let rows = handle.query(&statement.sql, &params).await?;
+    let data: Vec<Json_> = rows
+        .rows
+        .iter()
+        .map(|row| Json_::Array(row.iter().map(to_json).collect()))
+        .collect();
+    Ok(Json(json!({ "columns": rows.columns, "rows": data })))
+}
+
+async fn execute(
+    State(app): State<Shared>,
+    PathArgs((entity, name)): PathArgs<(String, String)>,
+    JsonBody(body): JsonBody<ParamsBody>,
+) -> Result<Json<Json_>, ApiError> {
+    let handle = app.router.relational(&entity)?;
+    let statement = named(&app, &entity, &name, true)?;
+    let params = params(body, statement.params)?;
+    let affected = handle.execute(&statement.sql, &params).await?;
+    Ok(Json(json!({ "affected": affected })))
+}
+
+async fn list(
+    State(app): State<Shared>,
+    PathArgs(entity): PathArgs<String>,
+) -> Result<Json<Json_>, ApiError> {
+    app.router.relational(&entity)?;
+    let statements: Vec<Json_> = app
+        .config
+        .queries
+        .get(&entity)
+        .into_iter()
+        .flatten()
+        .map(|(name, q)| json!({ "name": name, "params": q.params, "write": q.write }))
+        .collect();
+    Ok(Json(json!({ "statements": statements })))
+}

@@ -1,0 +1,175 @@
+//! Search routes: index documents, delete one, query (text, filters, top-k with scores and
+//! snippets), and refresh (make every acknowledged write searchable now).
+
+use axum::extract::State;
+use axum::Json;
+use polyroute::kinds::search::{SearchDocument, SearchFilter, SearchQuery};
+use serde::Deserialize;
+use serde_json::{json, Value as Json_};
+
+use super::{spec, BodyKind, PathArgs, Route, Shared};
+use crate::body::JsonBody;
+use crate::errors::ApiError;
+use crate::values::{to_json, to_value, to_values};
+
+/// The search routes.
+pub fn routes() -> Vec<Route> {
+    vec![
+        Route::new(
+            spec!(Post "/v1/search/{entity}/docs", "search.index", Search, Write,
+                BodyKind::Json(r#"{"documents": [{"id": "p1", "fields": {"name": "Desk lamp", "category": "home", "price": 25.0}}]}"#), &[],
+                "Index (add or replace) documents; searchable after the store's commit interval or a refresh"),
+            index,
+        ),
+        Route::new(
+            spec!(Delete "/v1/search/{entity}/docs/{id}", "search.delete", Search, Write,
+                BodyKind::None, &[], "Remove a document from the index (404 when absent)"),
+            delete,
+        ),
+        Route::new(
+            spec!(Post "/v1/search/{entity}/query", "search.query", Search, Read,
+                BodyKind::Json(r#"{"text": "lamp", "filters": [{"field": "category", "in": ["home"]}, {"field": "price", "min": 10, "max": 50}], "limit": 10, "offset": 0, "snippets": true}"#), &[],
+                "Relevance-ranked hits with scores (and snippets), and the total count"),
+            query,
+        ),
+        Route::new(
+            spec!(Post "/v1/search/{entity}/refresh", "search.refresh", Search, Write,
+                BodyKind::None, &[], "Make every acknowledged write searchable now"),
+            refresh,
+        ),
+    ]
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DocumentBody {
+    id: String,
+    fields: serde_json::Map<String, Json_>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IndexBody {
+    documents: Vec<DocumentBody>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FilterBody {
+    field: String,
+    #[serde(rename = "in")]
+    one_of: Option<Vec<Json_>>,
+    min: Option<f64>,
+    max: Option<f64>,
+}
+
+fn ten() -> usize {
+    10
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QueryBody {
+    #[serde(default)]
+    text: String,
+    #[serde(default)]
+    filters: Vec<FilterBody>,
+    #[serde(default = "ten")]
+    limit: usize,
+    #[serde(default)]
+    offset: usize,
+    #[serde(default)]
+    snippets: bool,
+}
+
+async fn index(
+    State(app): State<Shared>,
+    PathArgs(entity): PathArgs<String>,
+    JsonBody(body): JsonBody<IndexBody>,
+) -> Result<Json<Json_>, ApiError> {
+    let search = app.router.search(&entity)?;
+    let mut documents = Vec::with_capacity(body.documents.len());
+    for (index, doc) in body.documents.into_iter().enumerate() {
+        let mut fields = std::collections::BTreeMap::new();
+        for (name, json) in doc.fields {
+            let value = to_value(json, &format!("documents[{index}].fields.{name}"))?;
+            fields.insert(name, value);
+        }
+        documents.push(SearchDocument { id: doc.id, fields });
+    }
+    let count = documents.len();
+    search.index(documents).await?;
+    Ok(Json(json!({ "indexed": count })))
+}
+
+async fn delete(
+    State(app): State<Shared>,
+    PathArgs((entity, id)): PathArgs<(String, String)>,
+) -> Result<Json<Json_>, ApiError> {
+    let search = app.router.search(&entity)?;
+    if search.delete(&id).await? {
+        Ok(Json(json!({ "deleted": true })))
+    } else {
+        Err(ApiError::not_found(format!("document `{id}` is not in `{entity}`")).with_field("id"))
+    }
+}
+
+async fn query(
+    State(app): State<Shared>,
+    PathArgs(entity): PathArgs<String>,
+    JsonBody(body): JsonBody<QueryBody>,
+) -> Result<Json<Json_>, ApiError> {
+    let search = app.router.search(&entity)?;
+    let mut filters = Vec::with_capacity(body.filters.len());
+    for (index, filter) in body.filters.into_iter().enumerate() {
+        let here = format!("filters[{index}]");
+        filters.push(match (filter.one_of, filter.min, filter.max) {
+            (Some(values), None, None) => SearchFilter::In {
+                field: filter.field,
+                values: to_values(values, &format!("{here}.in"))?,
+            },
+            (None, min, max) if min.is_some() || max.is_some() => SearchFilter::Range {
+                field: filter.field,
+                min,
+                max,
+            },
+            _ => {
+                return Err(ApiError::bad_request(
+                    "invalid_filter",
+                    "a filter has either `in` (a list of values) or `min`/`max` (a numeric range)",
+                )
+                .with_field(here))
+            }
+        });
+    }
+    let query = SearchQuery {
+        text: body.text,
+        filters,
+        limit: body.limit,
+        offset: body.offset,
+        snippets: body.snippets,
+    };
+    let results = search.query(&query).await?;
+    let hits: Vec<Json_> = results
+        .hits
+        .iter()
+        .map(|hit| {
+            let fields: serde_json::Map<String, Json_> = hit
+                .fields
+                .iter()
+                .map(|(name, value)| (name.clone(), to_json(value)))
+                .collect();
+            json!({ "id": hit.id, "score": hit.score, "fields": fields, "snippets": hit.snippets })
+        })
+        .collect();
+    Ok(Json(json!({ "total": results.total, "hits": hits })))
+}
+
+async fn refresh(
+    State(app): State<Shared>,
+    PathArgs(entity): PathArgs<String>,
+) -> Result<Json<Json_>, ApiError> {
+    let search = app.router.search(&entity)?;
+    search.refresh().await?;
+    Ok(Json(json!({ "refreshed": true })))
+}

@@ -1,0 +1,370 @@
+//! Time-series routes: write points (JSON or InfluxDB line protocol), range, window aggregates,
+//! last point per series, and delete-before.
+//!
+//! Timestamps are nanoseconds since the Unix epoch, or RFC 3339 text in JSON bodies.
+
+use std::collections::BTreeMap;
+
+use axum::extract::State;
+use axum::Json;
+use polyroute::kinds::time_series::{
+    Aggregate, FieldValue, Point, RangeQuery, TagFilter, WindowQuery,
+};
+use serde::Deserialize;
+use serde_json::{json, Value as Json_};
+
+use super::line_protocol::{self, Precision};
+use super::{spec, BodyKind, PathArgs, Route, Shared};
+use crate::body::{JsonBody, QueryArgs, TextBody};
+use crate::errors::ApiError;
+use crate::values::timestamp;
+
+/// The time-series routes.
+pub fn routes() -> Vec<Route> {
+    vec![
+        Route::new(
+            spec!(Post "/v1/time_series/{entity}/points", "time_series.write", TimeSeries, Write,
+                BodyKind::Json(r#"{"points": [{"measurement": "cpu", "tags": {"host": "web-1"}, "fields": {"usage": 0.42, "cores": 8}, "timestamp": "2024-05-01T12:00:00Z"}]}"#), &[],
+                "Write points as JSON (integers stay integers, other numbers are floats)"),
+            write,
+        ),
+        Route::new(
+            spec!(Post "/v1/time_series/{entity}/lines", "time_series.write_lines", TimeSeries, Write,
+                BodyKind::Text("cpu,host=web-1 usage=0.42,cores=8i 1714564800000000000"),
+                &[("precision", "unit of the timestamps: ns (default), us, ms or s")],
+                "Write points in InfluxDB line protocol"),
+            write_lines,
+        ),
+        Route::new(
+            spec!(Post "/v1/time_series/{entity}/range", "time_series.range", TimeSeries, Read,
+                BodyKind::Json(r#"{"measurement": "cpu", "start": 0, "end": "2030-01-01T00:00:00Z", "tags": {"host": ["web-1", "web-2"]}, "fields": ["usage"], "limit": 1000}"#), &[],
+                "Raw points in [start, end) per series, oldest first"),
+            range,
+        ),
+        Route::new(
+            spec!(Post "/v1/time_series/{entity}/window", "time_series.window", TimeSeries, Read,
+                BodyKind::Json(r#"{"measurement": "cpu", "field": "usage", "start": 0, "end": "2030-01-01T00:00:00Z", "every": "1m", "aggregate": "mean", "group_by": ["host"]}"#), &[],
+                "Aggregate (mean, min, max, sum, count, first, last) per time window, grouped by tags"),
+            window,
+        ),
+        Route::new(
+            spec!(Post "/v1/time_series/{entity}/last", "time_series.last", TimeSeries, Read,
+                BodyKind::Json(r#"{"measurement": "cpu", "tags": {"host": "web-1"}}"#), &[],
+                "The latest point of each matching series"),
+            last,
+        ),
+        Route::new(
+            spec!(Post "/v1/time_series/{entity}/delete_before", "time_series.delete_before", TimeSeries, Write,
+                BodyKind::Json(r#"{"before": "2024-01-01T00:00:00Z"}"#), &[],
+                "Delete points older than `before` (the backend may keep a partially covered partition)"),
+            delete_before,
+        ),
+    ]
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PointBody {
+    measurement: String,
+    #[serde(default)]
+    tags: BTreeMap<String, String>,
+    fields: BTreeMap<String, Json_>,
+    timestamp: Option<Json_>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WriteBody {
+    points: Vec<PointBody>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum TagValues {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RangeBody {
+    measurement: String,
+    start: Json_,
+    end: Json_,
+    #[serde(default)]
+    tags: BTreeMap<String, TagValues>,
+    #[serde(default)]
+    fields: Vec<String>,
+    limit: Option<usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+enum AggregateBody {
+    Mean,
+    Min,
+    Max,
+    Sum,
+    Count,
+    First,
+    Last,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WindowBody {
+    measurement: String,
+    field: String,
+    start: Json_,
+    end: Json_,
+    every: String,
+    aggregate: AggregateBody,
+    #[serde(default)]
+    group_by: Vec<String>,
+    #[serde(default)]
+    tags: BTreeMap<String, TagValues>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LastBody {
+    measurement: String,
+    #[serde(default)]
+    tags: BTreeMap<String, TagValues>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeleteBeforeBody {
+    before: Json_,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LinesQuery {
+    precision: Option<String>,
+}
+
+fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()
+        .and_then(|d| i64::try_from(d.as_nanos()).ok())
+        .unwrap_or(0)
+}
+
+fn field_value(json: Json_, field: &str) -> Result<FieldValue, ApiError> {
+    match json {
+        Json_::Bool(b) => Ok(FieldValue::Bool(b)),
+        Json_::String(s) => Ok(FieldValue::Text(s)),
+        Json_::Number(n) => match n.as_i64() {
+            Some(i) => Ok(FieldValue::Int(i)),
+            None => n.as_f64().map(FieldValue::Float).ok_or_else(|| {
+                ApiError::bad_request("invalid_value", "not a finite number").with_field(field)
+            }),
+        },
+        _ => Err(ApiError::bad_request(
+            "invalid_value",
+            "a field value is a number, a boolean or a string",
+        )
+        .with_field(field)),
+    }
+}
+
+fn field_json(value: &FieldValue) -> Json_ {
+    match value {
+        FieldValue::Float(x) => json!(x),
+        FieldValue::Int(i) => json!(i),
+        FieldValue::Bool(b) => json!(b),
+        FieldValue::Text(s) => json!(s),
+    }
+}
+
+fn tag_filter(tags: BTreeMap<String, TagValues>) -> TagFilter {
+    TagFilter {
+        any_of: tags
+            .into_iter()
+            .map(|(tag, values)| {
+                let values = match values {
+                    TagValues::One(value) => vec![value],
+                    TagValues::Many(values) => values,
+                };
+                (tag, values)
+            })
+            .collect(),
+    }
+}
+
+async fn write(
+    State(app): State<Shared>,
+    PathArgs(entity): PathArgs<String>,
+    JsonBody(body): JsonBody<WriteBody>,
+) -> Result<Json<Json_>, ApiError> {
+    let ts = app.router.time_series(&entity)?;
+    let now = now_ns();
+    let mut points = Vec::with_capacity(body.points.len());
+    for (index, point) in body.points.into_iter().enumerate() {
+        let path = format!("points[{index}]");
+        let mut fields = BTreeMap::new();
+        for (name, value) in point.fields {
+            let value = field_value(value, &format!("{path}.fields.{name}"))?;
+            fields.insert(name, value);
+        }
+        let timestamp = match point.timestamp {
+            None => now,
+            Some(json) => timestamp(&json, &format!("{path}.timestamp"))?,
+        };
+        let point = Point {
+            measurement: point.measurement,
+            tags: point.tags,
+            fields,
+            timestamp,
+        };
+        point
+            .check_shape()
+            .map_err(|error| ApiError::from(error).with_field(path))?;
+        points.push(point);
+    }
+    let count = points.len();
+    ts.write(points).await?;
+    Ok(Json(json!({ "written": count })))
+}
+
+async fn write_lines(
+    State(app): State<Shared>,
+    PathArgs(entity): PathArgs<String>,
+    QueryArgs(query): QueryArgs<LinesQuery>,
+    TextBody(text): TextBody,
+) -> Result<Json<Json_>, ApiError> {
+    let ts = app.router.time_series(&entity)?;
+    let precision = match query.precision.as_deref() {
+        None => Precision::Nanoseconds,
+        Some(text) => Precision::parse(text).ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_query",
+                format!("precision `{text}` is not ns, us, ms or s"),
+            )
+            .with_field("precision")
+        })?,
+    };
+    let points = line_protocol::parse(&text, precision, now_ns()).map_err(|error| {
+        ApiError::bad_request(
+            "invalid_line_protocol",
+            format!("line {}: {}", error.line, error.message),
+        )
+        .with_field(format!("line {}", error.line))
+    })?;
+    let count = points.len();
+    ts.write(points).await?;
+    Ok(Json(json!({ "written": count })))
+}
+
+async fn range(
+    State(app): State<Shared>,
+    PathArgs(entity): PathArgs<String>,
+    JsonBody(body): JsonBody<RangeBody>,
+) -> Result<Json<Json_>, ApiError> {
+    let ts = app.router.time_series(&entity)?;
+    let query = RangeQuery {
+        measurement: body.measurement,
+        start: timestamp(&body.start, "start")?,
+        end: timestamp(&body.end, "end")?,
+        tags: tag_filter(body.tags),
+        fields: body.fields,
+        limit: body.limit,
+    };
+    let series: Vec<Json_> = ts
+        .range(&query)
+        .await?
+        .into_iter()
+        .map(|series| {
+            let fields: serde_json::Map<String, Json_> = series
+                .fields
+                .iter()
+                .map(|(name, values)| {
+                    let values = values
+                        .iter()
+                        .map(|v| v.as_ref().map_or(Json_::Null, field_json))
+                        .collect();
+                    (name.clone(), Json_::Array(values))
+                })
+                .collect();
+            json!({ "tags": series.tags, "timestamps": series.timestamps, "fields": fields })
+        })
+        .collect();
+    Ok(Json(json!({ "series": series })))
+}
+
+async fn window(
+    State(app): State<Shared>,
+    PathArgs(entity): PathArgs<String>,
+    JsonBody(body): JsonBody<WindowBody>,
+) -> Result<Json<Json_>, ApiError> {
+    let ts = app.router.time_series(&entity)?;
+    let every = super::key_value::ttl(Some(body.every), "every")?.unwrap_or_default();
+    let query = WindowQuery {
+        measurement: body.measurement,
+        field: body.field,
+        start: timestamp(&body.start, "start")?,
+        end: timestamp(&body.end, "end")?,
+        every,
+        aggregate: match body.aggregate {
+            AggregateBody::Mean => Aggregate::Mean,
+            AggregateBody::Min => Aggregate::Min,
+            AggregateBody::Max => Aggregate::Max,
+            AggregateBody::Sum => Aggregate::Sum,
+            AggregateBody::Count => Aggregate::Count,
+            AggregateBody::First => Aggregate::First,
+            AggregateBody::Last => Aggregate::Last,
+        },
+        group_by: body.group_by,
+        tags: tag_filter(body.tags),
+    };
+    let groups: Vec<Json_> = ts
+        .window(&query)
+        .await?
+        .into_iter()
+        .map(|series| {
+            let windows: Vec<Json_> = series
+                .windows
+                .iter()
+                .map(|(start, value)| json!({ "start": start, "value": value }))
+                .collect();
+            json!({ "group": series.group, "windows": windows })
+        })
+        .collect();
+    Ok(Json(json!({ "groups": groups })))
+}
+
+async fn last(
+    State(app): State<Shared>,
+    PathArgs(entity): PathArgs<String>,
+    JsonBody(body): JsonBody<LastBody>,
+) -> Result<Json<Json_>, ApiError> {
+    let ts = app.router.time_series(&entity)?;
+    let points: Vec<Json_> = ts
+        .last(&body.measurement, &tag_filter(body.tags))
+        .await?
+        .into_iter()
+        .map(|point| {
+            let fields: serde_json::Map<String, Json_> = point
+                .fields
+                .iter()
+                .map(|(name, value)| (name.clone(), field_json(value)))
+                .collect();
+            json!({ "tags": point.tags, "timestamp": point.timestamp, "fields": fields })
+        })
+        .collect();
+    Ok(Json(json!({ "points": points })))
+}
+
+async fn delete_before(
+    State(app): State<Shared>,
+    PathArgs(entity): PathArgs<String>,
+    JsonBody(body): JsonBody<DeleteBeforeBody>,
+) -> Result<Json<Json_>, ApiError> {
+    let ts = app.router.time_series(&entity)?;
+    let before = timestamp(&body.before, "before")?;
+    let deleted = ts.delete_before(before).await?;
+    Ok(Json(json!({ "deleted": deleted })))
+}

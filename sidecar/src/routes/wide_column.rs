@@ -1,0 +1,261 @@
+//! Wide-column routes: put rows (one row or a batch; TTL, write timestamp), get one row, slice
+//! a partition (clustering range, order, limit), delete a row or a whole partition.
+//!
+//! A row is written as one JSON object: the entity's key columns by name (its `partition_key`
+//! and `clustering_key`), every other member a cell (`null` deletes the cell). Reads answer rows
+//! the same way. Keys in `get`, `slice` and `delete` are lists of values in key-column order.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
+use axum::extract::State;
+use axum::Json;
+use polyroute::kinds::document::Order;
+use polyroute::kinds::wide_column::{SliceQuery, WideRow, WriteOptions};
+use polyroute::{Value, WideColumn};
+use serde::Deserialize;
+use serde_json::{json, Value as Json_};
+
+use super::{spec, BodyKind, PathArgs, Route, Shared};
+use crate::body::JsonBody;
+use crate::errors::ApiError;
+use crate::values::{timestamp, to_json, to_value, to_values};
+
+/// The wide-column routes.
+pub fn routes() -> Vec<Route> {
+    vec![
+        Route::new(
+            spec!(Post "/v1/wide_column/{entity}/rows", "wide_column.put", WideColumn, Write,
+                BodyKind::Json(r#"{"rows": [{"user_id": 7, "at": 1714564800000, "page": "/cart"}], "ttl": "30d"}"#), &[],
+                "Upsert rows (key columns by name, other members are cells) in one atomic batch; `ttl` and `timestamp` only with one row"),
+            put,
+        ),
+        Route::new(
+            spec!(Post "/v1/wide_column/{entity}/get", "wide_column.get", WideColumn, Read,
+                BodyKind::Json(r#"{"partition": [7], "clustering": [1714564800000]}"#), &[],
+                "Read one row by its full key (404 when absent)"),
+            get,
+        ),
+        Route::new(
+            spec!(Post "/v1/wide_column/{entity}/slice", "wide_column.slice", WideColumn, Read,
+                BodyKind::Json(r#"{"partition": [7], "start": {"key": [1714560000000], "inclusive": true}, "order": "desc", "limit": 100}"#), &[],
+                "Rows of one partition in clustering order, within optional start/end bounds (a bound key may be a prefix)"),
+            slice,
+        ),
+        Route::new(
+            spec!(Post "/v1/wide_column/{entity}/delete", "wide_column.delete", WideColumn, Write,
+                BodyKind::Json(r#"{"partition": [7], "clustering": [1714564800000]}"#), &[],
+                "Delete one row, or the whole partition when `clustering` is omitted"),
+            delete,
+        ),
+    ]
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PutBody {
+    rows: Vec<serde_json::Map<String, Json_>>,
+    ttl: Option<String>,
+    timestamp: Option<Json_>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyBody {
+    partition: Vec<Json_>,
+    clustering: Option<Vec<Json_>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BoundBody {
+    key: Vec<Json_>,
+    #[serde(default = "yes")]
+    inclusive: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum OrderBody {
+    Asc,
+    Desc,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SliceBody {
+    partition: Vec<Json_>,
+    start: Option<BoundBody>,
+    end: Option<BoundBody>,
+    order: Option<OrderBody>,
+    limit: Option<usize>,
+}
+
+fn row(
+    handle: &WideColumn,
+    mut object: serde_json::Map<String, Json_>,
+    field: &str,
+) -> Result<WideRow, ApiError> {
+    let settings = handle.settings();
+    let mut take = |columns: &[String]| -> Result<Vec<Value>, ApiError> {
+        columns
+            .iter()
+            .map(|column| {
+                let here = format!("{field}.{column}");
+                let json = object.remove(column).ok_or_else(|| {
+                    ApiError::bad_request(
+                        "invalid_body",
+                        format!("the row has no key column `{column}`; every row names each of its key columns"),
+                    )
+                    .with_field(here.clone())
+                })?;
+                to_value(json, &here)
+            })
+            .collect()
+    };
+    let partition = take(&settings.partition_key)?;
+    let clustering = take(&settings.clustering_key)?;
+    let mut cells = BTreeMap::new();
+    for (name, json) in object {
+        let value = to_value(json, &format!("{field}.{name}"))?;
+        cells.insert(name, value);
+    }
+    Ok(WideRow {
+        partition,
+        clustering,
+        cells,
+    })
+}
+
+fn row_json(handle: &WideColumn, row: &WideRow) -> Json_ {
+    let settings = handle.settings();
+    let mut object = serde_json::Map::new();
+    for (name, value) in settings.partition_key.iter().zip(&row.partition) {
+        object.insert(name.clone(), to_json(value));
+    }
+    for (name, value) in settings.clustering_key.iter().zip(&row.clustering) {
+        object.insert(name.clone(), to_json(value));
+    }
+    for (name, value) in &row.cells {
+        object.insert(name.clone(), to_json(value));
+    }
+    Json_::Object(object)
+}
+
+fn bound(body: Option<BoundBody>, field: &str) -> Result<Bound<Vec<Value>>, ApiError> {
+    Ok(match body {
+        None => Bound::Unbounded,
+        Some(b) => {
+            let key = to_values(b.key, &format!("{field}.key"))?;
+            if b.inclusive {
+                Bound::Included(key)
+            } else {
+                Bound::Excluded(key)
+            }
+        }
+    })
+}
+
+async fn put(
+    State(app): State<Shared>,
+    PathArgs(entity): PathArgs<String>,
+    JsonBody(body): JsonBody<PutBody>,
+) -> Result<Json<Json_>, ApiError> {
+    let handle = app.router.wide_column(&entity)?;
+    let mut rows = Vec::with_capacity(body.rows.len());
+    for (index, object) in body.rows.into_iter().enumerate() {
+        rows.push(row(&handle, object, &format!("rows[{index}]"))?);
+    }
+    let options = WriteOptions {
+        ttl: super::key_value::ttl(body.ttl, "ttl")?,
+        timestamp: body
+            .timestamp
+            .map(|json| timestamp(&json, "timestamp"))
+            .transpose()?,
+    };
+    let count = rows.len();
+    if count == 1 {
+        if let Some(row) = rows.pop() {
+            handle.put_with(row, options).await?;
+        }
+    } else if count > 1 {
+        if options != WriteOptions::default() {
+            return Err(ApiError::bad_request(
+                "invalid_body",
+                "`ttl` and `timestamp` apply to one-row writes; send one row per request to set them, or omit them to write the batch atomically with the entity's default TTL",
+            )
+            .with_field("rows"));
+        }
+        handle.put_batch(rows).await?;
+    }
+    Ok(Json(json!({ "written": count })))
+}
+
+async fn get(
+    State(app): State<Shared>,
+    PathArgs(entity): PathArgs<String>,
+    JsonBody(body): JsonBody<KeyBody>,
+) -> Result<Json<Json_>, ApiError> {
+    let handle = app.router.wide_column(&entity)?;
+    let partition = to_values(body.partition, "partition")?;
+    let clustering = to_values(body.clustering.unwrap_or_default(), "clustering")?;
+    match handle.get(&partition, &clustering).await? {
+        Some(row) => Ok(Json(json!({ "row": row_json(&handle, &row) }))),
+        None => {
+            Err(ApiError::not_found(format!("no such row in `{entity}`")).with_field("clustering"))
+        }
+    }
+}
+
+async fn slice(
+    State(app): State<Shared>,
+    PathArgs(entity): PathArgs<String>,
+    JsonBody(body): JsonBody<SliceBody>,
+) -> Result<Json<Json_>, ApiError> {
+    let handle = app.router.wide_column(&entity)?;
+    let query = SliceQuery {
+        partition: to_values(body.partition, "partition")?,
+        start: bound(body.start, "start")?,
+        end: bound(body.end, "end")?,
+        order: match body.order {
+            None | Some(OrderBody::Asc) => Order::Ascending,
+            Some(OrderBody::Desc) => Order::Descending,
+        },
+        limit: body.limit,
+    };
+    let rows: Vec<Json_> = handle
+        .slice(&query)
+        .await?
+        .iter()
+        .map(|row| row_json(&handle, row))
+        .collect();
+    Ok(Json(json!({ "rows": rows })))
+}
+
+async fn delete(
+    State(app): State<Shared>,
+    PathArgs(entity): PathArgs<String>,
+    JsonBody(body): JsonBody<KeyBody>,
+) -> Result<Json<Json_>, ApiError> {
+    let handle = app.router.wide_column(&entity)?;
+    let partition = to_values(body.partition, "partition")?;
+    match body.clustering {
+        None => {
+            handle.delete_partition(&partition).await?;
+            Ok(Json(json!({ "deleted": "partition" })))
+        }
+        Some(clustering) => {
+            let clustering = to_values(clustering, "clustering")?;
+            if handle.delete(&partition, &clustering).await? {
+                Ok(Json(json!({ "deleted": "row" })))
+            } else {
+                Err(ApiError::not_found(format!("no such row in `{entity}`"))
+                    .with_field("clustering"))
+            }
+        }
+    }
+}

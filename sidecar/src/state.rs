@@ -1,0 +1,59 @@
+//! [`AppState`]: what every handler and layer shares — the router, the checked config, and the
+//! auth, metrics, idempotency, shutdown and load-shedding state.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use polyroute::{Router, StoreKind};
+use tokio::sync::Semaphore;
+
+use crate::auth::Auth;
+use crate::config::SidecarConfig;
+use crate::idempotency::Idempotency;
+use crate::metrics::Metrics;
+use crate::shutdown::Shutdown;
+
+/// The state shared by every request.
+#[derive(Debug)]
+pub struct AppState {
+    /// The connected stores and entities.
+    pub router: Router,
+    /// The `[sidecar]` section.
+    pub config: SidecarConfig,
+    /// The tokens and their scopes.
+    pub auth: Auth,
+    /// Every metric.
+    pub metrics: Metrics,
+    /// The answers kept for idempotent retries.
+    pub idempotency: Idempotency,
+    /// Whether shutdown has begun.
+    pub shutdown: Shutdown,
+    /// One permit per request slot (`max_concurrency`); none left: shed.
+    pub slots: Arc<Semaphore>,
+    /// Each routed entity's kind, to answer 404 before reading a body.
+    pub kinds: BTreeMap<String, StoreKind>,
+}
+
+impl AppState {
+    /// The state for `router` under `config`.
+    pub fn new(router: Router, config: SidecarConfig) -> Self {
+        let entities: BTreeMap<String, String> = router
+            .entities()
+            .map(|e| (e.name.to_owned(), e.store.to_owned()))
+            .collect();
+        let kinds = router
+            .entities()
+            .map(|e| (e.name.to_owned(), e.kind))
+            .collect();
+        AppState {
+            kinds,
+            auth: Auth::new(config.tokens.clone()),
+            metrics: Metrics::new(entities, config.max_concurrency),
+            idempotency: Idempotency::new(config.idempotency_ttl, config.idempotency_capacity),
+            shutdown: Shutdown::new(),
+            slots: Arc::new(Semaphore::new(config.max_concurrency)),
+            router,
+            config,
+        }
+    }
+}
