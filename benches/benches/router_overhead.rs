@@ -1,6 +1,7 @@
 //! The router's own overhead: the same call through a `Router` handle (with every layer the
-//! router applies: entity lookup, per-call deadline, tracing span) and on the backend's handle
-//! directly, for an embedded key-value get, a Redis get and a PostgreSQL point select.
+//! router applies: limit, breaker, retry, per-call deadline, tracing span), through one
+//! without the resilience layers, and on the backend's handle directly, for an embedded
+//! key-value get, a Redis get and a PostgreSQL point select.
 //!
 //! Redis and PostgreSQL are reached at POLYROUTE_BENCH_REDIS_URL and
 //! POLYROUTE_BENCH_POSTGRES_URL (default: the local servers); a server that cannot be reached
@@ -12,6 +13,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use polyroute::layers::LayerPolicy;
 use polyroute::Router;
 use polyroute_adapters::kinds::key_value::{KeyValueSettings, KeyValueStore};
 use polyroute_adapters::kinds::relational::RelationalStore;
@@ -52,9 +54,36 @@ async fn router(
     entity: &str,
     settings: EntitySettings,
 ) -> Router {
+    routed_with(name, store, entity, settings, LayerPolicy::default()).await
+}
+
+/// A router whose calls skip the limit, breaker and retry layers: only the handle, the
+/// deadline and the span, to tell the layers' cost from the rest.
+async fn bare_router(
+    name: &str,
+    store: Arc<dyn Store>,
+    entity: &str,
+    settings: EntitySettings,
+) -> Router {
+    let none = LayerPolicy {
+        retry: None,
+        breaker: None,
+        max_in_flight: None,
+    };
+    routed_with(name, store, entity, settings, none).await
+}
+
+async fn routed_with(
+    name: &str,
+    store: Arc<dyn Store>,
+    entity: &str,
+    settings: EntitySettings,
+    layers: LayerPolicy,
+) -> Router {
     Router::builder()
         .store(name, store)
         .entity(entity, name, settings)
+        .layers(layers)
         .build()
         .await
         .unwrap()
@@ -65,7 +94,7 @@ fn key_value(c: &mut Criterion, runtime: &Runtime, backend: &str, options: serde
         return;
     };
     let settings = EntitySettings::KeyValue(KeyValueSettings::default());
-    let (direct, routed) = runtime.block_on(async {
+    let (direct, routed, bare) = runtime.block_on(async {
         let StoreHandle::KeyValue(direct) =
             direct_handle(&store, "overhead", settings.clone()).await
         else {
@@ -77,9 +106,11 @@ fn key_value(c: &mut Criterion, runtime: &Runtime, backend: &str, options: serde
             .unwrap();
         (
             direct,
-            router("kv", store.clone(), "overhead", settings).await,
+            router("kv", store.clone(), "overhead", settings.clone()).await,
+            bare_router("kv", store.clone(), "overhead", settings).await,
         )
     });
+    let bare = bare.key_value("overhead").unwrap();
     let routed = routed.key_value("overhead").unwrap();
     let direct: Arc<dyn KeyValueStore> = direct;
     let mut group = c.benchmark_group(format!("{backend} key-value get"));
@@ -90,6 +121,10 @@ fn key_value(c: &mut Criterion, runtime: &Runtime, backend: &str, options: serde
     group.bench_function(BenchmarkId::new("router", backend), |b| {
         b.to_async(runtime)
             .iter(|| async { routed.get("k").await.unwrap() })
+    });
+    group.bench_function(BenchmarkId::new("router-without-layers", backend), |b| {
+        b.to_async(runtime)
+            .iter(|| async { bare.get("k").await.unwrap() })
     });
     // The direct call once more: the spread between the two direct runs is the noise floor
     // against which the router's overhead is read.

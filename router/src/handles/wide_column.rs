@@ -59,7 +59,12 @@ impl WideColumn {
 
     /// Writes many rows as one batch, with the default TTL.
     pub async fn put_batch(&self, rows: Vec<WideRow>) -> Result<()> {
-        let options = self.with_default_ttl(WriteOptions::default());
+        self.put_batch_with(rows, WriteOptions::default()).await
+    }
+
+    /// Writes many rows as one batch with `options`; an unset TTL becomes the entity's default.
+    pub async fn put_batch_with(&self, rows: Vec<WideRow>, options: WriteOptions) -> Result<()> {
+        let options = self.with_default_ttl(options);
         self.context
             .call("put_batch", self.store.put_batch(rows, options))
             .await

@@ -27,7 +27,7 @@ pub fn routes() -> Vec<Route> {
         Route::new(
             spec!(Post "/v1/wide_column/{entity}/rows", "wide_column.put", WideColumn, Write,
                 BodyKind::Json(r#"{"rows": [{"user_id": 7, "at": 1714564800000, "page": "/cart"}], "ttl": "30d"}"#), &[],
-                "Upsert rows (key columns by name, other members are cells) in one atomic batch; `ttl` and `timestamp` only with one row"),
+                "Upsert rows (key columns by name, other members are cells) in one atomic batch, with an optional `ttl` and write `timestamp` for every row"),
             put,
         ),
         Route::new(
@@ -183,14 +183,7 @@ async fn put(
             handle.put_with(row, options).await?;
         }
     } else if count > 1 {
-        if options != WriteOptions::default() {
-            return Err(ApiError::bad_request(
-                "invalid_body",
-                "`ttl` and `timestamp` apply to one-row writes; send one row per request to set them, or omit them to write the batch atomically with the entity's default TTL",
-            )
-            .with_field("rows"));
-        }
-        handle.put_batch(rows).await?;
+        handle.put_batch_with(rows, options).await?;
     }
     Ok(Json(json!({ "written": count })))
 }
