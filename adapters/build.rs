@@ -1,8 +1,9 @@
 //! Chooses whether the tests against live servers run.
 //!
 //! A server's tests run when its URL is set (`POLYROUTE_TEST_POSTGRES_URL`,
-//! `POLYROUTE_TEST_REDIS_URL`) or when `POLYROUTE_REQUIRE_SERVICES=1` (then a missing URL or an
-//! unreachable server fails them); otherwise they are reported as ignored, never as passed.
+//! `POLYROUTE_TEST_REDIS_URL`, `POLYROUTE_TEST_SCYLLA_URL`) or when
+//! `POLYROUTE_REQUIRE_SERVICES=1` (then a missing URL or an unreachable server fails them);
+//! otherwise they are reported as ignored, never as passed.
 
 use std::env;
 
@@ -13,6 +14,7 @@ fn main() {
     for (cfg, variable) in [
         ("polyroute_postgres_tests", "POLYROUTE_TEST_POSTGRES_URL"),
         ("polyroute_redis_tests", "POLYROUTE_TEST_REDIS_URL"),
+        ("polyroute_scylla_tests", "POLYROUTE_TEST_SCYLLA_URL"),
     ] {
         println!("cargo::rustc-check-cfg=cfg({cfg})");
         println!("cargo::rerun-if-env-changed={variable}");
