@@ -208,6 +208,25 @@ async fn an_unreachable_server_is_unavailable() {
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
 }
 
+#[tokio::test]
+async fn a_server_that_never_answers_fails_within_the_connect_timeout() {
+    // A non-routable address: the connection attempt hangs until the timeout (or fails at
+    // once where the network is unreachable); either way, unavailable and quickly.
+    let options = json!({"url": "10.255.255.1:9042", "connect_timeout": "1s"});
+    let started = std::time::Instant::now();
+    let err = polyroute_adapters::registry::connect(
+        StoreKind::WideColumn,
+        "scylla",
+        &options,
+        &Default::default(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
+    assert!(err.to_string().contains("10.255.255.1:9042"), "{err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+}
+
 #[test]
 fn options_are_validated_without_connecting() {
     use polyroute_adapters::registry::validate;
