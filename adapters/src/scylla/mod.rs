@@ -480,11 +480,12 @@ impl ScyllaWideColumn {
         }
         // The driver's own timeouts bound each connection; this bounds the whole connect
         // (hostname resolution, connections, the first metadata fetch).
-        let session = tokio::time::timeout(connect_timeout * 2, builder.build())
+        let bound = connect_timeout.saturating_mul(2);
+        let session = tokio::time::timeout(bound, builder.build())
             .await
             .map_err(|_| {
                 StoreError::unavailable(format!(
-                    "cannot connect to Scylla/Cassandra at {nodes}: no answer within {connect_timeout:?}"
+                    "cannot connect to Scylla/Cassandra at {nodes}: no answer within {bound:?}"
                 ))
             })?
             .map_err(|e| error::new_session(e, &nodes))?;
