@@ -5,7 +5,7 @@
 //! - [`Store`]: a connected backend that opens a handle of its kind per entity;
 //! - [`registry`]: from a config's `kind` + `backend` + options to a connected [`Store`];
 //! - [`embedded`]: the default backends, which need no server;
-//! - `postgres` and `redis` (cargo features of the same names): server backends.
+//! - `postgres`, `redis` and `scylla` (cargo features of the same names): server backends.
 //!
 //! Services normally depend on the `polyroute` crate, which re-exports this one.
 
@@ -18,6 +18,8 @@ pub mod postgres;
 #[cfg(feature = "redis")]
 pub mod redis;
 pub mod registry;
+#[cfg(feature = "scylla")]
+pub mod scylla;
 pub mod store;
 pub mod units;
 pub mod value;

@@ -110,6 +110,12 @@ pub const BACKENDS: &[BackendDescriptor] = &[
         name: "redis",
         summary: "Redis, pooled, with native TTLs and pipelined batches",
     },
+    #[cfg(feature = "scylla")]
+    BackendDescriptor {
+        kind: StoreKind::WideColumn,
+        name: "scylla",
+        summary: "ScyllaDB or Cassandra: a table per entity, cells merged last-write-wins",
+    },
 ];
 
 /// Backends that polyroute provides behind a cargo feature, so a config naming one in a build
@@ -218,6 +224,8 @@ enum BackendConfig {
     Postgres(StoreKind, crate::postgres::Config),
     #[cfg(feature = "redis")]
     Redis(crate::redis::Config),
+    #[cfg(feature = "scylla")]
+    Scylla(crate::scylla::Config),
 }
 
 fn parse<T: DeserializeOwned>(options: &serde_json::Value) -> Result<T, RegistryError> {
@@ -256,6 +264,8 @@ fn parse_config(
         (_, "postgres") => parse(options).map(|config| BackendConfig::Postgres(kind, config)),
         #[cfg(feature = "redis")]
         (StoreKind::KeyValue, "redis") => parse(options).map(BackendConfig::Redis),
+        #[cfg(feature = "scylla")]
+        (StoreKind::WideColumn, "scylla") => parse(options).map(BackendConfig::Scylla),
 
         _ => Err(
             match FEATURE_BACKENDS
@@ -320,6 +330,10 @@ pub async fn connect(
         BackendConfig::Postgres(kind, config) => crate::postgres::connect(kind, config).await?,
         #[cfg(feature = "redis")]
         BackendConfig::Redis(config) => Arc::new(crate::redis::RedisKeyValue::open(config).await?),
+        #[cfg(feature = "scylla")]
+        BackendConfig::Scylla(config) => {
+            Arc::new(crate::scylla::ScyllaWideColumn::open(config).await?)
+        }
     })
 }
 

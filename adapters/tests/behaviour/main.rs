@@ -20,9 +20,11 @@ mod time_series;
 mod wide_column;
 
 mod embedded;
-#[cfg(any(feature = "postgres", feature = "redis"))]
+#[cfg(any(feature = "postgres", feature = "redis", feature = "scylla"))]
 mod guarded;
 #[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(feature = "redis")]
 mod redis;
+#[cfg(feature = "scylla")]
+mod scylla;
