@@ -13,6 +13,8 @@ fn main() {
     for (cfg, variable) in [
         ("polyroute_postgres_tests", "POLYROUTE_TEST_POSTGRES_URL"),
         ("polyroute_redis_tests", "POLYROUTE_TEST_REDIS_URL"),
+        ("polyroute_neo4j_tests", "POLYROUTE_TEST_NEO4J_URL"),
+        ("polyroute_influxdb_tests", "POLYROUTE_TEST_INFLUXDB_URL"),
     ] {
         println!("cargo::rustc-check-cfg=cfg({cfg})");
         println!("cargo::rerun-if-env-changed={variable}");

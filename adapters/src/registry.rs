@@ -110,6 +110,18 @@ pub const BACKENDS: &[BackendDescriptor] = &[
         name: "redis",
         summary: "Redis, pooled, with native TTLs and pipelined batches",
     },
+    #[cfg(feature = "neo4j")]
+    BackendDescriptor {
+        kind: StoreKind::Graph,
+        name: "neo4j",
+        summary: "Neo4j over Bolt: a label and relationship type per entity, MERGE upserts",
+    },
+    #[cfg(feature = "influxdb")]
+    BackendDescriptor {
+        kind: StoreKind::TimeSeries,
+        name: "influxdb",
+        summary: "InfluxDB 2 over HTTP: line-protocol writes, Flux reads, the delete API",
+    },
 ];
 
 /// Backends that polyroute provides behind a cargo feature, so a config naming one in a build
@@ -218,6 +230,10 @@ enum BackendConfig {
     Postgres(StoreKind, crate::postgres::Config),
     #[cfg(feature = "redis")]
     Redis(crate::redis::Config),
+    #[cfg(feature = "neo4j")]
+    Neo4j(crate::neo4j::Config),
+    #[cfg(feature = "influxdb")]
+    InfluxDb(crate::influxdb::Config),
 }
 
 fn parse<T: DeserializeOwned>(options: &serde_json::Value) -> Result<T, RegistryError> {
@@ -256,6 +272,10 @@ fn parse_config(
         (_, "postgres") => parse(options).map(|config| BackendConfig::Postgres(kind, config)),
         #[cfg(feature = "redis")]
         (StoreKind::KeyValue, "redis") => parse(options).map(BackendConfig::Redis),
+        #[cfg(feature = "neo4j")]
+        (StoreKind::Graph, "neo4j") => parse(options).map(BackendConfig::Neo4j),
+        #[cfg(feature = "influxdb")]
+        (StoreKind::TimeSeries, "influxdb") => parse(options).map(BackendConfig::InfluxDb),
 
         _ => Err(
             match FEATURE_BACKENDS
@@ -320,6 +340,12 @@ pub async fn connect(
         BackendConfig::Postgres(kind, config) => crate::postgres::connect(kind, config).await?,
         #[cfg(feature = "redis")]
         BackendConfig::Redis(config) => Arc::new(crate::redis::RedisKeyValue::open(config).await?),
+        #[cfg(feature = "neo4j")]
+        BackendConfig::Neo4j(config) => Arc::new(crate::neo4j::Neo4jGraph::open(config).await?),
+        #[cfg(feature = "influxdb")]
+        BackendConfig::InfluxDb(config) => {
+            Arc::new(crate::influxdb::InfluxTimeSeries::open(config).await?)
+        }
     })
 }
 
