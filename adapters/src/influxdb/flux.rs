@@ -102,7 +102,7 @@ pub(crate) fn range(
     q.push_str(&field_filter(fields));
     q.push_str("  |> drop(columns: [\"_start\", \"_stop\"])\n");
     match limit {
-        Some(n) => format!("{q}  |> limit(n: {n})\n"),
+        Some(n) => format!("{q}  |> limit(n: {})\n", n.min(i64::MAX as usize)),
         None => q,
     }
 }

@@ -235,9 +235,7 @@ impl Store for InfluxTimeSeries {
             capabilities: Capabilities {
                 durable: true,
                 ordered_scan: true,
-                secondary_indexes: true,
                 batch_writes: true,
-                ttl: true,
                 ..Capabilities::default()
             },
         }

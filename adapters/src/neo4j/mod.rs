@@ -102,10 +102,8 @@ impl Store for Neo4jGraph {
             backend: BACKEND,
             capabilities: Capabilities {
                 durable: true,
-                transactions: false,
                 weighted_paths: false,
                 batch_writes: true,
-                secondary_indexes: true,
                 ..Capabilities::default()
             },
         }
