@@ -18,7 +18,7 @@ use polyroute_adapters::{EntitySettings, ErrorKind, Result, StoreHandle, StoreKi
 use serde_json::json;
 
 use crate::graph::graph_suite;
-use crate::guarded::Cleanup;
+use crate::guarded::{Cleanup, Guarded};
 use crate::support::{self, unique, Fixture};
 
 /// Adds to every suite test: ignored when no server is configured.
@@ -91,37 +91,35 @@ fn drop_entity(name: &str) {
 
 /// A graph handle that drops its entity when the test ends; it forwards every method,
 /// `count_reachable` included, so the backend's own counting is what the suite checks.
-struct Cleaned {
-    inner: Arc<dyn GraphStore>,
-    #[allow(dead_code)]
-    cleanup: Arc<Cleanup>,
-}
+/// (The shared `Guarded` wrapper holds the guard; its own `GraphStore` impl leaves
+/// `count_reachable` to the trait's default.)
+struct Cleaned(Guarded<dyn GraphStore>);
 
 impl std::fmt::Debug for Cleaned {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.inner.fmt(f)
+        self.0.fmt(f)
     }
 }
 
 #[async_trait]
 impl GraphStore for Cleaned {
     async fn upsert_node(&self, node: Node) -> Result<()> {
-        self.inner.upsert_node(node).await
+        self.0.inner.upsert_node(node).await
     }
     async fn get_node(&self, id: &str) -> Result<Option<Node>> {
-        self.inner.get_node(id).await
+        self.0.inner.get_node(id).await
     }
     async fn delete_node(&self, id: &str) -> Result<bool> {
-        self.inner.delete_node(id).await
+        self.0.inner.delete_node(id).await
     }
     async fn upsert_edge(&self, edge: Edge) -> Result<()> {
-        self.inner.upsert_edge(edge).await
+        self.0.inner.upsert_edge(edge).await
     }
     async fn upsert_batch(&self, nodes: Vec<Node>, edges: Vec<Edge>) -> Result<()> {
-        self.inner.upsert_batch(nodes, edges).await
+        self.0.inner.upsert_batch(nodes, edges).await
     }
     async fn delete_edge(&self, from: &str, label: &str, to: &str) -> Result<bool> {
-        self.inner.delete_edge(from, label, to).await
+        self.0.inner.delete_edge(from, label, to).await
     }
     async fn neighbors(
         &self,
@@ -129,19 +127,19 @@ impl GraphStore for Cleaned {
         edges: &EdgeFilter,
         limit: Option<usize>,
     ) -> Result<Vec<Neighbor>> {
-        self.inner.neighbors(id, edges, limit).await
+        self.0.inner.neighbors(id, edges, limit).await
     }
     async fn traverse(&self, query: &TraverseQuery) -> Result<Vec<Visit>> {
-        self.inner.traverse(query).await
+        self.0.inner.traverse(query).await
     }
     async fn count_reachable(&self, query: &TraverseQuery) -> Result<u64> {
-        self.inner.count_reachable(query).await
+        self.0.inner.count_reachable(query).await
     }
     async fn shortest_path(&self, query: &PathQuery) -> Result<Option<Path>> {
-        self.inner.shortest_path(query).await
+        self.0.inner.shortest_path(query).await
     }
     async fn degree(&self, id: &str, edges: &EdgeFilter) -> Result<u64> {
-        self.inner.degree(id, edges).await
+        self.0.inner.degree(id, edges).await
     }
 }
 
@@ -157,10 +155,7 @@ async fn fixture() -> Fixture<dyn GraphStore> {
         panic!("neo4j store opened a handle of another kind");
     };
     Fixture {
-        store: Arc::new(Cleaned {
-            inner: handle,
-            cleanup,
-        }),
+        store: Arc::new(Cleaned(Guarded::new(handle, cleanup))),
         capabilities: store.info().capabilities,
         guard: None,
     }
