@@ -332,6 +332,67 @@ fn raw_points(tables: &[Table]) -> Result<Vec<RawPoint>> {
     Ok(out)
 }
 
+/// Window aggregate tables as groups ordered by tag set, windows by start. A window's start is
+/// its `_start` rounded down to a multiple of `every`: Flux clamps the first window's `_start` to
+/// the range start, and windows are aligned to the epoch.
+fn window_series(tables: &[Table], group_by: &[String], every: i64) -> Result<Vec<WindowSeries>> {
+    let mut groups: BTreeMap<BTreeMap<String, String>, BTreeMap<i64, f64>> = BTreeMap::new();
+    for table in tables {
+        let (start, value) = (required(table, "_start")?, required(table, "_value")?);
+        for row in &table.rows {
+            let mut group = BTreeMap::new();
+            for tag in group_by {
+                if let Some(v) = table
+                    .column(tag)
+                    .map(|i| cell(row, i))
+                    .filter(|v| !v.is_empty())
+                {
+                    group.insert(tag.clone(), v.to_owned());
+                }
+            }
+            if cell(row, value).is_empty() {
+                continue;
+            }
+            let window = csv::parse_time(cell(row, start))?.div_euclid(every) * every;
+            groups
+                .entry(group)
+                .or_default()
+                .insert(window, csv::parse_float(cell(row, value))?);
+        }
+    }
+    Ok(groups
+        .into_iter()
+        .map(|(group, windows)| WindowSeries {
+            group,
+            windows: windows.into_iter().collect(),
+        })
+        .collect())
+}
+
+/// The last value of every field of every series as the newest point of each series: the
+/// fields whose last value is at the series' newest timestamp.
+fn last_points(tables: &[Table]) -> Result<Vec<LastPoint>> {
+    let mut series: BTreeMap<BTreeMap<String, String>, (i64, BTreeMap<String, FieldValue>)> =
+        BTreeMap::new();
+    for (tags, field, time, value) in raw_points(tables)? {
+        let entry = series.entry(tags).or_insert((time, BTreeMap::new()));
+        if time > entry.0 {
+            *entry = (time, BTreeMap::new());
+        }
+        if time == entry.0 {
+            entry.1.insert(field, value);
+        }
+    }
+    Ok(series
+        .into_iter()
+        .map(|(tags, (timestamp, fields))| LastPoint {
+            tags,
+            timestamp,
+            fields,
+        })
+        .collect())
+}
+
 impl InfluxEntity {
     fn measurement(&self, name: &str) -> String {
         format!("{}{name}", self.prefix)
@@ -495,37 +556,8 @@ impl TimeSeriesStore for InfluxEntity {
             query.aggregate,
             &query.group_by,
         );
-        let mut groups: BTreeMap<BTreeMap<String, String>, BTreeMap<i64, f64>> = BTreeMap::new();
-        for table in self.client.query(&flux).await? {
-            let (start, value) = (required(&table, "_start")?, required(&table, "_value")?);
-            for row in &table.rows {
-                let mut group = BTreeMap::new();
-                for tag in &query.group_by {
-                    if let Some(v) = table
-                        .column(tag)
-                        .map(|i| cell(row, i))
-                        .filter(|v| !v.is_empty())
-                    {
-                        group.insert(tag.clone(), v.to_owned());
-                    }
-                }
-                if cell(row, value).is_empty() {
-                    continue;
-                }
-                let window = csv::parse_time(cell(row, start))?.div_euclid(every) * every;
-                groups
-                    .entry(group)
-                    .or_default()
-                    .insert(window, csv::parse_float(cell(row, value))?);
-            }
-        }
-        Ok(groups
-            .into_iter()
-            .map(|(group, windows)| WindowSeries {
-                group,
-                windows: windows.into_iter().collect(),
-            })
-            .collect())
+        let tables = self.client.query(&flux).await?;
+        window_series(&tables, &query.group_by, every)
     }
 
     async fn last(&self, measurement: &str, tags: &TagFilter) -> Result<Vec<LastPoint>> {
@@ -539,25 +571,7 @@ impl TimeSeriesStore for InfluxEntity {
             tags,
         );
         let tables = self.client.query(&flux).await?;
-        let mut series: BTreeMap<BTreeMap<String, String>, (i64, BTreeMap<String, FieldValue>)> =
-            BTreeMap::new();
-        for (tags, field, time, value) in raw_points(&tables)? {
-            let entry = series.entry(tags).or_insert((time, BTreeMap::new()));
-            if time > entry.0 {
-                *entry = (time, BTreeMap::new());
-            }
-            if time == entry.0 {
-                entry.1.insert(field, value);
-            }
-        }
-        Ok(series
-            .into_iter()
-            .map(|(tags, (timestamp, fields))| LastPoint {
-                tags,
-                timestamp,
-                fields,
-            })
-            .collect())
+        last_points(&tables)
     }
 
     async fn delete_before(&self, before: i64) -> Result<u64> {
@@ -652,5 +666,52 @@ mod tests {
         assert_eq!(points[0].3, FieldValue::Int(7));
         assert!(points[1].0.is_empty());
         assert_eq!(points[1].3, FieldValue::Text(String::new()));
+    }
+
+    #[test]
+    fn windows_align_to_the_epoch_and_group_by_tags() {
+        // Flux clamped the first window's start to the range start (5s).
+        let text = "#group,false,false,true,false,false\n\
+            #datatype,string,long,string,dateTime:RFC3339,double\n\
+            ,result,table,host,_start,_value\n\
+            ,_result,0,b,1970-01-01T00:00:05Z,2\n\
+            ,_result,1,b,1970-01-01T00:00:10Z,4\n\
+            ,_result,2,a,1970-01-01T00:00:10Z,1.5\n\
+            \n\
+            #group,false,false,false,false\n\
+            #datatype,string,long,dateTime:RFC3339,double\n\
+            ,result,table,_start,_value\n\
+            ,_result,3,1970-01-01T00:00:20Z,7\n";
+        let tables = csv::tables(text).unwrap();
+        let every = 10_000_000_000;
+        let groups = window_series(&tables, &["host".to_owned()], every).unwrap();
+        assert_eq!(groups.len(), 3);
+        // The group lacking the tag sorts first (the empty tag set).
+        assert!(groups[0].group.is_empty());
+        assert_eq!(groups[0].windows, vec![(20_000_000_000, 7.0)]);
+        assert_eq!(groups[1].group["host"], "a");
+        assert_eq!(groups[2].windows, vec![(0, 2.0), (every, 4.0)]);
+    }
+
+    #[test]
+    fn the_last_point_holds_the_fields_of_the_newest_timestamp() {
+        let text = "#group,false,false,true,true,false,false,true\n\
+            #datatype,string,long,string,string,dateTime:RFC3339,double,string\n\
+            ,result,table,_field,_measurement,_time,_value,host\n\
+            ,_result,0,old,e.cpu,1970-01-01T00:00:01Z,1,a\n\
+            ,_result,1,v,e.cpu,1970-01-01T00:00:02Z,2,a\n\
+            ,_result,2,w,e.cpu,1970-01-01T00:00:02Z,3,a\n\
+            ,_result,3,v,e.cpu,1970-01-01T00:00:01Z,9,b\n";
+        let last = last_points(&csv::tables(text).unwrap()).unwrap();
+        assert_eq!(last.len(), 2);
+        assert_eq!(last[0].timestamp, 2_000_000_000);
+        assert_eq!(
+            last[0].fields,
+            BTreeMap::from([
+                ("v".to_owned(), FieldValue::Float(2.0)),
+                ("w".to_owned(), FieldValue::Float(3.0)),
+            ])
+        );
+        assert_eq!(last[1].tags["host"], "b");
     }
 }
