@@ -12,7 +12,11 @@
 pub mod capabilities;
 pub mod embedded;
 pub mod error;
+#[cfg(feature = "influxdb")]
+pub mod influxdb;
 pub mod kinds;
+#[cfg(feature = "neo4j")]
+pub mod neo4j;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 #[cfg(feature = "redis")]

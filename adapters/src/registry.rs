@@ -116,6 +116,18 @@ pub const BACKENDS: &[BackendDescriptor] = &[
         name: "scylla",
         summary: "ScyllaDB or Cassandra: a table per entity, cells merged last-write-wins",
     },
+    #[cfg(feature = "neo4j")]
+    BackendDescriptor {
+        kind: StoreKind::Graph,
+        name: "neo4j",
+        summary: "Neo4j over Bolt: a label and relationship type per entity, MERGE upserts",
+    },
+    #[cfg(feature = "influxdb")]
+    BackendDescriptor {
+        kind: StoreKind::TimeSeries,
+        name: "influxdb",
+        summary: "InfluxDB 2 over HTTP: line-protocol writes, Flux reads, the delete API",
+    },
 ];
 
 /// Backends that polyroute provides behind a cargo feature, so a config naming one in a build
@@ -226,6 +238,10 @@ enum BackendConfig {
     Redis(crate::redis::Config),
     #[cfg(feature = "scylla")]
     Scylla(crate::scylla::Config),
+    #[cfg(feature = "neo4j")]
+    Neo4j(crate::neo4j::Config),
+    #[cfg(feature = "influxdb")]
+    InfluxDb(crate::influxdb::Config),
 }
 
 fn parse<T: DeserializeOwned>(options: &serde_json::Value) -> Result<T, RegistryError> {
@@ -266,6 +282,10 @@ fn parse_config(
         (StoreKind::KeyValue, "redis") => parse(options).map(BackendConfig::Redis),
         #[cfg(feature = "scylla")]
         (StoreKind::WideColumn, "scylla") => parse(options).map(BackendConfig::Scylla),
+        #[cfg(feature = "neo4j")]
+        (StoreKind::Graph, "neo4j") => parse(options).map(BackendConfig::Neo4j),
+        #[cfg(feature = "influxdb")]
+        (StoreKind::TimeSeries, "influxdb") => parse(options).map(BackendConfig::InfluxDb),
 
         _ => Err(
             match FEATURE_BACKENDS
@@ -333,6 +353,12 @@ pub async fn connect(
         #[cfg(feature = "scylla")]
         BackendConfig::Scylla(config) => {
             Arc::new(crate::scylla::ScyllaWideColumn::open(config).await?)
+        }
+        #[cfg(feature = "neo4j")]
+        BackendConfig::Neo4j(config) => Arc::new(crate::neo4j::Neo4jGraph::open(config).await?),
+        #[cfg(feature = "influxdb")]
+        BackendConfig::InfluxDb(config) => {
+            Arc::new(crate::influxdb::InfluxTimeSeries::open(config).await?)
         }
     })
 }

@@ -179,6 +179,9 @@ impl GraphStore for Guarded<dyn GraphStore> {
     async fn traverse(&self, query: &TraverseQuery) -> Result<Vec<Visit>> {
         self.inner.traverse(query).await
     }
+    async fn count_reachable(&self, query: &TraverseQuery) -> Result<u64> {
+        self.inner.count_reachable(query).await
+    }
     async fn shortest_path(&self, query: &PathQuery) -> Result<Option<Path>> {
         self.inner.shortest_path(query).await
     }

@@ -20,8 +20,18 @@ mod time_series;
 mod wide_column;
 
 mod embedded;
-#[cfg(any(feature = "postgres", feature = "redis", feature = "scylla"))]
+#[cfg(any(
+    feature = "postgres",
+    feature = "redis",
+    feature = "scylla",
+    feature = "neo4j",
+    feature = "influxdb"
+))]
 mod guarded;
+#[cfg(feature = "influxdb")]
+mod influxdb;
+#[cfg(feature = "neo4j")]
+mod neo4j;
 #[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(feature = "redis")]
