@@ -13,6 +13,11 @@ fn main() {
     for (cfg, variable) in [
         ("polyroute_postgres_tests", "POLYROUTE_TEST_POSTGRES_URL"),
         ("polyroute_redis_tests", "POLYROUTE_TEST_REDIS_URL"),
+        ("polyroute_mongodb_tests", "POLYROUTE_TEST_MONGODB_URL"),
+        (
+            "polyroute_elasticsearch_tests",
+            "POLYROUTE_TEST_ELASTICSEARCH_URL",
+        ),
     ] {
         println!("cargo::rustc-check-cfg=cfg({cfg})");
         println!("cargo::rerun-if-env-changed={variable}");

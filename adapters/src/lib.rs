@@ -5,14 +5,19 @@
 //! - [`Store`]: a connected backend that opens a handle of its kind per entity;
 //! - [`registry`]: from a config's `kind` + `backend` + options to a connected [`Store`];
 //! - [`embedded`]: the default backends, which need no server;
-//! - `postgres` and `redis` (cargo features of the same names): server backends.
+//! - `postgres`, `redis`, `mongodb` and `elasticsearch` (cargo features of the same names):
+//!   server backends.
 //!
 //! Services normally depend on the `polyroute` crate, which re-exports this one.
 
 pub mod capabilities;
+#[cfg(feature = "elasticsearch")]
+pub mod elasticsearch;
 pub mod embedded;
 pub mod error;
 pub mod kinds;
+#[cfg(feature = "mongodb")]
+pub mod mongodb;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 #[cfg(feature = "redis")]

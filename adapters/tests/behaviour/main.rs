@@ -19,9 +19,18 @@ mod search;
 mod time_series;
 mod wide_column;
 
+#[cfg(feature = "elasticsearch")]
+mod elasticsearch;
 mod embedded;
-#[cfg(any(feature = "postgres", feature = "redis"))]
+#[cfg(any(
+    feature = "postgres",
+    feature = "redis",
+    feature = "mongodb",
+    feature = "elasticsearch"
+))]
 mod guarded;
+#[cfg(feature = "mongodb")]
+mod mongodb;
 #[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(feature = "redis")]
