@@ -172,7 +172,8 @@ mod tests {
         let (ty, reason) = exception(&body);
         assert_eq!(ty, Some("search_phase_execution_exception"));
         assert_eq!(reason, "all shards failed (failed to create query)");
-        let (ty, reason) = exception(&json!({"error": "plain text"}));
+        let plain = json!({"error": "plain text"});
+        let (ty, reason) = exception(&plain);
         assert_eq!((ty, reason.as_str()), (None, "plain text"));
     }
 

@@ -287,7 +287,7 @@ mod tests {
             Some(Duration::from_secs(2))
         );
         assert_eq!(options.max_pool_size, Some(4));
-        let concern = options.write_concern.unwrap();
+        let concern = options.write_concern.clone().unwrap();
         assert_eq!(concern.w, Some(Acknowledgment::Nodes(2)));
         assert_eq!(concern.w_timeout, Some(Duration::from_secs(3)));
         assert!(!config.durable());
