@@ -1,7 +1,8 @@
 //! Chooses whether the tests against live servers run.
 //!
 //! A server's tests run when its URL is set (`POLYROUTE_TEST_POSTGRES_URL`,
-//! `POLYROUTE_TEST_REDIS_URL`) or when `POLYROUTE_REQUIRE_SERVICES=1` (then a missing URL or an
+//! `POLYROUTE_TEST_REDIS_URL`, `POLYROUTE_TEST_MONGODB_URL`, `POLYROUTE_TEST_ELASTICSEARCH_URL`) or
+//! when `POLYROUTE_REQUIRE_SERVICES=1` (then a missing URL or an
 //! unreachable server fails them); otherwise they are reported as ignored, never as passed.
 
 use std::env;
