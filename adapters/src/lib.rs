@@ -5,11 +5,14 @@
 //! - [`Store`]: a connected backend that opens a handle of its kind per entity;
 //! - [`registry`]: from a config's `kind` + `backend` + options to a connected [`Store`];
 //! - [`embedded`]: the default backends, which need no server;
-//! - `postgres`, `redis` and `scylla` (cargo features of the same names): server backends.
+//! - `postgres`, `redis`, `scylla`, `neo4j`, `influxdb`, `mongodb` and `elasticsearch` (cargo
+//!   features of the same names): server backends.
 //!
 //! Services normally depend on the `polyroute` crate, which re-exports this one.
 
 pub mod capabilities;
+#[cfg(feature = "elasticsearch")]
+pub mod elasticsearch;
 pub mod embedded;
 pub mod error;
 #[cfg(feature = "influxdb")]
@@ -17,6 +20,8 @@ pub mod influxdb;
 pub mod kinds;
 #[cfg(feature = "neo4j")]
 pub mod neo4j;
+#[cfg(feature = "mongodb")]
+pub mod mongodb;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 #[cfg(feature = "redis")]

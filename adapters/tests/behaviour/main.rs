@@ -19,17 +19,23 @@ mod search;
 mod time_series;
 mod wide_column;
 
+#[cfg(feature = "elasticsearch")]
+mod elasticsearch;
 mod embedded;
 #[cfg(any(
     feature = "postgres",
     feature = "redis",
     feature = "scylla",
     feature = "neo4j",
-    feature = "influxdb"
+    feature = "influxdb",
+    feature = "mongodb",
+    feature = "elasticsearch"
 ))]
 mod guarded;
 #[cfg(feature = "influxdb")]
 mod influxdb;
+#[cfg(feature = "mongodb")]
+mod mongodb;
 #[cfg(feature = "neo4j")]
 mod neo4j;
 #[cfg(feature = "postgres")]

@@ -183,8 +183,8 @@ impl Record {
 
     /// The moment the row stops being visible: `i64::MAX` while something in it never expires,
     /// `i64::MIN` when nothing in it is visible at all. The row is live at `now` exactly when
-    /// this is after `now`. (Read by the server backends that store records.)
-    #[cfg_attr(not(any(feature = "postgres", feature = "scylla")), allow(dead_code))]
+    /// this is after `now`. (Read by the PostgreSQL backend, which stores records.)
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     pub fn visible_until(&self) -> i64 {
         let until = |stamp: &Stamp| stamp.expires_at.unwrap_or(i64::MAX);
         let cells = self.cells.values().filter(|c| c.value.is_some());
