@@ -18,10 +18,10 @@ pub mod error;
 #[cfg(feature = "influxdb")]
 pub mod influxdb;
 pub mod kinds;
-#[cfg(feature = "neo4j")]
-pub mod neo4j;
 #[cfg(feature = "mongodb")]
 pub mod mongodb;
+#[cfg(feature = "neo4j")]
+pub mod neo4j;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 #[cfg(feature = "redis")]

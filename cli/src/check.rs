@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::Args;
+use futures_util::future::join_all;
 use polyroute::{CallContext, Config, ConfigError, RouterBuilder, RouterError, StoreKind};
 
 use crate::table;
@@ -55,23 +56,33 @@ pub async fn run(args: &CheckArgs) -> ExitCode {
     let mut builder = RouterBuilder::new()
         .timeout(timeout)
         .base_dir(config.base_dir());
-    let mut rows = Vec::new();
-    for (name, store) in config.stores() {
-        let status = match store.connect(&context).await {
-            Ok(connected) => {
-                let ping = CallContext::for_store(name, store.kind(), timeout);
-                let started = Instant::now();
-                let outcome = ping.call("ping", connected.ping()).await;
-                let round_trip = started.elapsed();
-                if outcome.is_ok() {
-                    builder = builder.store(name, connected);
+    // Every store at once: a check of servers that are down takes the longest connect
+    // timeout, not their sum.
+    let attempts = join_all(config.stores().iter().map(|(name, store)| {
+        let context = &context;
+        async move {
+            let status = match store.connect(context).await {
+                Ok(connected) => {
+                    let ping = CallContext::for_store(name, store.kind(), timeout);
+                    let started = Instant::now();
+                    let outcome = ping.call("ping", connected.ping()).await;
+                    let round_trip = started.elapsed();
+                    outcome
+                        .map(|()| (connected, round_trip))
+                        .map_err(|err| format!("ping failed: {err}"))
                 }
-                outcome
-                    .map(|()| round_trip)
-                    .map_err(|err| format!("ping failed: {err}"))
-            }
-            Err(err) => Err(format!("cannot connect: {err}")),
-        };
+                Err(err) => Err(format!("cannot connect: {err}")),
+            };
+            (name, store, status)
+        }
+    }))
+    .await;
+    let mut rows = Vec::new();
+    for (name, store, status) in attempts {
+        let status = status.map(|(connected, round_trip)| {
+            builder = std::mem::take(&mut builder).store(name, connected);
+            round_trip
+        });
         rows.push(StoreRow {
             name: name.clone(),
             kind: store.kind(),

@@ -364,3 +364,65 @@ mod quickstart_on_servers {
         assert!(stdout.contains("1 of 7 stores failed"), "{stdout}");
     }
 }
+
+/// The shop's production routing with only PostgreSQL and Redis up (the servers every test run
+/// has) and the five production servers pointed at a closed port: the check still ends, about
+/// one connect timeout later, naming each store that cannot be reached.
+#[cfg(all(
+    feature = "neo4j",
+    feature = "scylla",
+    feature = "influxdb",
+    feature = "mongodb",
+    feature = "elasticsearch"
+))]
+#[test]
+fn unreachable_production_servers_are_named_without_a_hang() {
+    let config =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/shop/polyroute.production.toml");
+    // A port nothing listens on: connection refused, at once.
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let began = std::time::Instant::now();
+    let output = Command::new(env!("CARGO_BIN_EXE_polyroute"))
+        .args(["check", "--config"])
+        .arg(&config)
+        .env("RUST_LOG", "off")
+        .env("POLYROUTE_NEO4J_URL", format!("bolt://127.0.0.1:{closed}"))
+        .env("POLYROUTE_SCYLLA_URL", format!("127.0.0.1:{closed}"))
+        .env(
+            "POLYROUTE_INFLUXDB_URL",
+            format!("http://127.0.0.1:{closed}"),
+        )
+        .env(
+            "POLYROUTE_MONGODB_URL",
+            format!("mongodb://127.0.0.1:{closed}"),
+        )
+        .env(
+            "POLYROUTE_ELASTICSEARCH_URL",
+            format!("http://127.0.0.1:{closed}"),
+        )
+        .output()
+        .expect("the binary runs");
+    let took = began.elapsed();
+    let stdout = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    for (store, backend) in [
+        ("catalog", "mongodb"),
+        ("events", "scylla"),
+        ("metrics", "influxdb"),
+        ("social", "neo4j"),
+        ("text", "elasticsearch"),
+    ] {
+        let line = stdout
+            .lines()
+            .find(|line| line.starts_with(store))
+            .unwrap_or_else(|| panic!("no line for store {store}:\n{stdout}"));
+        assert!(line.contains(backend), "{line}");
+        assert!(line.contains("unavailable"), "{line}");
+    }
+    // Not a performance bound: a guard against hanging on a server that is down. Every store
+    // has a 2 s connect timeout and they are tried together.
+    assert!(took < std::time::Duration::from_secs(30), "took {took:?}");
+}
