@@ -271,7 +271,7 @@ mod tests {
             .iter()
             .any(|backend| backend.name == "mongodb");
         let expected = if compiled {
-            ProblemKind::InvalidOption
+            ProblemKind::MissingKey
         } else {
             ProblemKind::NotCompiled
         };
