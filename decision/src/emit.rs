@@ -85,7 +85,7 @@ pub fn emit(spec: &Spec, recommendation: &Recommendation, backends: Backends) ->
     }
     out.push_str(match backends {
         Backends::Embedded => "# Every store is embedded: data lives under data/ beside this file, no server needed.\n",
-        Backends::Production => "# Server backends; each URL comes from the environment. `polyroute check` accepts a backend\n# once the build has its cargo feature (postgres and redis today).\n",
+        Backends::Production => "# Server backends; each URL comes from the environment. `polyroute check` accepts a backend\n# once the build has its cargo feature (`--features servers` for all of them).\n",
     });
 
     let mut kinds: Vec<StoreKind> = Vec::new();
@@ -156,6 +156,12 @@ fn store(kind: StoreKind, backends: Backends) -> String {
             out.push_str(&format!(
                 "backend = \"{backend}\"\nurl = \"${{{variable}}}\"\n"
             ));
+            if kind == StoreKind::TimeSeries {
+                // InfluxDB also needs its organisation, bucket and API token.
+                out.push_str(
+                    "org = \"${INFLUXDB_ORG}\"\nbucket = \"${INFLUXDB_BUCKET}\"\ntoken = \"${INFLUXDB_TOKEN}\"\n",
+                );
+            }
         }
     }
     out

@@ -94,14 +94,17 @@ fn emitted_production_configs_name_the_server_backends() {
             ("REDIS_URL", "redis://127.0.0.1:6379/0"),
             ("MONGODB_URL", "mongodb://127.0.0.1:27017/app"),
             ("NEO4J_URL", "bolt://127.0.0.1:7687"),
-            ("SCYLLA_URL", "scylla://127.0.0.1:9042/app"),
+            ("SCYLLA_URL", "127.0.0.1:9042"),
             ("INFLUXDB_URL", "http://127.0.0.1:8086"),
+            ("INFLUXDB_ORG", "app"),
+            ("INFLUXDB_BUCKET", "app"),
+            ("INFLUXDB_TOKEN", "secret"),
             ("ELASTICSEARCH_URL", "http://127.0.0.1:9200"),
         ]
         .into_iter()
         .map(|(name, value)| (name.to_owned(), value.to_owned()))
         .collect();
-        // Every problem left is a backend this build does not have yet.
+        // Every problem left is a backend this build does not have.
         match Config::from_toml_str_with_env(&text, "/nonexistent", &env) {
             Ok(config) => {
                 for store in config.stores().values() {
