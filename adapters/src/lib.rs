@@ -29,6 +29,8 @@ pub mod redis;
 pub mod registry;
 #[cfg(feature = "scylla")]
 pub mod scylla;
+#[cfg(any(feature = "postgres", feature = "elasticsearch"))]
+mod search_syntax;
 pub mod store;
 pub mod units;
 pub mod value;

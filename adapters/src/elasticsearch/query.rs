@@ -16,6 +16,7 @@
 use serde_json::{json, Map, Value as Json};
 
 use crate::kinds::search::{SearchFieldKind, SearchFilter, SearchQuery};
+use crate::search_syntax::{syntax, tokenize, Token};
 use crate::{Result, StoreError, Value};
 
 /// Elasticsearch's default `index.max_result_window`: `from + size` may not exceed it.
@@ -51,98 +52,6 @@ pub(super) enum Node {
         /// Whether the words must be adjacent and in order.
         phrase: bool,
     },
-}
-
-#[derive(Debug, PartialEq)]
-enum Token {
-    Open,
-    Close,
-    Not,
-    Or,
-    And,
-    Operand {
-        field: Option<String>,
-        text: String,
-        phrase: bool,
-    },
-}
-
-fn syntax(text: &str, problem: &str) -> StoreError {
-    StoreError::invalid(format!(
-        "cannot parse the query `{text}`: {problem}; quote terms with special characters"
-    ))
-}
-
-fn tokenize(text: &str) -> Result<Vec<Token>> {
-    let mut tokens = Vec::new();
-    let mut chars = text.chars().peekable();
-    while let Some(&c) = chars.peek() {
-        match c {
-            c if c.is_whitespace() => {
-                chars.next();
-            }
-            '(' => {
-                chars.next();
-                tokens.push(Token::Open);
-            }
-            ')' => {
-                chars.next();
-                tokens.push(Token::Close);
-            }
-            '-' => {
-                chars.next();
-                tokens.push(Token::Not);
-            }
-            '"' => {
-                chars.next();
-                let phrase: String = chars.by_ref().take_while(|&c| c != '"').collect();
-                tokens.push(Token::Operand {
-                    field: None,
-                    text: phrase,
-                    phrase: true,
-                });
-            }
-            _ => {
-                let mut word = String::new();
-                while let Some(&c) = chars.peek() {
-                    if c.is_whitespace() || matches!(c, '(' | ')' | '"') {
-                        break;
-                    }
-                    word.push(c);
-                    chars.next();
-                }
-                if let Some((field, rest)) = word.split_once(':') {
-                    let (text, phrase) = if rest.is_empty() && chars.peek() == Some(&'"') {
-                        chars.next();
-                        (chars.by_ref().take_while(|&c| c != '"').collect(), true)
-                    } else {
-                        (rest.to_owned(), false)
-                    };
-                    if text.is_empty() {
-                        return Err(syntax(&word, "a field without a term"));
-                    }
-                    tokens.push(Token::Operand {
-                        field: Some(field.to_owned()),
-                        text,
-                        phrase,
-                    });
-                } else if word == "OR" || word == "||" {
-                    tokens.push(Token::Or);
-                } else if word == "AND" || word == "&&" {
-                    tokens.push(Token::And);
-                } else if word == "NOT" {
-                    tokens.push(Token::Not);
-                } else {
-                    tokens.push(Token::Operand {
-                        field: None,
-                        text: word.trim_start_matches('+').to_owned(),
-                        phrase: false,
-                    });
-                }
-            }
-        }
-    }
-    Ok(tokens)
 }
 
 /// Parses the query text; `None` when it holds no word at all. Field names are checked

@@ -7,25 +7,11 @@
 //! text field's words carry in the entity's `tsvector` (`A` for the first text field, `B` for
 //! the second, …), which keeps phrases from matching across two fields.
 
+use crate::search_syntax::{syntax, tokenize, Token};
 use crate::{Result, StoreError};
 
 /// The weights of text fields, in declaration order.
 pub(super) const WEIGHTS: [char; 4] = ['A', 'B', 'C', 'D'];
-
-#[derive(Debug, PartialEq)]
-enum Token {
-    Open,
-    Close,
-    Not,
-    Or,
-    And,
-    /// A word, or a phrase when quoted, with the field it is scoped to.
-    Operand {
-        field: Option<String>,
-        text: String,
-        phrase: bool,
-    },
-}
 
 /// Translates `text` for an entity whose text fields are `fields`, in declaration order.
 /// Returns `None` when the query has no terms at all.
@@ -42,84 +28,6 @@ pub(super) fn translate(text: &str, fields: &[String]) -> Result<Option<String>>
         return Err(syntax(text, "an unmatched `)`"));
     }
     Ok(out)
-}
-
-fn syntax(text: &str, problem: &str) -> StoreError {
-    StoreError::invalid(format!(
-        "cannot parse the query `{text}`: {problem}; quote terms with special characters"
-    ))
-}
-
-fn tokenize(text: &str) -> Result<Vec<Token>> {
-    let mut tokens = Vec::new();
-    let mut chars = text.chars().peekable();
-    while let Some(&c) = chars.peek() {
-        match c {
-            c if c.is_whitespace() => {
-                chars.next();
-            }
-            '(' => {
-                chars.next();
-                tokens.push(Token::Open);
-            }
-            ')' => {
-                chars.next();
-                tokens.push(Token::Close);
-            }
-            '-' => {
-                chars.next();
-                tokens.push(Token::Not);
-            }
-            '"' => {
-                chars.next();
-                let phrase: String = chars.by_ref().take_while(|&c| c != '"').collect();
-                tokens.push(Token::Operand {
-                    field: None,
-                    text: phrase,
-                    phrase: true,
-                });
-            }
-            _ => {
-                let mut word = String::new();
-                while let Some(&c) = chars.peek() {
-                    if c.is_whitespace() || matches!(c, '(' | ')' | '"') {
-                        break;
-                    }
-                    word.push(c);
-                    chars.next();
-                }
-                if let Some((field, rest)) = word.split_once(':') {
-                    let (text, phrase) = if rest.is_empty() && chars.peek() == Some(&'"') {
-                        chars.next();
-                        (chars.by_ref().take_while(|&c| c != '"').collect(), true)
-                    } else {
-                        (rest.to_owned(), false)
-                    };
-                    if text.is_empty() {
-                        return Err(syntax(&word, "a field without a term"));
-                    }
-                    tokens.push(Token::Operand {
-                        field: Some(field.to_owned()),
-                        text,
-                        phrase,
-                    });
-                } else if word == "OR" || word == "||" {
-                    tokens.push(Token::Or);
-                } else if word == "AND" || word == "&&" {
-                    tokens.push(Token::And);
-                } else if word == "NOT" {
-                    tokens.push(Token::Not);
-                } else {
-                    tokens.push(Token::Operand {
-                        field: None,
-                        text: word.trim_start_matches('+').to_owned(),
-                        phrase: false,
-                    });
-                }
-            }
-        }
-    }
-    Ok(tokens)
 }
 
 struct Parser<'a> {
