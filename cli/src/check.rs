@@ -29,6 +29,9 @@ struct StoreRow {
     kind: StoreKind,
     backend: String,
     status: Result<Duration, String>,
+    /// The state of its circuit breaker in the built router: `closed`, `open`, `half_open`,
+    /// `off` when the policy has none, `-` when the store failed.
+    breaker: String,
 }
 
 /// Runs the check and prints its report; returns the exit status.
@@ -55,6 +58,7 @@ pub async fn run(args: &CheckArgs) -> ExitCode {
     let timeout = config.policy().timeout;
     let mut builder = RouterBuilder::new()
         .timeout(timeout)
+        .layers(config.policy().layers)
         .base_dir(config.base_dir());
     // Every store at once: a check of servers that are down takes the longest connect
     // timeout, not their sum.
@@ -88,6 +92,7 @@ pub async fn run(args: &CheckArgs) -> ExitCode {
             kind: store.kind(),
             backend: store.backend().to_owned(),
             status,
+            breaker: "-".to_owned(),
         });
     }
 
@@ -106,7 +111,17 @@ pub async fn run(args: &CheckArgs) -> ExitCode {
     let mut entity_errors: Vec<(String, String)> = Vec::new();
     let mut problems = Vec::new();
     match builder.build().await {
-        Ok(_) => {}
+        Ok(router) => {
+            for store in router.stores() {
+                if let Some(row) = rows.iter_mut().find(|row| row.name == store.name) {
+                    row.breaker = store
+                        .layers
+                        .breaker_state()
+                        .map_or("off", |state| state.as_str())
+                        .to_owned();
+                }
+            }
+        }
         Err(RouterError::Startup(failures)) => {
             for failure in failures {
                 match failure.entity {
@@ -178,13 +193,21 @@ fn print_stores(rows: &[StoreRow]) {
                 row.backend.clone(),
                 status,
                 round_trip,
+                row.breaker.clone(),
             ]
         })
         .collect();
     print!(
         "{}",
         table::render(
-            &["STORE", "KIND", "BACKEND", "STATUS", "ROUND TRIP"],
+            &[
+                "STORE",
+                "KIND",
+                "BACKEND",
+                "STATUS",
+                "ROUND TRIP",
+                "BREAKER"
+            ],
             &cells
         )
     );

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 use polyroute::{Config, ConfigError, Router};
+use polyroute_sidecar::metrics::Exporter;
 use polyroute_sidecar::{shutdown, Sidecar, SidecarConfig};
 
 use crate::check::{print_problems, EXIT_CONFIG, EXIT_FAILED};
@@ -51,6 +52,9 @@ pub async fn run(args: &ServeArgs) -> ExitCode {
     if let Some(bind) = args.bind {
         sidecar_config.bind = bind;
     }
+    // The process's Prometheus recorder, installed before the router is built so that its
+    // calls, retries and breakers are on `/metrics` beside the sidecar's requests.
+    let exporter = Exporter::global();
     let router = match Router::connect(config).await {
         Ok(router) => router,
         Err(err) => {
@@ -58,7 +62,7 @@ pub async fn run(args: &ServeArgs) -> ExitCode {
             return ExitCode::from(EXIT_FAILED);
         }
     };
-    let sidecar = match Sidecar::bind(router, sidecar_config).await {
+    let sidecar = match Sidecar::bind_with(router, sidecar_config, exporter).await {
         Ok(sidecar) => sidecar,
         Err(err) => {
             eprintln!("error: {err}");

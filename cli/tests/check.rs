@@ -71,6 +71,9 @@ fn a_good_config_passes() {
         main.contains("relational") && main.contains(" ok "),
         "{stdout}"
     );
+    // Each store's circuit breaker, as the router built from the config has it.
+    assert!(stdout.contains("BREAKER"), "{stdout}");
+    assert!(main.trim_end().ends_with("closed"), "{stdout}");
     assert!(stdout.contains("main: orders"), "{stdout}");
     assert!(stdout.contains("cache: sessions"), "{stdout}");
     assert!(stdout.contains("docs: products"), "{stdout}");

@@ -1,9 +1,13 @@
 //! [`CallContext`]: the one path every store call takes, whatever the kind.
 //!
 //! Each handle owns a context naming its entity, store and kind, the deadline that applies to
-//! it, and its store's [`StoreLayers`]. Every call goes limit → breaker → retry (idempotent
-//! calls only) → deadline → store, each attempt in a `tracing` span: written once here, for
-//! every kind.
+//! it, and its store's [`StoreLayers`]. Every call goes metrics → limit → breaker → retry
+//! (idempotent calls only) → deadline → store, each attempt in a `tracing` span: written once
+//! here, for every kind.
+//!
+//! The common case is kept cheap: the first attempt is polled directly, and the retry loop is
+//! entered only when it fails with an error worth retrying; metric handles are resolved once
+//! per operation, and no clock is read for them unless a recorder is installed.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -14,6 +18,7 @@ use std::time::Duration;
 use pin_project_lite::pin_project;
 use polyroute_adapters::{Result, StoreError, StoreKind};
 
+use crate::layers::metrics::{CallMetrics, NO_ENTITY};
 use crate::layers::StoreLayers;
 use tokio::time::Sleep;
 use tracing::Span;
@@ -31,6 +36,7 @@ struct Target {
     kind: StoreKind,
     timeout: Duration,
     layers: Arc<StoreLayers>,
+    metrics: CallMetrics,
 }
 
 impl CallContext {
@@ -45,13 +51,25 @@ impl CallContext {
     }
 
     fn new(entity: Option<&str>, store: &str, kind: StoreKind, timeout: Duration) -> Self {
+        CallContext::with(entity, store, kind, timeout, Arc::new(StoreLayers::none()))
+    }
+
+    /// The context, its call metrics resolved against the recorder current now.
+    fn with(
+        entity: Option<&str>,
+        store: &str,
+        kind: StoreKind,
+        timeout: Duration,
+        layers: Arc<StoreLayers>,
+    ) -> Self {
         CallContext {
             target: Arc::new(Target {
+                metrics: CallMetrics::new(entity.unwrap_or(NO_ENTITY), store, kind.as_str()),
                 entity: entity.map(str::to_owned),
                 store: store.to_owned(),
                 kind,
                 timeout,
-                layers: Arc::new(StoreLayers::none()),
+                layers,
             }),
         }
     }
@@ -59,15 +77,13 @@ impl CallContext {
     /// This context with calls going through `layers` (its store's limit, breaker and retry).
     pub fn with_layers(self, layers: Arc<StoreLayers>) -> Self {
         let target = &*self.target;
-        CallContext {
-            target: Arc::new(Target {
-                entity: target.entity.clone(),
-                store: target.store.clone(),
-                kind: target.kind,
-                timeout: target.timeout,
-                layers,
-            }),
-        }
+        CallContext::with(
+            target.entity.as_deref(),
+            &target.store,
+            target.kind,
+            target.timeout,
+            layers,
+        )
     }
 
     /// The layers calls go through.
@@ -95,8 +111,8 @@ impl CallContext {
         self.target.timeout
     }
 
-    /// Runs `operation` (named `op` in traces) once, through the store's limit and breaker,
-    /// within the deadline: past it, the operation is dropped and the call fails with
+    /// Runs `operation` (named `op` in traces and metrics) once, through the store's limit and
+    /// breaker, within the deadline: past it, the operation is dropped and the call fails with
     /// [`StoreError::Timeout`]. Dropping may leave the operation half done in the store, as
     /// any timeout can. For operations that must not run twice (an increment, an insert that
     /// conflicts when present, SQL that may write).
@@ -106,10 +122,20 @@ impl CallContext {
     where
         F: Future<Output = Result<T>>,
     {
-        let layers = &*self.target.layers;
-        let entered = layers.enter()?;
-        let outcome = self.attempt(op, operation).await;
-        layers.leave(entered, &outcome);
+        let target = &*self.target;
+        let metrics = target.metrics.op(op);
+        let started = metrics.start();
+        let outcome = match target.layers.enter() {
+            Ok(entered) => {
+                let in_flight = target.metrics.in_flight();
+                let outcome = self.attempt(op, operation).await;
+                drop(in_flight);
+                target.layers.leave(entered, &outcome);
+                outcome
+            }
+            Err(refused) => Err(refused),
+        };
+        metrics.finish(started, &outcome);
         outcome
     }
 
@@ -122,13 +148,31 @@ impl CallContext {
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T>>,
     {
-        let layers = &*self.target.layers;
-        let entered = layers.enter()?;
-        let outcome = match layers.retry() {
-            Some(retry) => retry.run(true, || self.attempt(op, make())).await,
-            None => self.attempt(op, make()).await,
+        let target = &*self.target;
+        let metrics = target.metrics.op(op);
+        let started = metrics.start();
+        let outcome = match target.layers.enter() {
+            Ok(entered) => {
+                let in_flight = target.metrics.in_flight();
+                let retry = target.layers.retry();
+                if let Some(retry) = retry {
+                    retry.deposit();
+                }
+                // The first attempt is awaited here, not inside the retry loop: a call that
+                // succeeds at once never builds the loop's future.
+                let outcome = match (self.attempt(op, make()).await, retry) {
+                    (Err(err), Some(retry)) if err.is_retryable() => {
+                        retry.after(err, || self.attempt(op, make())).await
+                    }
+                    (outcome, _) => outcome,
+                };
+                drop(in_flight);
+                target.layers.leave(entered, &outcome);
+                outcome
+            }
+            Err(refused) => Err(refused),
         };
-        layers.leave(entered, &outcome);
+        metrics.finish(started, &outcome);
         outcome
     }
 

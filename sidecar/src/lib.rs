@@ -12,8 +12,10 @@
 //! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
 //! let config = polyroute::Config::from_path("polyroute.toml")?;
 //! let sidecar_config = polyroute_sidecar::SidecarConfig::from_config(&config)?;
+//! // Before the router, so that its metrics land in the recorder `/metrics` renders.
+//! let exporter = polyroute_sidecar::metrics::Exporter::global();
 //! let router = polyroute::Router::connect(config).await?;
-//! let sidecar = polyroute_sidecar::Sidecar::bind(router, sidecar_config).await?;
+//! let sidecar = polyroute_sidecar::Sidecar::bind_with(router, sidecar_config, exporter).await?;
 //! println!("listening on {}", sidecar.local_addr());
 //! sidecar.serve(polyroute_sidecar::shutdown::signal()).await?;
 //! # Ok(())
@@ -89,8 +91,19 @@ pub struct Sidecar {
 }
 
 impl Sidecar {
-    /// Runs the `[sidecar.schema]` statements, then binds `config.bind`.
+    /// Runs the `[sidecar.schema]` statements, then binds `config.bind`; `/metrics` shows the
+    /// sidecar's own series, from a recorder of its own ([`metrics::Exporter::local`]).
     pub async fn bind(router: Router, config: SidecarConfig) -> Result<Sidecar, SidecarError> {
+        Sidecar::bind_with(router, config, metrics::Exporter::local()).await
+    }
+
+    /// Like [`Sidecar::bind`], recording into and rendering `exporter` (with
+    /// [`metrics::Exporter::global`], the router's series are on `/metrics` too).
+    pub async fn bind_with(
+        router: Router,
+        config: SidecarConfig,
+        exporter: metrics::Exporter,
+    ) -> Result<Sidecar, SidecarError> {
         for (entity, sql) in &config.schema {
             let handle = router
                 .relational(entity)
@@ -111,7 +124,7 @@ impl Sidecar {
             .await
             .map_err(|source| SidecarError::Bind { addr, source })?;
         Ok(Sidecar {
-            state: Arc::new(AppState::new(router, config)),
+            state: Arc::new(AppState::with_exporter(router, config, exporter)),
             listener,
         })
     }
@@ -134,6 +147,7 @@ impl Sidecar {
     ) -> Result<(), SidecarError> {
         let state = self.state;
         let app = server::app(state.clone());
+        let upkeep = tokio::spawn(upkeep(state.metrics.exporter().clone()));
         let trigger = state.shutdown.clone();
         let signal = async move {
             stop.await;
@@ -147,12 +161,25 @@ impl Sidecar {
             draining.started().await;
             tokio::time::sleep(grace).await;
         };
-        tokio::select! {
+        let outcome = tokio::select! {
             result = std::future::IntoFuture::into_future(server) => result.map_err(SidecarError::Serve),
             () = deadline => {
                 tracing::warn!(grace = ?grace, "in-flight requests did not finish within the shutdown grace; exiting");
                 Ok(())
             }
-        }
+        };
+        upkeep.abort();
+        outcome
+    }
+}
+
+/// Folds the exporter's recent histogram samples into their buckets every
+/// [`metrics::UPKEEP_EVERY`], so memory stays bounded between scrapes.
+async fn upkeep(exporter: metrics::Exporter) {
+    let mut every = tokio::time::interval(metrics::UPKEEP_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        exporter.run_upkeep();
     }
 }

@@ -10,7 +10,7 @@ use tokio::sync::Semaphore;
 use crate::auth::Auth;
 use crate::config::SidecarConfig;
 use crate::idempotency::Idempotency;
-use crate::metrics::Metrics;
+use crate::metrics::{Exporter, Metrics};
 use crate::shutdown::Shutdown;
 
 /// The state shared by every request.
@@ -35,8 +35,15 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// The state for `router` under `config`.
+    /// The state for `router` under `config`, its metrics in a recorder of its own
+    /// ([`Exporter::local`]).
     pub fn new(router: Router, config: SidecarConfig) -> Self {
+        AppState::with_exporter(router, config, Exporter::local())
+    }
+
+    /// The state for `router` under `config`, its metrics recorded into and rendered from
+    /// `exporter`.
+    pub fn with_exporter(router: Router, config: SidecarConfig, exporter: Exporter) -> Self {
         let entities: BTreeMap<String, String> = router
             .entities()
             .map(|e| (e.name.to_owned(), e.store.to_owned()))
@@ -48,7 +55,7 @@ impl AppState {
         AppState {
             kinds,
             auth: Auth::new(config.tokens.clone()),
-            metrics: Metrics::new(entities, config.max_concurrency),
+            metrics: Metrics::new(entities, config.max_concurrency, exporter),
             idempotency: Idempotency::new(config.idempotency_ttl, config.idempotency_capacity),
             shutdown: Shutdown::new(),
             slots: Arc::new(Semaphore::new(config.max_concurrency)),

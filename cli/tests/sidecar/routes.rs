@@ -546,6 +546,59 @@ async fn every_kind_round_trips_and_metrics_show_each_entity() {
     assert!(metrics.contains("polyroute_sidecar_errors_total{entity=\"sessions\",op=\"key_value.get\",store=\"cache\",status=\"404\"} 1"), "{metrics}");
 }
 
+/// The router's own series share the page with the sidecar's: each call by entity, operation,
+/// store and kind, its duration, and every store's breaker state.
+#[tokio::test]
+async fn metrics_show_the_router_calls_and_breakers() {
+    let dir = tempfile::tempdir().unwrap();
+    let sidecar = Sidecar::start_in(dir.path(), STORES, &[]);
+    let c = client();
+    let s = &sidecar;
+    let put = Some(json!({"value": "alice"}));
+    assert_eq!(
+        call(&c, s, "PUT", "/v1/key_value/sessions/keys/s1", put)
+            .await
+            .0,
+        200
+    );
+    for key in ["s1", "absent"] {
+        let path = format!("/v1/key_value/sessions/keys/{key}");
+        call(&c, s, "GET", &path, None).await;
+    }
+    let metrics = c
+        .get(s.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let get = "entity=\"sessions\",op=\"get\",store=\"cache\",kind=\"key_value\"";
+    assert!(
+        metrics.contains(&format!("polyroute_calls_total{{{get}}} 2")),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(&format!("polyroute_call_duration_seconds_count{{{get}}} 2")),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("# TYPE polyroute_breaker_state gauge"),
+        "{metrics}"
+    );
+    for store in ["cache", "db", "docs", "metrics", "social", "events", "text"] {
+        assert!(
+            metrics.contains(&format!("polyroute_breaker_state{{store=\"{store}\"}} 0")),
+            "{store}: {metrics}"
+        );
+    }
+    // The sidecar's request series are still there, beside the router's.
+    assert!(
+        metrics.contains("polyroute_sidecar_requests_total{entity=\"sessions\",op=\"key_value.get\",store=\"cache\"} 2"),
+        "{metrics}"
+    );
+}
+
 /// Every operation `/openapi.json` lists is served (no 404 for the path, no 405 for the method)
 /// and answers one of the statuses the document lists; the operational endpoints answer.
 #[tokio::test]

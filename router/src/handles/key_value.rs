@@ -52,7 +52,15 @@ impl KeyValue {
 
     /// Writes `value` under `key`, expiring after the entity's default TTL if it has one.
     pub async fn set(&self, key: &str, value: impl Into<Bytes>) -> Result<()> {
-        self.set_with(key, value, SetOptions::default())
+        let options = SetOptions {
+            ttl: self.settings.ttl,
+            ..SetOptions::default()
+        };
+        let value = value.into();
+        // Straight to the call path (not through `set_with`): one future fewer on every write.
+        // Writing the same value again lands the same: safe to retry.
+        self.context
+            .call_idempotent("set", || self.store.set(key, value.clone(), options))
             .await
             .map(drop)
     }
@@ -82,7 +90,13 @@ impl KeyValue {
     /// Writes `value` only if `key` is absent (locks, idempotency keys). Returns whether it
     /// wrote.
     pub async fn set_if_absent(&self, key: &str, value: impl Into<Bytes>) -> Result<bool> {
-        self.set_with(key, value, SetOptions::if_absent()).await
+        let options = SetOptions {
+            ttl: self.settings.ttl,
+            ..SetOptions::if_absent()
+        };
+        self.context
+            .call("set", self.store.set(key, value.into(), options))
+            .await
     }
 
     /// Removes `key`. Returns whether it existed.

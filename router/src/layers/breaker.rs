@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 
 use polyroute_adapters::StoreError;
 
+use super::metrics::BreakerMetrics;
+
 /// When a breaker opens and for how long.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BreakerPolicy {
@@ -75,6 +77,8 @@ pub struct Breaker {
     /// Consecutive failures while closed.
     failures: AtomicU32,
     state: Mutex<State>,
+    /// The state gauge and transition counters (see [`super::metrics`]).
+    metrics: BreakerMetrics,
 }
 
 /// Leave to make one call, given by [`Breaker::admit`]; report how it went with
@@ -86,9 +90,11 @@ pub struct Admission {
 }
 
 impl Breaker {
-    /// A closed breaker for `store`.
+    /// A closed breaker for `store`, reporting its state and transitions to the recorder
+    /// current now.
     pub fn new(store: &str, policy: BreakerPolicy) -> Self {
         Breaker {
+            metrics: BreakerMetrics::new(store),
             store: store.to_owned(),
             policy,
             tripped: AtomicBool::new(false),
@@ -122,6 +128,7 @@ impl Breaker {
             State::Closed => Ok(Admission { probe: false }),
             State::Open { until } if now >= *until => {
                 *state = State::HalfOpen;
+                self.metrics.to(BreakerState::HalfOpen);
                 Ok(Admission { probe: true })
             }
             State::Open { until } => Err(StoreError::unavailable(format!(
@@ -156,6 +163,7 @@ impl Breaker {
                 *state = State::Closed;
                 self.failures.store(0, Ordering::Relaxed);
                 self.tripped.store(false, Ordering::Release);
+                self.metrics.to(BreakerState::Closed);
                 tracing::info!(store = %self.store, "circuit breaker closed");
             }
             return;
@@ -180,6 +188,7 @@ impl Breaker {
     fn open(&self, now: Instant) -> State {
         tracing::warn!(store = %self.store, open_for = ?self.policy.open_for, "circuit breaker opened");
         self.tripped.store(true, Ordering::Release);
+        self.metrics.to(BreakerState::Open);
         State::Open {
             until: now + self.policy.open_for,
         }

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use ::metrics::Counter;
 use polyroute_adapters::StoreError;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -13,6 +14,8 @@ pub struct Limit {
     store: String,
     most: usize,
     permits: Arc<Semaphore>,
+    /// Counts refused calls (see [`super::metrics`]).
+    rejected: Counter,
 }
 
 /// A place among the calls in flight, given back when dropped.
@@ -20,9 +23,11 @@ pub struct Limit {
 pub struct Slot(#[allow(dead_code)] OwnedSemaphorePermit);
 
 impl Limit {
-    /// At most `most` calls in flight on `store`.
+    /// At most `most` calls in flight on `store`, counting refusals in the recorder current
+    /// now.
     pub fn new(store: &str, most: usize) -> Self {
         Limit {
+            rejected: super::metrics::limit_rejected(store),
             store: store.to_owned(),
             most,
             permits: Arc::new(Semaphore::new(most)),
@@ -35,6 +40,7 @@ impl Limit {
             .try_acquire_owned()
             .map(Slot)
             .map_err(|_| {
+                self.rejected.increment(1);
                 StoreError::unavailable(format!(
                     "store `{}` is saturated: {} calls are in flight, its limit; the call was \
                      refused rather than queued",

@@ -19,6 +19,8 @@ use std::time::{Duration, Instant};
 
 use polyroute_adapters::{Result, StoreError};
 
+use super::metrics::RetryMetrics;
+
 /// How many times, how far apart, and within which budget calls are retried.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RetryPolicy {
@@ -135,11 +137,22 @@ impl RetryBudget {
 pub struct Retry {
     policy: RetryPolicy,
     budget: RetryBudget,
+    metrics: RetryMetrics,
 }
 
 impl Retry {
-    /// Retries under `policy`, with a fresh budget.
+    /// Retries under `policy`, with a fresh budget, reporting to no recorder.
     pub fn new(policy: RetryPolicy) -> Self {
+        Retry::with_metrics(policy, RetryMetrics::none())
+    }
+
+    /// Retries of `store`'s calls under `policy`, with a fresh budget, counting retries made
+    /// and refused in the recorder current now.
+    pub fn for_store(store: &str, policy: RetryPolicy) -> Self {
+        Retry::with_metrics(policy, RetryMetrics::new(store))
+    }
+
+    fn with_metrics(policy: RetryPolicy, metrics: RetryMetrics) -> Self {
         Retry {
             budget: RetryBudget::new(
                 policy.budget_ratio,
@@ -147,6 +160,7 @@ impl Retry {
                 Instant::now(),
             ),
             policy,
+            metrics,
         }
     }
 
@@ -162,28 +176,55 @@ impl Retry {
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T>>,
     {
+        self.deposit();
+        match attempt().await {
+            Ok(value) => Ok(value),
+            Err(err) if idempotent => self.after(err, attempt).await,
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Records a call about to make its first attempt: calls earn the budget retries spend.
+    pub(crate) fn deposit(&self) {
         self.budget.deposit();
+    }
+
+    /// Goes on with an idempotent call whose first attempt failed with `first`: retries
+    /// `attempt` while the error says "try again" and attempts and budget remain, and returns
+    /// the last outcome. The call path runs the first attempt itself, so a call that succeeds
+    /// at once never builds this future.
+    pub(crate) async fn after<T, F, Fut>(&self, first: StoreError, mut attempt: F) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        let mut err = first;
         let mut retry = 0;
         loop {
-            let err = match attempt().await {
-                Ok(value) => return Ok(value),
-                Err(err) => err,
-            };
             retry += 1;
-            if !self.should_retry(idempotent, retry, &err) {
+            if !self.should_retry(retry, &err) {
                 return Err(err);
             }
             let pause = self.policy.pause(retry, unit_random());
             tracing::debug!(retry, ?pause, error = %err, "retrying");
             tokio::time::sleep(pause).await;
+            self.metrics.retried();
+            err = match attempt().await {
+                Ok(value) => return Ok(value),
+                Err(err) => err,
+            };
         }
     }
 
-    fn should_retry(&self, idempotent: bool, retry: u32, err: &StoreError) -> bool {
-        idempotent
-            && err.is_retryable()
-            && retry < self.policy.attempts
-            && self.budget.withdraw(Instant::now())
+    fn should_retry(&self, retry: u32, err: &StoreError) -> bool {
+        if !err.is_retryable() || retry >= self.policy.attempts {
+            return false;
+        }
+        if self.budget.withdraw(Instant::now()) {
+            return true;
+        }
+        self.metrics.refused();
+        false
     }
 }
 

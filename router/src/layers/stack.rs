@@ -1,10 +1,21 @@
 //! [`StoreLayers`]: the layers one store's calls pass through, in their order, shared by every
 //! entity routed to the store (a breaker or a limit is about the store, not about one entity).
 //!
-//! Order, outermost first: limit → breaker → retry → timeout → store. The limit counts a call
-//! once however many attempts it makes; the breaker sees each call's final outcome, so a call
-//! that succeeded on its second attempt is a success; each attempt gets its own deadline, so a
-//! hung attempt is abandoned and retried rather than eating the whole call.
+//! Order, outermost first: metrics → limit → breaker → retry → timeout → store.
+//!
+//! - **metrics** ([`super::metrics`]) sees every call once, at its final outcome, including the
+//!   calls the limit or the breaker refuse (counted as errors of their kind, `unavailable`), and
+//!   times the whole call, retries and their pauses included;
+//! - the **limit** counts a call once however many attempts it makes;
+//! - the **breaker** sees each call's final outcome, so a call that succeeded on its second
+//!   attempt is a success;
+//! - **retry** runs inside them: only idempotent calls, only failures that say "try again";
+//! - each attempt gets its own **timeout**, so a hung attempt is abandoned and retried rather
+//!   than eating the whole call.
+//!
+//! The metrics layer lives in the call path ([`crate::CallContext`]) rather than here because
+//! its series are per entity and operation; the store-level series (breaker, retries, limit)
+//! are reported by the layers below.
 
 use std::time::Instant;
 
@@ -56,7 +67,7 @@ impl StoreLayers {
         StoreLayers {
             limit: policy.max_in_flight.map(|most| Limit::new(store, most)),
             breaker: policy.breaker.map(|policy| Breaker::new(store, policy)),
-            retry: policy.retry.map(Retry::new),
+            retry: policy.retry.map(|policy| Retry::for_store(store, policy)),
         }
     }
 

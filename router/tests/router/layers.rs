@@ -20,7 +20,7 @@ use polyroute::{
 
 /// What the scripted store does on one call.
 #[derive(Clone, Copy, Debug)]
-enum Step {
+pub(crate) enum Step {
     Answer,
     Down,
     Refuse,
@@ -29,24 +29,24 @@ enum Step {
 
 /// A key-value store that plays a script, one step per call (then answers), counting calls.
 #[derive(Debug, Default)]
-struct Scripted {
+pub(crate) struct Scripted {
     script: Mutex<VecDeque<Step>>,
     calls: AtomicU32,
 }
 
 impl Scripted {
-    fn new(steps: &[Step]) -> Arc<Self> {
+    pub(crate) fn new(steps: &[Step]) -> Arc<Self> {
         Arc::new(Scripted {
             script: Mutex::new(steps.iter().copied().collect()),
             calls: AtomicU32::new(0),
         })
     }
 
-    fn then(&self, steps: &[Step]) {
+    pub(crate) fn then(&self, steps: &[Step]) {
         self.script.lock().unwrap().extend(steps.iter().copied());
     }
 
-    fn calls(&self) -> u32 {
+    pub(crate) fn calls(&self) -> u32 {
         self.calls.load(Ordering::SeqCst)
     }
 
@@ -113,7 +113,7 @@ impl Store for Host {
     }
 }
 
-fn fast_retries(attempts: u32) -> RetryPolicy {
+pub(crate) fn fast_retries(attempts: u32) -> RetryPolicy {
     RetryPolicy {
         attempts,
         base: Duration::from_millis(1),
@@ -123,7 +123,11 @@ fn fast_retries(attempts: u32) -> RetryPolicy {
     }
 }
 
-async fn router(store: &Arc<Scripted>, layers: LayerPolicy, timeout: Duration) -> Router {
+pub(crate) async fn router(
+    store: &Arc<Scripted>,
+    layers: LayerPolicy,
+    timeout: Duration,
+) -> Router {
     Router::builder()
         .store("s", Arc::new(Host(store.clone())))
         .entity(
@@ -138,7 +142,7 @@ async fn router(store: &Arc<Scripted>, layers: LayerPolicy, timeout: Duration) -
         .unwrap()
 }
 
-fn breaker_state(router: &Router) -> Option<BreakerState> {
+pub(crate) fn breaker_state(router: &Router) -> Option<BreakerState> {
     router.stores().next().unwrap().layers.breaker_state()
 }
 

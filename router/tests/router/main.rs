@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod builder;
+mod call_metrics;
 mod config_env;
 mod config_problems;
 mod config_valid;
