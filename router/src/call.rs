@@ -1,19 +1,21 @@
 //! [`CallContext`]: the one path every store call takes, whatever the kind.
 //!
 //! Each handle owns a context naming its entity, store and kind, the deadline that applies to
-//! it, and its store's [`StoreLayers`]. Every call goes limit → breaker → retry (idempotent
-//! calls only) → deadline → store, each attempt in a `tracing` span: written once here, for
-//! every kind.
+//! it (per operation where the entity's `timeouts` say so), and its store's [`StoreLayers`].
+//! Every call goes limit → breaker → retry (idempotent calls only) → hedge (the reads the
+//! entity's `hedge` names) → deadline → store, each attempt in a `tracing` span: written once
+//! here, for every kind.
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use pin_project_lite::pin_project;
 use polyroute_adapters::{Result, StoreError, StoreKind};
 
+use crate::layers::hedge::{race, HedgeEvent};
 use crate::layers::StoreLayers;
 use tokio::time::Sleep;
 use tracing::Span;
@@ -31,6 +33,26 @@ struct Target {
     kind: StoreKind,
     timeout: Duration,
     layers: Arc<StoreLayers>,
+    ops: OpPolicy,
+}
+
+/// What an entity sets per operation: deadlines that replace its `timeout`, and the reads it
+/// hedges. Empty by default, which costs a call nothing but a length check.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct OpPolicy {
+    /// `(op, deadline)` pairs, each op once.
+    pub(crate) timeouts: Vec<(&'static str, Duration)>,
+    /// When and which reads are hedged.
+    pub(crate) hedge: Option<Hedge>,
+}
+
+/// A resolved hedge: the delay and the reads it applies to.
+#[derive(Clone, Debug)]
+pub(crate) struct Hedge {
+    /// How long the first attempt may take before a second is sent.
+    pub(crate) after: Duration,
+    /// The hedged operations (reads of the entity's kind).
+    pub(crate) ops: Vec<&'static str>,
 }
 
 impl CallContext {
@@ -52,6 +74,7 @@ impl CallContext {
                 kind,
                 timeout,
                 layers: Arc::new(StoreLayers::none()),
+                ops: OpPolicy::default(),
             }),
         }
     }
@@ -66,6 +89,22 @@ impl CallContext {
                 kind: target.kind,
                 timeout: target.timeout,
                 layers,
+                ops: target.ops.clone(),
+            }),
+        }
+    }
+
+    /// This context with per-operation deadlines and hedging.
+    pub(crate) fn with_ops(self, ops: OpPolicy) -> Self {
+        let target = &*self.target;
+        CallContext {
+            target: Arc::new(Target {
+                entity: target.entity.clone(),
+                store: target.store.clone(),
+                kind: target.kind,
+                timeout: target.timeout,
+                layers: Arc::clone(&target.layers),
+                ops,
             }),
         }
     }
@@ -90,9 +129,21 @@ impl CallContext {
         self.target.kind
     }
 
-    /// The deadline of each call.
+    /// The deadline of each call (of operations without their own, see
+    /// [`CallContext::timeout_for`]).
     pub fn timeout(&self) -> Duration {
         self.target.timeout
+    }
+
+    /// The deadline of each attempt of operation `op`: the entity's `timeouts` entry for it,
+    /// or its `timeout`.
+    pub fn timeout_for(&self, op: &str) -> Duration {
+        self.target.timeout_for(op)
+    }
+
+    /// How long a read `op` waits before it is hedged, if it is.
+    pub fn hedge_after(&self, op: &str) -> Option<Duration> {
+        self.target.hedge_for(op)
     }
 
     /// Runs `operation` (named `op` in traces) once, through the store's limit and breaker,
@@ -124,12 +175,56 @@ impl CallContext {
     {
         let layers = &*self.target.layers;
         let entered = layers.enter()?;
-        let outcome = match layers.retry() {
-            Some(retry) => retry.run(true, || self.attempt(op, make())).await,
-            None => self.attempt(op, make()).await,
+        let outcome = match self.target.hedge_for(op) {
+            None => match layers.retry() {
+                Some(retry) => retry.run(true, || self.attempt(op, make())).await,
+                None => self.attempt(op, make()).await,
+            },
+            Some(after) => {
+                // Both racing attempts make their future from `make`; the lock is held only
+                // while one is made, never across an await.
+                let make = Mutex::new(make);
+                let hedged = || self.hedged(op, after, &make);
+                match layers.retry() {
+                    Some(retry) => retry.run(true, hedged).await,
+                    None => hedged().await,
+                }
+            }
         };
         layers.leave(entered, &outcome);
         outcome
+    }
+
+    /// One hedged attempt: a second attempt is sent if the first has not answered after
+    /// `after`, and the first success of the two is taken.
+    async fn hedged<T, F, Fut>(
+        &self,
+        op: &'static str,
+        after: Duration,
+        make: &Mutex<F>,
+    ) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        let first = self.attempt(op, next_attempt(make));
+        race(
+            after,
+            first,
+            || self.attempt(op, next_attempt(make)),
+            |event| self.count_hedge(op, event),
+        )
+        .await
+    }
+
+    fn count_hedge(&self, op: &'static str, event: HedgeEvent) {
+        metrics::counter!(
+            "polyroute_hedges_total",
+            "entity" => self.target.entity.clone().unwrap_or_else(|| "-".to_owned()),
+            "op" => op,
+            "outcome" => event.as_str(),
+        )
+        .increment(1);
     }
 
     /// One attempt: the operation inside its span, against its deadline.
@@ -156,10 +251,34 @@ impl CallContext {
         Call {
             operation,
             deadline: None,
-            timeout: target.timeout,
+            timeout: target.timeout_for(op),
             span,
         }
     }
+}
+
+impl Target {
+    fn timeout_for(&self, op: &str) -> Duration {
+        self.ops
+            .timeouts
+            .iter()
+            .find(|(name, _)| *name == op)
+            .map_or(self.timeout, |(_, timeout)| *timeout)
+    }
+
+    fn hedge_for(&self, op: &str) -> Option<Duration> {
+        let hedge = self.ops.hedge.as_ref()?;
+        hedge.ops.contains(&op).then_some(hedge.after)
+    }
+}
+
+/// The next attempt's future from the shared maker.
+fn next_attempt<F, Fut>(make: &Mutex<F>) -> Fut
+where
+    F: FnMut() -> Fut,
+{
+    let mut make = make.lock().unwrap_or_else(PoisonError::into_inner);
+    (*make)()
 }
 
 pin_project! {

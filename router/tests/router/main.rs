@@ -4,14 +4,18 @@
 // The helpers and fakes here fail the test the way `#[test]` functions do: by panicking.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod access_config;
 mod builder;
+mod cache;
 mod config_env;
 mod config_problems;
 mod config_valid;
 mod fakes;
 mod graph;
 mod handles;
+mod hedge;
 mod layers;
+mod memory;
 mod support;
 mod time_series;
 mod timeout;
