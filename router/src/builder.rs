@@ -7,17 +7,23 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::join_all;
+use polyroute_adapters::kinds::key_value::KeyValueSettings;
 use polyroute_adapters::registry::ConnectContext;
 use polyroute_adapters::store::is_identifier;
-use polyroute_adapters::{EntitySettings, EntitySpec, Store, StoreError, StoreInfo, StoreKind};
+use polyroute_adapters::{
+    EntitySettings, EntitySpec, Store, StoreError, StoreHandle, StoreInfo, StoreKind,
+};
 
-use crate::call::CallContext;
+use crate::cache::{namespace, CachePolicy, ReadThrough};
+use crate::call::{CallContext, Hedge, OpPolicy};
 use crate::config::{
-    join, listing, registry_problems, BackendOptions, Config, ConfigError, ConfigProblem,
-    ProblemKind, DEFAULT_TIMEOUT,
+    cache_problems, hedge_problems, join, listing, registry_problems, timeout_problems,
+    BackendOptions, Config, ConfigError, ConfigProblem, ProblemKind, DEFAULT_TIMEOUT,
 };
 use crate::error::{RouterError, StartupFailure};
+use crate::layers::hedge::HedgePolicy;
 use crate::layers::{LayerPolicy, StoreLayers};
+use crate::ops;
 use crate::router::{ConnectedStore, Route, Router};
 use crate::routes::{kind_problem, route_problems};
 
@@ -48,9 +54,18 @@ pub struct RouterBuilder {
     stores: Vec<(String, StoreSource)>,
     entities: Vec<EntityDecl>,
     entity_timeouts: Vec<(String, Duration)>,
+    access: BTreeMap<String, Access>,
     timeout: Duration,
     layers: LayerPolicy,
     context: ConnectContext,
+}
+
+/// An entity's access policy: cache, hedge and per-operation deadlines.
+#[derive(Debug, Default)]
+struct Access {
+    cache: Option<CachePolicy>,
+    hedge: Option<HedgePolicy>,
+    timeouts: Vec<(String, Duration)>,
 }
 
 #[derive(Debug)]
@@ -92,6 +107,7 @@ impl RouterBuilder {
             stores: Vec::new(),
             entities: Vec::new(),
             entity_timeouts: Vec::new(),
+            access: BTreeMap::new(),
             timeout: DEFAULT_TIMEOUT,
             layers: LayerPolicy::default(),
             context: ConnectContext::default(),
@@ -118,6 +134,15 @@ impl RouterBuilder {
             builder = builder.entity(name, &entity.store, entity.settings.clone());
             if let Some(timeout) = entity.timeout {
                 builder = builder.entity_timeout(name, timeout);
+            }
+            if let Some(cache) = &entity.cache {
+                builder = builder.entity_cache(name, cache.clone());
+            }
+            if let Some(hedge) = &entity.hedge {
+                builder = builder.entity_hedge(name, hedge.clone());
+            }
+            for (op, timeout) in &entity.timeouts {
+                builder = builder.entity_op_timeout(name, op, *timeout);
             }
         }
         builder
@@ -170,6 +195,34 @@ impl RouterBuilder {
         self
     }
 
+    /// Caches entity `name`'s reads in a key-value store, as `cache = { ... }` in config does.
+    pub fn entity_cache(mut self, name: impl Into<String>, cache: CachePolicy) -> Self {
+        self.access.entry(name.into()).or_default().cache = Some(cache);
+        self
+    }
+
+    /// Hedges entity `name`'s reads, as `hedge = { ... }` in config does.
+    pub fn entity_hedge(mut self, name: impl Into<String>, hedge: HedgePolicy) -> Self {
+        self.access.entry(name.into()).or_default().hedge = Some(hedge);
+        self
+    }
+
+    /// Gives operation `op` of entity `name` its own deadline, as `timeouts = { op = "…" }` in
+    /// config does (`op` is one of the names its handle passes to the call path).
+    pub fn entity_op_timeout(
+        mut self,
+        name: impl Into<String>,
+        op: impl Into<String>,
+        timeout: Duration,
+    ) -> Self {
+        self.access
+            .entry(name.into())
+            .or_default()
+            .timeouts
+            .push((op.into(), timeout));
+        self
+    }
+
     /// The per-call deadline of entities without their own.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
@@ -199,6 +252,7 @@ impl RouterBuilder {
     pub async fn build(self) -> Result<Router, RouterError> {
         invalid(self.check())?;
         let timeouts: BTreeMap<String, Duration> = self.entity_timeouts.into_iter().collect();
+        let mut access = self.access;
         let (stores, mut failures) = connect_all(self.stores, &self.context, &self.layers).await;
 
         let mut routable = Vec::new();
@@ -230,9 +284,29 @@ impl RouterBuilder {
             match outcome {
                 Ok(handle) => {
                     let timeout = timeouts.get(&entity.name).copied().unwrap_or(self.timeout);
-                    let context =
+                    let access = access.remove(&entity.name).unwrap_or_default();
+                    let mut context =
                         CallContext::for_entity(&entity.name, &entity.store, info.kind, timeout)
                             .with_layers(layers_of(&stores, &entity.store));
+                    if let Some(ops) = op_policy(info.kind, &access) {
+                        context = context.with_ops(ops);
+                    }
+                    let cache = match access.cache {
+                        None => None,
+                        Some(policy) => {
+                            match open_cache(&entity.name, timeout, policy, &stores).await {
+                                Ok(cache) => Some(cache),
+                                Err((store, error)) => {
+                                    failures.push(StartupFailure {
+                                        store,
+                                        entity: Some(entity.name),
+                                        error,
+                                    });
+                                    continue;
+                                }
+                            }
+                        }
+                    };
                     entities.insert(
                         entity.name,
                         Route {
@@ -240,6 +314,7 @@ impl RouterBuilder {
                             handle,
                             settings: entity.settings,
                             context,
+                            cache,
                         },
                     );
                 }
@@ -318,8 +393,113 @@ impl RouterBuilder {
                 problems.push(zero_timeout(&path));
             }
         }
+        let stores: Vec<(&str, Option<StoreKind>)> = self
+            .stores
+            .iter()
+            .map(|(name, source)| (name.as_str(), Some(source.kind())))
+            .collect();
+        for (name, access) in &self.access {
+            let Some(entity) = self.entities.iter().find(|e| e.name == *name) else {
+                problems.push(
+                    ConfigProblem::new(
+                        ProblemKind::UnknownEntity,
+                        join("entities", name),
+                        format!("cache, hedge or per-operation timeouts set for unknown entity `{name}`"),
+                    )
+                    .with_fix(format!("declared entities: {}", listing(&entities, name))),
+                );
+                continue;
+            };
+            let kind = entity.settings.kind();
+            if let Some(cache) = &access.cache {
+                problems.extend(cache_problems(name, kind, &entity.store, cache, &stores));
+                if !(0.0..=crate::cache::MAX_CACHE_JITTER).contains(&cache.jitter) {
+                    problems.push(
+                        ConfigProblem::new(
+                            ProblemKind::InvalidValue,
+                            join(&join(&join("entities", name), "cache"), "jitter"),
+                            format!(
+                                "jitter {} is not between 0 and {}",
+                                cache.jitter,
+                                crate::cache::MAX_CACHE_JITTER
+                            ),
+                        )
+                        .with_fix("give a fraction such as 0.1"),
+                    );
+                }
+            }
+            if let Some(hedge) = &access.hedge {
+                problems.extend(hedge_problems(name, kind, hedge));
+            }
+            problems.extend(timeout_problems(
+                name,
+                kind,
+                access
+                    .timeouts
+                    .iter()
+                    .map(|(op, timeout)| (op.as_str(), *timeout)),
+            ));
+        }
         problems
     }
+}
+
+/// The per-operation deadlines and hedge of an entity of `kind`, if it sets any (checked
+/// already, so every name is one of the kind's operations).
+fn op_policy(kind: StoreKind, access: &Access) -> Option<OpPolicy> {
+    if access.hedge.is_none() && access.timeouts.is_empty() {
+        return None;
+    }
+    let timeouts = access
+        .timeouts
+        .iter()
+        .filter_map(|(op, timeout)| Some((ops::find(kind, op)?, *timeout)))
+        .collect();
+    let hedge = access.hedge.as_ref().map(|hedge| Hedge {
+        after: hedge.after,
+        ops: match &hedge.ops {
+            None => ops::reads(kind).to_vec(),
+            Some(names) => names
+                .iter()
+                .filter_map(|op| ops::reads(kind).iter().copied().find(|read| read == op))
+                .collect(),
+        },
+    });
+    Some(OpPolicy { timeouts, hedge })
+}
+
+/// Opens `entity`'s cache: its namespace in the cache store, called through that store's
+/// layers with the entity's deadline. On failure, the store and the error.
+async fn open_cache(
+    entity: &str,
+    timeout: Duration,
+    policy: CachePolicy,
+    stores: &BTreeMap<String, ConnectedStore>,
+) -> Result<ReadThrough, (String, StoreError)> {
+    let failed = |error| (policy.store.clone(), error);
+    let Some(store) = stores.get(&policy.store) else {
+        return Err(failed(StoreError::invalid(format!(
+            "cache store `{}` is not connected",
+            policy.store
+        ))));
+    };
+    let name = namespace(entity);
+    let spec = EntitySpec::new(&name, EntitySettings::KeyValue(KeyValueSettings::default()))
+        .map_err(failed)?;
+    let handle = match store.store.open(&spec).await.map_err(failed)? {
+        StoreHandle::KeyValue(handle) => handle,
+        other => {
+            return Err(failed(StoreError::invalid(format!(
+                "cache store `{}` opened a {} handle, not key_value",
+                policy.store,
+                other.kind()
+            ))))
+        }
+    };
+    let context = CallContext::for_entity(entity, &policy.store, StoreKind::KeyValue, timeout)
+        .with_layers(Arc::clone(&store.layers));
+    let expires = store.info.capabilities.ttl;
+    Ok(ReadThrough::new(entity, handle, context, policy, expires))
 }
 
 fn invalid(problems: Vec<ConfigProblem>) -> Result<(), RouterError> {

@@ -1,9 +1,10 @@
 //! [`CallContext`]: the one path every store call takes, whatever the kind.
 //!
 //! Each handle owns a context naming its entity, store and kind, the deadline that applies to
-//! it, and its store's [`StoreLayers`]. Every call goes metrics → limit → breaker → retry
-//! (idempotent calls only) → deadline → store, each attempt in a `tracing` span: written once
-//! here, for every kind.
+//! it (per operation where the entity's `timeouts` say so), and its store's [`StoreLayers`].
+//! Every call goes metrics → limit → breaker → retry (idempotent calls only) → hedge (the reads
+//! the entity's `hedge` names) → deadline → store, each attempt in a `tracing` span: written
+//! once here, for every kind.
 //!
 //! The common case is kept cheap: the first attempt is polled directly, and the retry loop is
 //! entered only when it fails with an error worth retrying; metric handles are resolved once
@@ -11,13 +12,14 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use pin_project_lite::pin_project;
 use polyroute_adapters::{Result, StoreError, StoreKind};
 
+use crate::layers::hedge::{race, HedgeEvent};
 use crate::layers::metrics::{CallMetrics, NO_ENTITY};
 use crate::layers::StoreLayers;
 use tokio::time::Sleep;
@@ -37,6 +39,26 @@ struct Target {
     timeout: Duration,
     layers: Arc<StoreLayers>,
     metrics: CallMetrics,
+    ops: OpPolicy,
+}
+
+/// What an entity sets per operation: deadlines that replace its `timeout`, and the reads it
+/// hedges. Empty by default, which costs a call nothing but a length check.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct OpPolicy {
+    /// `(op, deadline)` pairs, each op once.
+    pub(crate) timeouts: Vec<(&'static str, Duration)>,
+    /// When and which reads are hedged.
+    pub(crate) hedge: Option<Hedge>,
+}
+
+/// A resolved hedge: the delay and the reads it applies to.
+#[derive(Clone, Debug)]
+pub(crate) struct Hedge {
+    /// How long the first attempt may take before a second is sent.
+    pub(crate) after: Duration,
+    /// The hedged operations (reads of the entity's kind).
+    pub(crate) ops: Vec<&'static str>,
 }
 
 impl CallContext {
@@ -51,7 +73,14 @@ impl CallContext {
     }
 
     fn new(entity: Option<&str>, store: &str, kind: StoreKind, timeout: Duration) -> Self {
-        CallContext::with(entity, store, kind, timeout, Arc::new(StoreLayers::none()))
+        CallContext::with(
+            entity,
+            store,
+            kind,
+            timeout,
+            Arc::new(StoreLayers::none()),
+            OpPolicy::default(),
+        )
     }
 
     /// The context, its call metrics resolved against the recorder current now.
@@ -61,6 +90,7 @@ impl CallContext {
         kind: StoreKind,
         timeout: Duration,
         layers: Arc<StoreLayers>,
+        ops: OpPolicy,
     ) -> Self {
         CallContext {
             target: Arc::new(Target {
@@ -70,6 +100,7 @@ impl CallContext {
                 kind,
                 timeout,
                 layers,
+                ops,
             }),
         }
     }
@@ -83,6 +114,20 @@ impl CallContext {
             target.kind,
             target.timeout,
             layers,
+            target.ops.clone(),
+        )
+    }
+
+    /// This context with per-operation deadlines and hedging.
+    pub(crate) fn with_ops(self, ops: OpPolicy) -> Self {
+        let target = &*self.target;
+        CallContext::with(
+            target.entity.as_deref(),
+            &target.store,
+            target.kind,
+            target.timeout,
+            Arc::clone(&target.layers),
+            ops,
         )
     }
 
@@ -106,9 +151,21 @@ impl CallContext {
         self.target.kind
     }
 
-    /// The deadline of each call.
+    /// The deadline of each call (of operations without their own, see
+    /// [`CallContext::timeout_for`]).
     pub fn timeout(&self) -> Duration {
         self.target.timeout
+    }
+
+    /// The deadline of each attempt of operation `op`: the entity's `timeouts` entry for it,
+    /// or its `timeout`.
+    pub fn timeout_for(&self, op: &str) -> Duration {
+        self.target.timeout_for(op)
+    }
+
+    /// How long a read `op` waits before it is hedged, if it is.
+    pub fn hedge_after(&self, op: &str) -> Option<Duration> {
+        self.target.hedge_for(op)
     }
 
     /// Runs `operation` (named `op` in traces and metrics) once, through the store's limit and
@@ -160,11 +217,24 @@ impl CallContext {
                 }
                 // The first attempt is awaited here, not inside the retry loop: a call that
                 // succeeds at once never builds the loop's future.
-                let outcome = match (self.attempt(op, make()).await, retry) {
-                    (Err(err), Some(retry)) if err.is_retryable() => {
-                        retry.after(err, || self.attempt(op, make())).await
+                let outcome = match target.hedge_for(op) {
+                    None => match (self.attempt(op, make()).await, retry) {
+                        (Err(err), Some(retry)) if err.is_retryable() => {
+                            retry.after(err, || self.attempt(op, make())).await
+                        }
+                        (outcome, _) => outcome,
+                    },
+                    Some(after) => {
+                        // Both racing attempts make their future from `make`; the lock is
+                        // held only while one is made, never across an await.
+                        let make = Mutex::new(make);
+                        match (self.hedged(op, after, &make).await, retry) {
+                            (Err(err), Some(retry)) if err.is_retryable() => {
+                                retry.after(err, || self.hedged(op, after, &make)).await
+                            }
+                            (outcome, _) => outcome,
+                        }
                     }
-                    (outcome, _) => outcome,
                 };
                 drop(in_flight);
                 target.layers.leave(entered, &outcome);
@@ -174,6 +244,38 @@ impl CallContext {
         };
         metrics.finish(started, &outcome);
         outcome
+    }
+
+    /// One hedged attempt: a second attempt is sent if the first has not answered after
+    /// `after`, and the first success of the two is taken.
+    async fn hedged<T, F, Fut>(
+        &self,
+        op: &'static str,
+        after: Duration,
+        make: &Mutex<F>,
+    ) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        let first = self.attempt(op, next_attempt(make));
+        race(
+            after,
+            first,
+            || self.attempt(op, next_attempt(make)),
+            |event| self.count_hedge(op, event),
+        )
+        .await
+    }
+
+    fn count_hedge(&self, op: &'static str, event: HedgeEvent) {
+        metrics::counter!(
+            "polyroute_hedges_total",
+            "entity" => self.target.entity.clone().unwrap_or_else(|| "-".to_owned()),
+            "op" => op,
+            "outcome" => event.as_str(),
+        )
+        .increment(1);
     }
 
     /// One attempt: the operation inside its span, against its deadline.
@@ -200,10 +302,34 @@ impl CallContext {
         Call {
             operation,
             deadline: None,
-            timeout: target.timeout,
+            timeout: target.timeout_for(op),
             span,
         }
     }
+}
+
+impl Target {
+    fn timeout_for(&self, op: &str) -> Duration {
+        self.ops
+            .timeouts
+            .iter()
+            .find(|(name, _)| *name == op)
+            .map_or(self.timeout, |(_, timeout)| *timeout)
+    }
+
+    fn hedge_for(&self, op: &str) -> Option<Duration> {
+        let hedge = self.ops.hedge.as_ref()?;
+        hedge.ops.contains(&op).then_some(hedge.after)
+    }
+}
+
+/// The next attempt's future from the shared maker.
+fn next_attempt<F, Fut>(make: &Mutex<F>) -> Fut
+where
+    F: FnMut() -> Fut,
+{
+    let mut make = make.lock().unwrap_or_else(PoisonError::into_inner);
+    (*make)()
 }
 
 pin_project! {

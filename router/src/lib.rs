@@ -31,15 +31,18 @@ pub use polyroute_adapters::{
 };
 
 mod builder;
+pub mod cache;
 mod call;
 pub mod config;
 mod error;
 pub mod handles;
 pub mod layers;
+mod ops;
 mod router;
 mod routes;
 
 pub use builder::RouterBuilder;
+pub use cache::{CachePolicy, ReadThrough};
 pub use call::CallContext;
 pub use config::{Config, ConfigError, ConfigProblem, ProblemKind};
 pub use error::{RouterError, StartupFailure};

@@ -8,6 +8,7 @@ use std::time::Duration;
 use polyroute_adapters::{EntitySettings, Store, StoreHandle, StoreInfo, StoreKind};
 
 use crate::builder::RouterBuilder;
+use crate::cache::ReadThrough;
 use crate::call::CallContext;
 use crate::config::Config;
 use crate::error::RouterError;
@@ -54,6 +55,8 @@ pub(crate) struct Route {
     pub(crate) handle: StoreHandle,
     pub(crate) settings: EntitySettings,
     pub(crate) context: CallContext,
+    /// Its read-through cache, when its config has one.
+    pub(crate) cache: Option<ReadThrough>,
 }
 
 /// A connected store, as listed by [`Router::stores`].
@@ -81,13 +84,14 @@ pub struct EntityDescription<'a> {
 }
 
 macro_rules! handle_accessor {
-    ($(#[$doc:meta])* $method:ident, $kind:ident, $handle:ident, |$store:ident, $settings:pat_param, $context:ident| $make:expr) => {
+    ($(#[$doc:meta])* $method:ident, $kind:ident, $handle:ident, |$store:ident, $settings:pat_param, $context:ident, $cache:ident| $make:expr) => {
         $(#[$doc])*
         pub fn $method(&self, entity: &str) -> Result<$handle, RouterError> {
             let route = self.route(entity, StoreKind::$kind)?;
             match (&route.handle, &route.settings) {
                 (StoreHandle::$kind($store), $settings) => {
                     let $context = route.context.clone();
+                    let $cache = route.cache.clone();
                     Ok($make)
                 }
                 _ => Err(wrong_kind(entity, route, StoreKind::$kind)),
@@ -130,47 +134,47 @@ impl Router {
     handle_accessor!(
         /// The handle of key-value entity `entity`.
         key_value, KeyValue, KeyValue,
-        |store, EntitySettings::KeyValue(settings), context|
-        KeyValue::new(store.clone(), settings.clone(), context)
+        |store, EntitySettings::KeyValue(settings), context, cache|
+        KeyValue::new(store.clone(), settings.clone(), context).with_cache(cache)
     );
 
     handle_accessor!(
         /// The handle of relational entity `entity`.
         relational, Relational, Relational,
-        |store, _, context| Relational::new(store.clone(), context)
+        |store, _, context, _cache| Relational::new(store.clone(), context)
     );
 
     handle_accessor!(
         /// The handle of document entity `entity`.
         document, Document, Documents,
-        |store, EntitySettings::Document(settings), context|
-        Documents::new(store.clone(), settings.clone(), context)
+        |store, EntitySettings::Document(settings), context, cache|
+        Documents::new(store.clone(), settings.clone(), context).with_cache(cache)
     );
 
     handle_accessor!(
         /// The handle of time-series entity `entity`.
         time_series, TimeSeries, TimeSeries,
-        |store, EntitySettings::TimeSeries(settings), context|
+        |store, EntitySettings::TimeSeries(settings), context, _cache|
         TimeSeries::new(store.clone(), settings.clone(), context)
     );
 
     handle_accessor!(
         /// The handle of graph entity `entity`.
         graph, Graph, Graph,
-        |store, _, context| Graph::new(store.clone(), context)
+        |store, _, context, _cache| Graph::new(store.clone(), context)
     );
 
     handle_accessor!(
         /// The handle of wide-column entity `entity`.
         wide_column, WideColumn, WideColumn,
-        |store, EntitySettings::WideColumn(settings), context|
+        |store, EntitySettings::WideColumn(settings), context, _cache|
         WideColumn::new(store.clone(), settings.clone(), context)
     );
 
     handle_accessor!(
         /// The handle of search entity `entity`.
         search, Search, Search,
-        |store, EntitySettings::Search(settings), context|
+        |store, EntitySettings::Search(settings), context, _cache|
         Search::new(store.clone(), settings.clone(), context)
     );
 
@@ -188,6 +192,12 @@ impl Router {
         } else {
             Err(wrong_kind(entity, route, expected))
         }
+    }
+
+    /// The read-through cache of `entity`, when it has one (`cache = { ... }`): for code that
+    /// reads the entity's system of record itself and wants the same cache the handles use.
+    pub fn cache_of(&self, entity: &str) -> Option<ReadThrough> {
+        self.inner.entities.get(entity)?.cache.clone()
     }
 
     /// The connected stores, by name.

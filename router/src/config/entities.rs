@@ -1,10 +1,14 @@
-//! `[entities.NAME]`: which store an entity is routed to, its timeout and its kind-specific
-//! settings.
+//! `[entities.NAME]`: which store an entity is routed to, its timeout, its access policy
+//! (`cache`, `hedge`, `timeouts`) and its kind-specific settings.
 
 use polyroute_adapters::store::is_identifier;
 use polyroute_adapters::StoreKind;
 use toml::Value;
 
+use super::access::{
+    cache_problems, hedge_problems, parse_cache, parse_hedge, parse_timeouts, timeout_problems,
+    CACHED_KINDS,
+};
 use super::problem::ProblemKind;
 use super::settings::{KindValues, KIND_KEYS};
 use super::suggest::listing;
@@ -12,7 +16,7 @@ use super::walk::{join, Walker};
 use super::EntityConfig;
 
 /// Keys every entity accepts.
-const COMMON_KEYS: &[&str] = &["store", "timeout"];
+const COMMON_KEYS: &[&str] = &["store", "timeout", "cache", "hedge", "timeouts"];
 
 /// The stores an entity may name: declared names, in order, with their kinds when valid.
 pub(crate) struct StoreIndex<'a> {
@@ -32,7 +36,13 @@ impl StoreIndex<'_> {
 
 /// The keys an entity on a store of `kind` accepts (every key when the kind is unknown).
 fn allowed_keys(kind: Option<StoreKind>) -> Vec<&'static str> {
-    let mut keys = COMMON_KEYS.to_vec();
+    let mut keys = vec!["store", "timeout", "timeouts"];
+    if kind.is_none_or(|kind| CACHED_KINDS.contains(&kind)) {
+        keys.push("cache");
+    }
+    if kind.is_none_or(|kind| !crate::ops::reads(kind).is_empty()) {
+        keys.push("hedge");
+    }
     keys.extend(
         KIND_KEYS
             .iter()
@@ -96,6 +106,35 @@ pub(crate) fn parse_entity(
         .get("timeout")
         .and_then(|value| walker.duration(&join(&path, "timeout"), value));
 
+    let cache = table
+        .get("cache")
+        .and_then(|value| parse_cache(walker, &join(&path, "cache"), value));
+    let hedge = table
+        .get("hedge")
+        .and_then(|value| parse_hedge(walker, &join(&path, "hedge"), value));
+    let timeouts = table
+        .get("timeouts")
+        .and_then(|value| parse_timeouts(walker, &join(&path, "timeouts"), value));
+    if let (Some((store, _)), Some(kind)) = (&target, kind) {
+        let mut problems = Vec::new();
+        if let (Some(cache), Some(stores)) = (&cache, &index.stores) {
+            problems.extend(cache_problems(name, kind, store, cache, stores));
+        }
+        if let Some(hedge) = &hedge {
+            problems.extend(hedge_problems(name, kind, hedge));
+        }
+        if let Some(timeouts) = &timeouts {
+            problems.extend(timeout_problems(
+                name,
+                kind,
+                timeouts.iter().map(|(op, timeout)| (op.as_str(), *timeout)),
+            ));
+        }
+        for problem in problems {
+            walker.push(problem);
+        }
+    }
+
     let mut values = KindValues::default();
     for (key, value) in table {
         if COMMON_KEYS.contains(&key.as_str()) {
@@ -138,6 +177,9 @@ pub(crate) fn parse_entity(
             store,
             timeout,
             settings,
+            cache,
+            hedge,
+            timeouts: timeouts.unwrap_or_default(),
         }),
         _ => None,
     }

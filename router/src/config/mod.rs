@@ -12,6 +12,12 @@
 //! [entities.orders]             # an entity: `store` required, `timeout` optional,
 //! store = "main"                # plus the keys of its store's kind
 //!
+//! [entities.products]           # access policy: read-through cache, hedged reads,
+//! store = "docs"                # per-operation deadlines
+//! cache = { store = "cache", ttl = "5m", jitter = 0.1, stale = "30s", negative = "10s" }
+//! hedge = { after = "20ms", ops = ["get"] }
+//! timeouts = { get = "50ms", find = "2s" }
+//!
 //! [entities.sessions]
 //! store = "cache"
 //! ttl = "30m"
@@ -39,8 +45,11 @@ use std::time::Duration;
 use polyroute_adapters::registry::ConnectContext;
 use polyroute_adapters::{EntitySettings, Store, StoreError, StoreKind};
 
+use crate::cache::CachePolicy;
+use crate::layers::hedge::HedgePolicy;
 use crate::layers::LayerPolicy;
 
+mod access;
 mod entities;
 mod env;
 mod options;
@@ -60,6 +69,7 @@ pub use problem::{ConfigError, ConfigProblem, Location, ProblemKind};
 pub use sections::{Section, PASS_THROUGH_SECTIONS};
 pub use stores::DEFAULT_BACKEND;
 
+pub(crate) use access::{cache_problems, hedge_problems, timeout_problems};
 pub(crate) use options::registry_problems;
 pub(crate) use suggest::listing;
 pub(crate) use walk::join;
@@ -117,6 +127,12 @@ pub struct EntityConfig {
     pub timeout: Option<Duration>,
     /// Its kind-specific settings.
     pub settings: EntitySettings,
+    /// Its read-through cache (`cache = { store = "NAME", ... }`), if any.
+    pub cache: Option<CachePolicy>,
+    /// Its hedged reads (`hedge = { after = "20ms" }`), if any.
+    pub hedge: Option<HedgePolicy>,
+    /// Per-operation deadlines (`timeouts = { get = "20ms" }`) overriding `timeout`.
+    pub timeouts: BTreeMap<String, Duration>,
 }
 
 /// `[policy]`: defaults for every call.

@@ -2,20 +2,25 @@
 
 use std::sync::Arc;
 
+use bytes::Bytes;
 use polyroute_adapters::kinds::document::{
     Document, DocumentSettings, DocumentStore, FieldPath, Filter, FindQuery, StoredDocument,
 };
 use polyroute_adapters::{Result, StoreError};
 use serde_json::Value as Json;
 
+use crate::cache::ReadThrough;
 use crate::call::CallContext;
 
-/// A document entity: JSON objects by id, found by filters on their fields.
+/// A document entity: JSON objects by id, found by filters on their fields. With a `cache`,
+/// `get` reads through it (documents cached as JSON text) and `put`, `insert` and `delete`
+/// invalidate the id once the store has answered.
 #[derive(Clone, Debug)]
 pub struct Documents {
     store: Arc<dyn DocumentStore>,
     settings: DocumentSettings,
     context: CallContext,
+    cache: Option<ReadThrough>,
 }
 
 impl Documents {
@@ -28,7 +33,19 @@ impl Documents {
             store,
             settings,
             context,
+            cache: None,
         }
+    }
+
+    /// This handle reading through `cache`, if any.
+    pub(crate) fn with_cache(mut self, cache: Option<ReadThrough>) -> Self {
+        self.cache = cache;
+        self
+    }
+
+    /// The entity's read-through cache, if it has one.
+    pub fn cache(&self) -> Option<&ReadThrough> {
+        self.cache.as_ref()
     }
 
     /// Who calls are for, and their deadline.
@@ -44,29 +61,61 @@ impl Documents {
     /// Creates or replaces document `id`; `document` must be a JSON object.
     pub async fn put(&self, id: &str, document: Json) -> Result<()> {
         let document = object(document)?;
-        self.context.call("put", self.store.put(id, document)).await
+        let written = self.context.call("put", self.store.put(id, document)).await;
+        self.invalidate(id).await;
+        written
     }
 
     /// Creates document `id`; a [`StoreError::Conflict`] if it exists.
     pub async fn insert(&self, id: &str, document: Json) -> Result<()> {
         let document = object(document)?;
-        self.context
+        let written = self
+            .context
             .call("insert", self.store.insert(id, document))
-            .await
+            .await;
+        self.invalidate(id).await;
+        written
     }
 
-    /// Document `id`, if it exists.
+    /// Document `id`, if it exists; through the cache when the entity has one.
     pub async fn get(&self, id: &str) -> Result<Option<Document>> {
-        self.context
-            .call_idempotent("get", || self.store.get(id))
-            .await
+        let Some(cache) = &self.cache else {
+            return self
+                .context
+                .call_idempotent("get", || self.store.get(id))
+                .await;
+        };
+        let store = Arc::clone(&self.store);
+        let context = self.context.clone();
+        let owned = id.to_owned();
+        let cached = cache
+            .get_or_load(id, move || async move {
+                let document = context.call_idempotent("get", || store.get(&owned)).await?;
+                document.map(|document| to_json(&document)).transpose()
+            })
+            .await?;
+        cached.map(|bytes| from_json(&bytes)).transpose()
     }
 
     /// Removes document `id`. Returns whether it existed.
     pub async fn delete(&self, id: &str) -> Result<bool> {
-        self.context
+        let deleted = self
+            .context
             .call_idempotent("delete", || self.store.delete(id))
-            .await
+            .await;
+        self.invalidate(id).await;
+        deleted
+    }
+
+    /// Drops `id` from the cache, if the entity has one, after a write (whatever its outcome:
+    /// a write that timed out may still have landed). A cache that cannot be reached is
+    /// logged, not reported; its entries expire on their own.
+    async fn invalidate(&self, id: &str) {
+        if let Some(cache) = &self.cache {
+            if let Err(err) = cache.invalidate(id).await {
+                tracing::warn!(entity = cache.entity(), error = %err, "cache invalidation failed");
+            }
+        }
     }
 
     /// The documents matching `query`, sorted and limited as it says.
@@ -95,6 +144,19 @@ impl Documents {
             .call_idempotent("create_index", || self.store.create_index(&path))
             .await
     }
+}
+
+/// A document as the cache holds it: JSON text.
+fn to_json(document: &Document) -> Result<Bytes> {
+    serde_json::to_vec(document)
+        .map(Bytes::from)
+        .map_err(|err| StoreError::backend_with("cannot encode a document for the cache", err))
+}
+
+/// A document from the cache's JSON text.
+fn from_json(bytes: &[u8]) -> Result<Document> {
+    serde_json::from_slice(bytes)
+        .map_err(|err| StoreError::backend_with("a cached document is not a JSON object", err))
 }
 
 fn object(document: Json) -> Result<Document> {

@@ -9,15 +9,18 @@ use polyroute_adapters::kinds::key_value::{
 };
 use polyroute_adapters::Result;
 
+use crate::cache::ReadThrough;
 use crate::call::CallContext;
 
 /// A key-value entity: keys to byte values, with the entity's default TTL applied to writes
-/// that set none.
+/// that set none. With a `cache`, `get` reads through it and every write invalidates the keys
+/// it wrote once the store has answered.
 #[derive(Clone, Debug)]
 pub struct KeyValue {
     store: Arc<dyn KeyValueStore>,
     settings: KeyValueSettings,
     context: CallContext,
+    cache: Option<ReadThrough>,
 }
 
 impl KeyValue {
@@ -30,7 +33,19 @@ impl KeyValue {
             store,
             settings,
             context,
+            cache: None,
         }
+    }
+
+    /// This handle reading through `cache`, if any.
+    pub(crate) fn with_cache(mut self, cache: Option<ReadThrough>) -> Self {
+        self.cache = cache;
+        self
+    }
+
+    /// The entity's read-through cache, if it has one.
+    pub fn cache(&self) -> Option<&ReadThrough> {
+        self.cache.as_ref()
     }
 
     /// Who calls are for, and their deadline.
@@ -43,10 +58,22 @@ impl KeyValue {
         self.settings.ttl
     }
 
-    /// The value under `key`, or `None` if absent or expired.
+    /// The value under `key`, or `None` if absent or expired; through the cache when the
+    /// entity has one.
     pub async fn get(&self, key: &str) -> Result<Option<Bytes>> {
-        self.context
-            .call_idempotent("get", || self.store.get(key))
+        let Some(cache) = &self.cache else {
+            return self
+                .context
+                .call_idempotent("get", || self.store.get(key))
+                .await;
+        };
+        let store = Arc::clone(&self.store);
+        let context = self.context.clone();
+        let owned = key.to_owned();
+        cache
+            .get_or_load(key, move || async move {
+                context.call_idempotent("get", || store.get(&owned)).await
+            })
             .await
     }
 
@@ -59,10 +86,14 @@ impl KeyValue {
         let value = value.into();
         // Straight to the call path (not through `set_with`): one future fewer on every write.
         // Writing the same value again lands the same: safe to retry.
-        self.context
+        let written = self
+            .context
             .call_idempotent("set", || self.store.set(key, value.clone(), options))
-            .await
-            .map(drop)
+            .await;
+        if self.cache.is_some() {
+            self.invalidate([key]).await;
+        }
+        written.map(drop)
     }
 
     /// Writes `value` under `key` with `options`; an unset TTL becomes the entity's default.
@@ -75,16 +106,18 @@ impl KeyValue {
     ) -> Result<bool> {
         options.ttl = options.ttl.or(self.settings.ttl);
         let value = value.into();
-        if options.condition == SetCondition::Always {
+        let written = if options.condition == SetCondition::Always {
             // Writing the same value again lands the same: safe to retry.
-            return self
-                .context
+            self.context
                 .call_idempotent("set", || self.store.set(key, value.clone(), options))
-                .await;
-        }
-        self.context
-            .call("set", self.store.set(key, value, options))
-            .await
+                .await
+        } else {
+            self.context
+                .call("set", self.store.set(key, value, options))
+                .await
+        };
+        self.invalidate([key]).await;
+        written
     }
 
     /// Writes `value` only if `key` is absent (locks, idempotency keys). Returns whether it
@@ -94,19 +127,28 @@ impl KeyValue {
             ttl: self.settings.ttl,
             ..SetOptions::if_absent()
         };
-        self.context
+        let written = self
+            .context
             .call("set", self.store.set(key, value.into(), options))
-            .await
+            .await;
+        if self.cache.is_some() {
+            self.invalidate([key]).await;
+        }
+        written
     }
 
     /// Removes `key`. Returns whether it existed.
     pub async fn delete(&self, key: &str) -> Result<bool> {
-        self.context
+        let deleted = self
+            .context
             .call_idempotent("delete", || self.store.delete(key))
-            .await
+            .await;
+        self.invalidate([key]).await;
+        deleted
     }
 
-    /// The values of `keys`, in order, `None` for each absent key.
+    /// The values of `keys`, in order, `None` for each absent key (from the store, not the
+    /// cache).
     pub async fn get_many<I, K>(&self, keys: I) -> Result<Vec<Option<Bytes>>>
     where
         I: IntoIterator<Item = K>,
@@ -135,20 +177,45 @@ impl KeyValue {
         K: Into<String>,
         V: Into<Bytes>,
     {
-        let entries = entries
+        let entries: Vec<(String, Bytes)> = entries
             .into_iter()
             .map(|(key, value)| (key.into(), value.into()))
             .collect();
         let ttl = ttl.or(self.settings.ttl);
-        self.context
+        let keys: Vec<String> = match self.cache {
+            Some(_) => entries.iter().map(|(key, _)| key.clone()).collect(),
+            None => Vec::new(),
+        };
+        let written = self
+            .context
             .call("set_many", self.store.set_many(entries, ttl))
-            .await
+            .await;
+        self.invalidate(keys.iter().map(String::as_str)).await;
+        written
     }
 
     /// Adds `delta` to the integer under `key` (absent counts as 0) and returns the new value.
     pub async fn increment(&self, key: &str, delta: i64) -> Result<i64> {
-        self.context
+        let counted = self
+            .context
             .call("increment", self.store.increment(key, delta))
-            .await
+            .await;
+        self.invalidate([key]).await;
+        counted
+    }
+
+    /// Drops `keys` from the cache, if the entity has one, after a write (whatever its
+    /// outcome: a write that timed out may still have landed). A cache that cannot be reached
+    /// is logged, not reported: the write itself is what the caller asked about, and the
+    /// entries expire on their own.
+    async fn invalidate<'k>(&self, keys: impl IntoIterator<Item = &'k str>) {
+        let Some(cache) = &self.cache else {
+            return;
+        };
+        for key in keys {
+            if let Err(err) = cache.invalidate(key).await {
+                tracing::warn!(entity = cache.entity(), error = %err, "cache invalidation failed");
+            }
+        }
     }
 }

@@ -230,7 +230,7 @@ impl Retry {
 
 /// A uniform random number in `[0, 1)`: jitter needs spread, not cryptographic quality, so a
 /// per-thread xorshift seeded from the standard library's random hasher keys does.
-fn unit_random() -> f64 {
+pub(crate) fn unit_random() -> f64 {
     use std::cell::Cell;
     use std::hash::{BuildHasher, Hasher};
     thread_local! {

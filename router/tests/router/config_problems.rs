@@ -49,7 +49,10 @@ fn unknown_entity_keys_list_what_the_kind_allows() {
         &[("entities.sessions.tll", ProblemKind::UnknownKey)],
     );
     let fix = found[0].fix.as_deref().unwrap_or_default();
-    assert!(fix.contains("store, timeout, ttl"), "{fix}");
+    assert!(
+        fix.contains("store, timeout, timeouts, cache, hedge, ttl"),
+        "{fix}"
+    );
     assert!(fix.contains("did you mean `ttl`"), "{fix}");
 }
 

@@ -4,7 +4,9 @@
 // The helpers and fakes here fail the test the way `#[test]` functions do: by panicking.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod access_config;
 mod builder;
+mod cache;
 mod call_metrics;
 mod config_env;
 mod config_problems;
@@ -12,7 +14,9 @@ mod config_valid;
 mod fakes;
 mod graph;
 mod handles;
+mod hedge;
 mod layers;
+mod memory;
 mod support;
 mod time_series;
 mod timeout;

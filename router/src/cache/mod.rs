@@ -1,0 +1,29 @@
+//! Read-through caching of an entity's reads in a key-value store, one module per job:
+//!
+//! ```text
+//! policy.rs        CachePolicy: store, ttl ± jitter, stale window, negative caching
+//! envelope.rs      the bytes of one entry: version, fresh-until, present/absent, value
+//! clock.rs         the wall-clock milliseconds entries are stamped with
+//! flight.rs        one load per key in flight, shared by every reader of that key
+//! read_through.rs  ReadThrough: lookup, load, write back, background refresh, invalidate
+//! ```
+//!
+//! An entity with `cache = { store = "NAME" }` gets a [`ReadThrough`] over its own namespace
+//! (`cache_<entity>`) in store `NAME`, called through that store's layers. The key-value and
+//! document handles read through it and invalidate it after their writes; other code reaches
+//! it with [`Router::cache_of`](crate::Router::cache_of) and may cache any read that yields
+//! bytes.
+
+mod clock;
+mod envelope;
+mod flight;
+mod policy;
+mod read_through;
+
+pub use policy::{CachePolicy, DEFAULT_CACHE_JITTER, DEFAULT_CACHE_TTL, MAX_CACHE_JITTER};
+pub use read_through::ReadThrough;
+
+/// The namespace (entity name in the cache store) of `entity`'s cache.
+pub(crate) fn namespace(entity: &str) -> String {
+    format!("cache_{entity}")
+}
