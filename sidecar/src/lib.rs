@@ -134,6 +134,7 @@ impl Sidecar {
     ) -> Result<(), SidecarError> {
         let state = self.state;
         let app = server::app(state.clone());
+        let relays = spawn_relays(&state.router, &state.shutdown);
         let trigger = state.shutdown.clone();
         let signal = async move {
             stop.await;
@@ -147,12 +148,42 @@ impl Sidecar {
             draining.started().await;
             tokio::time::sleep(grace).await;
         };
-        tokio::select! {
+        let outcome = tokio::select! {
             result = std::future::IntoFuture::into_future(server) => result.map_err(SidecarError::Serve),
             () = deadline => {
                 tracing::warn!(grace = ?grace, "in-flight requests did not finish within the shutdown grace; exiting");
                 Ok(())
             }
+        };
+        // The relays stop at shutdown too (a round in progress finishes) and give up their
+        // leases, so another relay can take over at once.
+        state.shutdown.trigger();
+        for relay in relays {
+            if let Err(err) = relay.await {
+                tracing::warn!(error = %err, "an outbox relay task failed");
+            }
+        }
+        outcome
+    }
+}
+
+/// One background relay per record entity with `propagate`, each running until shutdown.
+fn spawn_relays(
+    router: &polyroute::Router,
+    shutdown: &shutdown::Shutdown,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut relays = Vec::new();
+    for entity in router.outboxes() {
+        match router.outbox(entity) {
+            Ok(outbox) => {
+                let stop = shutdown.clone();
+                tracing::info!(entity, "outbox relay started");
+                relays.push(tokio::spawn(async move {
+                    outbox.run(stop.started()).await;
+                }));
+            }
+            Err(err) => tracing::warn!(entity, error = %err, "cannot start the outbox relay"),
         }
     }
+    relays
 }

@@ -6,6 +6,7 @@ use polyroute_adapters::StoreKind;
 use toml::Value;
 
 use super::problem::ProblemKind;
+use super::records::{parse_record, RECORD_KEYS};
 use super::settings::{KindValues, KIND_KEYS};
 use super::suggest::listing;
 use super::walk::{join, Walker};
@@ -33,6 +34,9 @@ impl StoreIndex<'_> {
 /// The keys an entity on a store of `kind` accepts (every key when the kind is unknown).
 fn allowed_keys(kind: Option<StoreKind>) -> Vec<&'static str> {
     let mut keys = COMMON_KEYS.to_vec();
+    if kind.is_none_or(|kind| kind == StoreKind::Relational) {
+        keys.extend(RECORD_KEYS);
+    }
     keys.extend(
         KIND_KEYS
             .iter()
@@ -101,6 +105,21 @@ pub(crate) fn parse_entity(
         if COMMON_KEYS.contains(&key.as_str()) {
             continue;
         }
+        if RECORD_KEYS.contains(&key.as_str()) {
+            if let (Some((store, _)), Some(kind)) = (&target, kind) {
+                if kind != StoreKind::Relational {
+                    walker.report_fix(
+                        ProblemKind::KindMismatch,
+                        &join(&path, key),
+                        format!(
+                            "entity `{name}` is on store `{store}` ({kind}); only a relational entity can be a system of record"
+                        ),
+                        format!("remove `{key}`, or route `{name}` to a relational store"),
+                    );
+                }
+            }
+            continue;
+        }
         let key_path = join(&path, key);
         match KIND_KEYS.iter().find(|known| known.name == key) {
             None => walker.unknown_key(
@@ -133,11 +152,17 @@ pub(crate) fn parse_entity(
     }
 
     let settings = kind.and_then(|kind| values.settings(walker, &path, kind));
+    let record = if kind == Some(StoreKind::Relational) {
+        parse_record(walker, &path, name, table)
+    } else {
+        None
+    };
     match (target, settings) {
         (Some((store, _)), Some(settings)) if walker.count() == before => Some(EntityConfig {
             store,
             timeout,
             settings,
+            record,
         }),
         _ => None,
     }
