@@ -136,8 +136,8 @@ async fn router(dir: &Path) -> Router {
     ];
     let router = Router::builder()
         .store("main", main)
-        .store("docs", Hooked::new(docs, journal.clone()))
-        .store("catalog", Hooked::new(search, journal))
+        .store("docs", Hooked::wrap(docs, journal.clone()))
+        .store("catalog", Hooked::wrap(search, journal))
         .entity(
             "products",
             "main",
@@ -177,7 +177,7 @@ async fn write_forever(router: Router, mut rng: Rng) {
     let records = router.records("products").unwrap();
     loop {
         let key = format!("k{}", rng.below(KEYS));
-        if rng.below(10) < 7 {
+        if rng.below(100) < 85 {
             let n = rng.below(1000);
             let fields = json!({"name": format!("item {n}"), "price": n as f64 / 4.0, "stock": n});
             let written = records.put(key.as_str(), fields).await.unwrap();
@@ -298,7 +298,7 @@ fn parent() {
     let started = Instant::now();
     for point in 0..points {
         let role = ["writer", "relay", "both"][(point % 3) as usize];
-        let kill_after = Duration::from_millis(5 + rng.below(120));
+        let kill_after = Duration::from_millis(10 + rng.below(250));
         run_child(dir.path(), role, rng.next(), kill_after, &mut totals);
     }
     println!("{points} children killed in {:.1?}", started.elapsed());

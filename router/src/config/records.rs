@@ -449,7 +449,7 @@ mod tests {
         }];
         for (name, kind) in extra {
             declared.push(Declared {
-                name: *name,
+                name,
                 kind: Some(*kind),
                 record: None,
             });

@@ -31,7 +31,7 @@ pub struct Hooked {
 }
 
 impl Hooked {
-    pub fn new(inner: Arc<dyn Store>, hook: Arc<dyn Hook>) -> Arc<dyn Store> {
+    pub fn wrap(inner: Arc<dyn Store>, hook: Arc<dyn Hook>) -> Arc<dyn Store> {
         Arc::new(Hooked { inner, hook })
     }
 }

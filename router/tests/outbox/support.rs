@@ -89,7 +89,7 @@ async fn connect(
     let store = registry::connect(kind, "embedded", &options, &ConnectContext::default())
         .await
         .unwrap();
-    Hooked::new(store, Arc::clone(hook) as Arc<dyn Hook>)
+    Hooked::wrap(store, Arc::clone(hook) as Arc<dyn Hook>)
 }
 
 /// The record settings the tests use; `adjust` changes them.
