@@ -96,15 +96,23 @@ pub async fn run(args: &CheckArgs) -> ExitCode {
         });
     }
 
-    let connected = |store: &str| {
-        rows.iter()
-            .any(|row| row.name == store && row.status.is_ok())
-    };
     for (name, entity) in config.entities() {
-        if connected(&entity.store) {
+        if connected(&rows, &entity.store) {
             builder = builder.entity(name, &entity.store, entity.settings.clone());
             if let Some(timeout) = entity.timeout {
                 builder = builder.entity_timeout(name, timeout);
+            }
+            if let Some(cache) = &entity.cache {
+                builder = builder.entity_cache(name, cache.clone());
+            }
+            if let Some(hedge) = &entity.hedge {
+                builder = builder.entity_hedge(name, hedge.clone());
+            }
+            for (op, timeout) in &entity.timeouts {
+                builder = builder.entity_op_timeout(name, op, *timeout);
+            }
+            if let Some(record) = &entity.record {
+                builder = builder.record(name, record.clone());
             }
         }
     }
@@ -148,7 +156,7 @@ pub async fn run(args: &CheckArgs) -> ExitCode {
     let unopened = config
         .entities()
         .values()
-        .filter(|entity| !connected(&entity.store))
+        .filter(|entity| !connected(&rows, &entity.store))
         .count()
         + entity_errors.len();
     println!();
@@ -239,4 +247,10 @@ fn print_entities(config: &Config, rows: &[StoreRow], errors: &[(String, String)
         };
         println!("  {}: {listed}", row.name);
     }
+}
+
+/// Whether `store` connected and answered its ping.
+fn connected(rows: &[StoreRow], store: &str) -> bool {
+    rows.iter()
+        .any(|row| row.name == store && row.status.is_ok())
 }

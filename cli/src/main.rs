@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 mod bench;
 mod check;
 mod decide;
+mod outbox;
 mod serve;
 mod table;
 
@@ -51,6 +52,11 @@ enum Command {
     /// accepting connections and drains in-flight requests. Exit status: 0 after a clean
     /// shutdown; 1 when a store or the listener failed; 2 for config mistakes.
     Serve(serve::ServeArgs),
+    /// Outbox propagation of record entities: `relay`, `status`, `replay`.
+    ///
+    /// Exit status: see each subcommand's help (0 ok; 1 a store failed; 2 config mistakes;
+    /// 3 `status` found dead letters).
+    Outbox(outbox::OutboxArgs),
 }
 
 fn main() -> ExitCode {
@@ -90,6 +96,7 @@ fn main() -> ExitCode {
         Command::Decide(args) => runtime.block_on(decide::run(&args)),
         Command::Bench(args) => bench::run(&args),
         Command::Serve(args) => runtime.block_on(serve::run(&args)),
+        Command::Outbox(args) => runtime.block_on(outbox::run(&args)),
     }
 }
 

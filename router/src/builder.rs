@@ -17,15 +17,18 @@ use polyroute_adapters::{
 use crate::cache::{namespace, CachePolicy, ReadThrough};
 use crate::call::{CallContext, Hedge, OpPolicy};
 use crate::config::{
-    cache_problems, hedge_problems, join, listing, registry_problems, timeout_problems,
-    BackendOptions, Config, ConfigError, ConfigProblem, ProblemKind, DEFAULT_TIMEOUT,
+    cache_problems, hedge_problems, join, listing, record_problems, registry_problems,
+    timeout_problems, BackendOptions, Config, ConfigError, ConfigProblem, Declared, ProblemKind,
+    RecordSettings, DEFAULT_TIMEOUT,
 };
 use crate::error::{RouterError, StartupFailure};
 use crate::layers::hedge::HedgePolicy;
 use crate::layers::{LayerPolicy, StoreLayers};
 use crate::ops;
+use crate::outbox::{self, KEY_FIELD, SEQ_FIELD};
 use crate::router::{ConnectedStore, Route, Router};
 use crate::routes::{kind_problem, route_problems};
+use polyroute_adapters::kinds::search::{SearchField, SearchFieldKind};
 
 /// Builds a [`Router`] in code: the same stores, entities and checks as a config file.
 ///
@@ -55,6 +58,7 @@ pub struct RouterBuilder {
     entities: Vec<EntityDecl>,
     entity_timeouts: Vec<(String, Duration)>,
     access: BTreeMap<String, Access>,
+    records: Vec<(String, RecordSettings)>,
     timeout: Duration,
     layers: LayerPolicy,
     context: ConnectContext,
@@ -108,6 +112,7 @@ impl RouterBuilder {
             entities: Vec::new(),
             entity_timeouts: Vec::new(),
             access: BTreeMap::new(),
+            records: Vec::new(),
             timeout: DEFAULT_TIMEOUT,
             layers: LayerPolicy::default(),
             context: ConnectContext::default(),
@@ -143,6 +148,9 @@ impl RouterBuilder {
             }
             for (op, timeout) in &entity.timeouts {
                 builder = builder.entity_op_timeout(name, op, *timeout);
+            }
+            if let Some(record) = &entity.record {
+                builder = builder.record(name, record.clone());
             }
         }
         builder
@@ -223,6 +231,13 @@ impl RouterBuilder {
         self
     }
 
+    /// Makes relational entity `name` a record entity: the system of record of `settings.table`,
+    /// with its routes, propagation and read-your-writes.
+    pub fn record(mut self, name: impl Into<String>, settings: RecordSettings) -> Self {
+        self.records.push((name.into(), settings));
+        self
+    }
+
     /// The per-call deadline of entities without their own.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
@@ -249,10 +264,12 @@ impl RouterBuilder {
     ///
     /// Reports all problems of a stage at once: declaration and capability problems as
     /// [`RouterError::Config`], connection and open failures as [`RouterError::Startup`].
-    pub async fn build(self) -> Result<Router, RouterError> {
+    pub async fn build(mut self) -> Result<Router, RouterError> {
         invalid(self.check())?;
         let timeouts: BTreeMap<String, Duration> = self.entity_timeouts.into_iter().collect();
         let mut access = self.access;
+        let records: BTreeMap<String, RecordSettings> = self.records.into_iter().collect();
+        derive_search_fields(&mut self.entities, &records);
         let (stores, mut failures) = connect_all(self.stores, &self.context, &self.layers).await;
 
         let mut routable = Vec::new();
@@ -307,6 +324,7 @@ impl RouterBuilder {
                             }
                         }
                     };
+                    let record = records.get(&entity.name).cloned();
                     entities.insert(
                         entity.name,
                         Route {
@@ -315,6 +333,7 @@ impl RouterBuilder {
                             settings: entity.settings,
                             context,
                             cache,
+                            record,
                         },
                     );
                 }
@@ -328,7 +347,9 @@ impl RouterBuilder {
         if !failures.is_empty() {
             return Err(RouterError::Startup(failures));
         }
-        Ok(Router::new(stores, entities, self.timeout))
+        let router = Router::new(stores, entities, self.timeout);
+        install_outboxes(&router, &records).await?;
+        Ok(router)
     }
 
     /// Every problem that can be seen before connecting.
@@ -378,6 +399,32 @@ impl RouterBuilder {
             }
         }
         let entities: Vec<&str> = self.entities.iter().map(|e| e.name.as_str()).collect();
+        for (name, _) in &self.records {
+            if !entities.contains(&name.as_str()) {
+                problems.push(
+                    ConfigProblem::new(
+                        ProblemKind::UnknownEntity,
+                        join(&join("entities", name), "table"),
+                        format!("record settings for unknown entity `{name}`"),
+                    )
+                    .with_fix(format!("declared entities: {}", listing(&entities, name))),
+                );
+            }
+        }
+        let declared: Vec<Declared<'_>> = self
+            .entities
+            .iter()
+            .map(|entity| Declared {
+                name: &entity.name,
+                kind: Some(entity.settings.kind()),
+                record: self
+                    .records
+                    .iter()
+                    .find(|(name, _)| *name == entity.name)
+                    .map(|(_, record)| record),
+            })
+            .collect();
+        problems.extend(record_problems(&declared));
         for (name, timeout) in &self.entity_timeouts {
             let path = join(&join("entities", name), "timeout");
             if !entities.contains(&name.as_str()) {
@@ -609,4 +656,57 @@ fn layers_of(stores: &BTreeMap<String, ConnectedStore>, name: &str) -> Arc<Store
         || Arc::new(StoreLayers::none()),
         |store| Arc::clone(&store.layers),
     )
+}
+
+/// Gives every search entity that a record entity propagates to the fields the relay needs:
+/// `_key` (keyword) and `_seq` (integer).
+fn derive_search_fields(entities: &mut [EntityDecl], records: &BTreeMap<String, RecordSettings>) {
+    let targets: Vec<&String> = records
+        .values()
+        .filter_map(|record| record.propagate.as_ref())
+        .flat_map(|propagation| &propagation.to)
+        .collect();
+    for entity in entities.iter_mut() {
+        if !targets.contains(&&entity.name) {
+            continue;
+        }
+        if let EntitySettings::Search(search) = &mut entity.settings {
+            for (name, kind) in [
+                (KEY_FIELD, SearchFieldKind::Keyword),
+                (SEQ_FIELD, SearchFieldKind::Integer),
+            ] {
+                if !search.fields.iter().any(|field| field.name == name) {
+                    search.fields.push(SearchField {
+                        name: name.to_owned(),
+                        kind,
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// Creates the outbox tables and rows of every record entity, one after another (concurrent
+/// `CREATE TABLE IF NOT EXISTS` on one database can collide).
+async fn install_outboxes(
+    router: &Router,
+    records: &BTreeMap<String, RecordSettings>,
+) -> Result<(), RouterError> {
+    let mut failures = Vec::new();
+    for (name, record) in records {
+        let sor = router.relational(name)?;
+        let targets: &[String] = record.propagate.as_ref().map_or(&[], |p| &p.to);
+        if let Err(error) = outbox::install(&sor, name, targets).await {
+            failures.push(StartupFailure {
+                store: sor.context().store().to_owned(),
+                entity: Some(name.clone()),
+                error,
+            });
+        }
+    }
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(RouterError::Startup(failures))
+    }
 }

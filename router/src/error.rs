@@ -37,6 +37,14 @@ pub enum RouterError {
         /// The store it is routed to.
         store: String,
     },
+    /// The entity is not a record entity (or, for an outbox, propagates nowhere).
+    #[error("entity `{entity}` is not a record entity{}; declare `table`/`key` (and `propagate = {{ to = [...] }}`) on a relational entity", if *.outbox { " with `propagate`" } else { "" })]
+    NotRecord {
+        /// The entity.
+        entity: String,
+        /// Whether an outbox (propagation) was asked for.
+        outbox: bool,
+    },
     /// No store of that name is connected.
     #[error("unknown store `{name}`; connected stores: {}", names(known))]
     UnknownStore {

@@ -38,15 +38,20 @@ mod error;
 pub mod handles;
 pub mod layers;
 mod ops;
+pub mod outbox;
 mod router;
 mod routes;
 
 pub use builder::RouterBuilder;
 pub use cache::{CachePolicy, ReadThrough};
 pub use call::CallContext;
-pub use config::{Config, ConfigError, ConfigProblem, ProblemKind};
+pub use config::{
+    Config, ConfigError, ConfigProblem, ProblemKind, Propagation, RecordRoutes, RecordSettings,
+};
 pub use error::{RouterError, StartupFailure};
 pub use handles::{
-    Documents, Graph, KeyValue, Relational, Search, TimeSeries, Transaction, WideColumn,
+    Documents, Graph, KeyValue, Records, Relational, Search, Session, TimeSeries, Transaction,
+    WideColumn, Written,
 };
+pub use outbox::{Outbox, RecordError, RelayReport, TargetStatus};
 pub use router::{EntityDescription, Router, StoreDescription};

@@ -10,10 +10,13 @@ use polyroute_adapters::{EntitySettings, Store, StoreHandle, StoreInfo, StoreKin
 use crate::builder::RouterBuilder;
 use crate::cache::ReadThrough;
 use crate::call::CallContext;
-use crate::config::Config;
+use crate::config::{Config, RecordSettings};
 use crate::error::RouterError;
-use crate::handles::{Documents, Graph, KeyValue, Relational, Search, TimeSeries, WideColumn};
+use crate::handles::{
+    Documents, Graph, KeyValue, Records, Relational, Search, TimeSeries, WideColumn,
+};
 use crate::layers::StoreLayers;
+use crate::outbox::{self, Outbox};
 
 /// The connected stores of a service and the entities routed to them. Cheap to clone.
 ///
@@ -57,6 +60,8 @@ pub(crate) struct Route {
     pub(crate) context: CallContext,
     /// Its read-through cache, when its config has one.
     pub(crate) cache: Option<ReadThrough>,
+    /// Its record settings, when it is a system of record.
+    pub(crate) record: Option<RecordSettings>,
 }
 
 /// A connected store, as listed by [`Router::stores`].
@@ -177,6 +182,67 @@ impl Router {
         |store, EntitySettings::Search(settings), context, _cache|
         Search::new(store.clone(), settings.clone(), context)
     );
+
+    /// The handle of record entity `entity`: writes with their outbox change, routed reads,
+    /// read-your-writes sessions.
+    pub fn records(&self, entity: &str) -> Result<Records, RouterError> {
+        let sor = self.relational(entity)?;
+        let record = self.record(entity, false)?;
+        let get_route = match &record.routes.get {
+            Some(name) => Some((name.clone(), outbox::target(self, name)?)),
+            None => None,
+        };
+        let search_route = match &record.routes.search {
+            Some(name) => Some((name.clone(), self.search(name)?)),
+            None => None,
+        };
+        let outbox = match &record.propagate {
+            Some(propagation) => Some(Outbox::new(self, entity, sor.clone(), propagation.clone())?),
+            None => None,
+        };
+        Ok(Records::new(
+            entity,
+            sor,
+            record.clone(),
+            get_route,
+            search_route,
+            outbox,
+        ))
+    }
+
+    /// The outbox of record entity `entity` (one with `propagate`): its relay and status.
+    /// Each call makes a new relay identity.
+    pub fn outbox(&self, entity: &str) -> Result<Outbox, RouterError> {
+        let sor = self.relational(entity)?;
+        let record = self.record(entity, true)?;
+        let propagation = record
+            .propagate
+            .clone()
+            .ok_or_else(|| RouterError::NotRecord {
+                entity: entity.to_owned(),
+                outbox: true,
+            })?;
+        Outbox::new(self, entity, sor, propagation)
+    }
+
+    /// The record entities that propagate, by name.
+    pub fn outboxes(&self) -> impl Iterator<Item = &str> {
+        self.inner
+            .entities
+            .iter()
+            .filter(|(_, route)| route.record.as_ref().is_some_and(|r| r.propagate.is_some()))
+            .map(|(name, _)| name.as_str())
+    }
+
+    fn record(&self, entity: &str, outbox: bool) -> Result<&RecordSettings, RouterError> {
+        self.route(entity, StoreKind::Relational)?
+            .record
+            .as_ref()
+            .ok_or_else(|| RouterError::NotRecord {
+                entity: entity.to_owned(),
+                outbox,
+            })
+    }
 
     fn route(&self, entity: &str, expected: StoreKind) -> Result<&Route, RouterError> {
         let route = self

@@ -148,6 +148,7 @@ impl Sidecar {
         let state = self.state;
         let app = server::app(state.clone());
         let upkeep = tokio::spawn(upkeep(state.metrics.exporter().clone()));
+        let relays = spawn_relays(&state.router, &state.shutdown);
         let trigger = state.shutdown.clone();
         let signal = async move {
             stop.await;
@@ -168,6 +169,14 @@ impl Sidecar {
                 Ok(())
             }
         };
+        // The relays stop at shutdown too (a round in progress finishes) and give up their
+        // leases, so another relay can take over at once.
+        state.shutdown.trigger();
+        for relay in relays {
+            if let Err(err) = relay.await {
+                tracing::warn!(error = %err, "an outbox relay task failed");
+            }
+        }
         upkeep.abort();
         outcome
     }
@@ -182,4 +191,25 @@ async fn upkeep(exporter: metrics::Exporter) {
         every.tick().await;
         exporter.run_upkeep();
     }
+}
+
+/// One background relay per record entity with `propagate`, each running until shutdown.
+fn spawn_relays(
+    router: &polyroute::Router,
+    shutdown: &shutdown::Shutdown,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut relays = Vec::new();
+    for entity in router.outboxes() {
+        match router.outbox(entity) {
+            Ok(outbox) => {
+                let stop = shutdown.clone();
+                tracing::info!(entity, "outbox relay started");
+                relays.push(tokio::spawn(async move {
+                    outbox.run(stop.started()).await;
+                }));
+            }
+            Err(err) => tracing::warn!(entity, error = %err, "cannot start the outbox relay"),
+        }
+    }
+    relays
 }

@@ -10,6 +10,7 @@ use super::access::{
     CACHED_KINDS,
 };
 use super::problem::ProblemKind;
+use super::records::{parse_record, RECORD_KEYS};
 use super::settings::{KindValues, KIND_KEYS};
 use super::suggest::listing;
 use super::walk::{join, Walker};
@@ -42,6 +43,9 @@ fn allowed_keys(kind: Option<StoreKind>) -> Vec<&'static str> {
     }
     if kind.is_none_or(|kind| !crate::ops::reads(kind).is_empty()) {
         keys.push("hedge");
+    }
+    if kind.is_none_or(|kind| kind == StoreKind::Relational) {
+        keys.extend(RECORD_KEYS);
     }
     keys.extend(
         KIND_KEYS
@@ -140,6 +144,21 @@ pub(crate) fn parse_entity(
         if COMMON_KEYS.contains(&key.as_str()) {
             continue;
         }
+        if RECORD_KEYS.contains(&key.as_str()) {
+            if let (Some((store, _)), Some(kind)) = (&target, kind) {
+                if kind != StoreKind::Relational {
+                    walker.report_fix(
+                        ProblemKind::KindMismatch,
+                        &join(&path, key),
+                        format!(
+                            "entity `{name}` is on store `{store}` ({kind}); only a relational entity can be a system of record"
+                        ),
+                        format!("remove `{key}`, or route `{name}` to a relational store"),
+                    );
+                }
+            }
+            continue;
+        }
         let key_path = join(&path, key);
         match KIND_KEYS.iter().find(|known| known.name == key) {
             None => walker.unknown_key(
@@ -172,6 +191,11 @@ pub(crate) fn parse_entity(
     }
 
     let settings = kind.and_then(|kind| values.settings(walker, &path, kind));
+    let record = if kind == Some(StoreKind::Relational) {
+        parse_record(walker, &path, name, table)
+    } else {
+        None
+    };
     match (target, settings) {
         (Some((store, _)), Some(settings)) if walker.count() == before => Some(EntityConfig {
             store,
@@ -180,6 +204,7 @@ pub(crate) fn parse_entity(
             cache,
             hedge,
             timeouts: timeouts.unwrap_or_default(),
+            record,
         }),
         _ => None,
     }

@@ -32,7 +32,9 @@
 //! Kind-specific entity keys: key_value `ttl`; document `indexes = ["customer.id"]`;
 //! time_series `retention`; wide_column `partition_key`, `clustering_key`, `ttl`; search
 //! `fields = { title = "text", category = "keyword", price = "float", stock = "integer" }`;
-//! relational and graph none.
+//! relational and graph none. A relational entity may be a system of record: `table`, `key`,
+//! `routes = { get, search }`, `propagate = { to = [...] }`, `read_your_writes` (see
+//! [`RecordSettings`]).
 //!
 //! Loading checks everything that can be checked without connecting and reports every problem
 //! at once, each with the field it is about ([`ConfigError::Invalid`]).
@@ -56,6 +58,7 @@ mod options;
 mod parse;
 mod policy;
 mod problem;
+mod records;
 mod sections;
 mod settings;
 mod stores;
@@ -66,11 +69,13 @@ pub use env::{Environment, ProcessEnvironment};
 pub use options::BackendOptions;
 pub use policy::DEFAULT_TIMEOUT;
 pub use problem::{ConfigError, ConfigProblem, Location, ProblemKind};
+pub use records::{Propagation, RecordRoutes, RecordSettings, TARGET_KINDS};
 pub use sections::{Section, PASS_THROUGH_SECTIONS};
 pub use stores::DEFAULT_BACKEND;
 
 pub(crate) use access::{cache_problems, hedge_problems, timeout_problems};
 pub(crate) use options::registry_problems;
+pub(crate) use records::{record_problems, Declared};
 pub(crate) use suggest::listing;
 pub(crate) use walk::join;
 
@@ -133,6 +138,8 @@ pub struct EntityConfig {
     pub hedge: Option<HedgePolicy>,
     /// Per-operation deadlines (`timeouts = { get = "20ms" }`) overriding `timeout`.
     pub timeouts: BTreeMap<String, Duration>,
+    /// Its record settings, when it is a relational entity declared as a system of record.
+    pub record: Option<RecordSettings>,
 }
 
 /// `[policy]`: defaults for every call.

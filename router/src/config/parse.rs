@@ -10,7 +10,7 @@ use super::problem::{ConfigProblem, Location, ProblemKind};
 use super::sections::{parse_section, PASS_THROUGH_SECTIONS};
 use super::stores::{parse_store, DeclaredStore};
 use super::walk::Walker;
-use super::{Config, ConfigError};
+use super::{record_problems, Config, ConfigError, Declared};
 
 const TOP_KEYS: &[&str] = &["stores", "entities", "policy", "sidecar"];
 
@@ -54,6 +54,20 @@ pub(crate) fn parse(
                 }
             }
         },
+    }
+
+    if walker.count() == 0 {
+        let declared: Vec<Declared<'_>> = entities
+            .iter()
+            .map(|(name, entity): (&String, &super::EntityConfig)| Declared {
+                name,
+                kind: Some(entity.settings.kind()),
+                record: entity.record.as_ref(),
+            })
+            .collect();
+        for problem in record_problems(&declared) {
+            walker.push(problem);
+        }
     }
 
     let policy = parse_policy(&mut walker, document.get("policy"));

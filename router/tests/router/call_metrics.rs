@@ -19,8 +19,11 @@ use polyroute::ErrorKind;
 
 use super::layers::{breaker_state, fast_retries, router as scripted, Scripted, Step};
 
+/// One recorded series: its kind, name, labels and value.
+type Series = (MetricKind, String, Vec<(String, String)>, DebugValue);
+
 /// One snapshot of the recorder (reading resets counters and gauges, so take one per check).
-struct Recorded(Vec<(MetricKind, String, Vec<(String, String)>, DebugValue)>);
+struct Recorded(Vec<Series>);
 
 impl Recorded {
     fn take(snapshotter: &Snapshotter) -> Recorded {

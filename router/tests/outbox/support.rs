@@ -1,0 +1,212 @@
+//! A router with a record entity `products` (SQLite) propagating to a document, a search and
+//! a key-value entity, each behind a [`Hooked`] store.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use polyroute::kinds::document::DocumentSettings;
+use polyroute::kinds::key_value::KeyValueSettings;
+use polyroute::kinds::relational::RelationalSettings;
+use polyroute::kinds::search::{SearchField, SearchFieldKind, SearchSettings};
+use polyroute::registry::{self, ConnectContext};
+use polyroute::{
+    EntitySettings, Propagation, RecordRoutes, RecordSettings, Result, Router, StoreError,
+    StoreKind,
+};
+use serde_json::json;
+use tempfile::TempDir;
+
+use crate::hooked::{Hook, Hooked};
+
+/// Fails chosen writes, and counts the writes that succeeded per (entity, key).
+#[derive(Debug, Default)]
+pub struct Faults {
+    /// (entity, key) → how many more writes fail, and whether passing (`Unavailable`).
+    failing: Mutex<HashMap<(String, String), (u32, bool)>>,
+    /// (entity, key) → writes done.
+    pub written: Mutex<HashMap<(String, String), u32>>,
+    /// (entity, key) whose document reads fail with `Unavailable`.
+    unreadable: Mutex<Vec<(String, String)>>,
+}
+
+impl Faults {
+    /// The next `times` writes of `key` in `entity` fail (passing errors if `passing`).
+    pub fn fail(&self, entity: &str, key: &str, times: u32, passing: bool) {
+        self.failing
+            .lock()
+            .unwrap()
+            .insert((entity.into(), key.into()), (times, passing));
+    }
+
+    /// Document reads of `key` in `entity` fail with a passing error from now on.
+    pub fn fail_reads(&self, entity: &str, key: &str) {
+        self.unreadable
+            .lock()
+            .unwrap()
+            .push((entity.into(), key.into()));
+    }
+
+    /// Writes of `key` in `entity` that succeeded.
+    pub fn writes(&self, entity: &str, key: &str) -> u32 {
+        let written = self.written.lock().unwrap();
+        written
+            .get(&(entity.to_owned(), key.to_owned()))
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
+impl Hook for Faults {
+    fn before(&self, entity: &str, key: &str) -> Result<()> {
+        let mut failing = self.failing.lock().unwrap();
+        if let Some((left, passing)) = failing.get_mut(&(entity.to_owned(), key.to_owned())) {
+            if *left > 0 {
+                *left -= 1;
+                return Err(if *passing {
+                    StoreError::unavailable("injected outage")
+                } else {
+                    StoreError::invalid("injected refusal")
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn before_read(&self, entity: &str, key: &str) -> Result<()> {
+        let unreadable = self.unreadable.lock().unwrap();
+        if unreadable.iter().any(|(e, k)| e == entity && k == key) {
+            return Err(StoreError::unavailable("injected outage"));
+        }
+        Ok(())
+    }
+
+    fn after(&self, entity: &str, key: &str) {
+        *self
+            .written
+            .lock()
+            .unwrap()
+            .entry((entity.to_owned(), key.to_owned()))
+            .or_default() += 1;
+    }
+}
+
+pub struct Setup {
+    pub router: Router,
+    pub faults: Arc<Faults>,
+    _dir: TempDir,
+}
+
+pub const TARGETS: [&str; 3] = ["products_docs", "products_search", "products_kv"];
+
+async fn connect(
+    kind: StoreKind,
+    options: serde_json::Value,
+    hook: &Arc<Faults>,
+) -> Arc<dyn polyroute::Store> {
+    let store = registry::connect(kind, "embedded", &options, &ConnectContext::default())
+        .await
+        .unwrap();
+    Hooked::wrap(store, Arc::clone(hook) as Arc<dyn Hook>)
+}
+
+/// The record settings the tests use; `adjust` changes them.
+pub fn record(read_your_writes: bool) -> RecordSettings {
+    let mut record = RecordSettings::new("products", "id");
+    record.routes = RecordRoutes {
+        get: Some("products_docs".into()),
+        search: Some("products_search".into()),
+    };
+    let mut propagation = Propagation::to(TARGETS.iter().map(|t| (*t).to_owned()).collect());
+    propagation.backoff = Duration::from_millis(1);
+    propagation.attempts = 3;
+    propagation.poll_interval = Duration::from_millis(10);
+    propagation.batch = 4;
+    propagation.lease = Duration::from_millis(300);
+    record.propagate = Some(propagation);
+    record.read_your_writes = read_your_writes;
+    record
+}
+
+pub async fn setup(record: RecordSettings) -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let faults = Arc::new(Faults::default());
+    let main = registry::connect(
+        StoreKind::Relational,
+        "embedded",
+        &json!({ "path": dir.path().join("main.db").to_str().unwrap() }),
+        &ConnectContext::default(),
+    )
+    .await
+    .unwrap();
+    let docs = connect(StoreKind::Document, json!({}), &faults).await;
+    let catalog = connect(StoreKind::Search, json!({}), &faults).await;
+    let cache = connect(StoreKind::KeyValue, json!({}), &faults).await;
+    let fields = vec![
+        SearchField {
+            name: "name".into(),
+            kind: SearchFieldKind::Text,
+        },
+        SearchField {
+            name: "category".into(),
+            kind: SearchFieldKind::Keyword,
+        },
+        SearchField {
+            name: "price".into(),
+            kind: SearchFieldKind::Float,
+        },
+        SearchField {
+            name: "stock".into(),
+            kind: SearchFieldKind::Integer,
+        },
+    ];
+    let router = Router::builder()
+        .store("main", main)
+        .store("docs", docs)
+        .store("catalog", catalog)
+        .store("cache", cache)
+        .entity(
+            "products",
+            "main",
+            EntitySettings::Relational(RelationalSettings::default()),
+        )
+        .entity(
+            "products_docs",
+            "docs",
+            EntitySettings::Document(DocumentSettings::default()),
+        )
+        .entity(
+            "products_search",
+            "catalog",
+            EntitySettings::Search(SearchSettings::with_fields(fields)),
+        )
+        .entity(
+            "products_kv",
+            "cache",
+            EntitySettings::KeyValue(KeyValueSettings::default()),
+        )
+        .entity_timeout("products", Duration::from_millis(500))
+        .record("products", record)
+        .build()
+        .await
+        .unwrap();
+    router
+        .relational("products")
+        .unwrap()
+        .execute_script(
+            "CREATE TABLE IF NOT EXISTS products (id TEXT PRIMARY KEY, name TEXT NOT NULL, \
+             category TEXT, price REAL, stock INTEGER)",
+        )
+        .await
+        .unwrap();
+    Setup {
+        router,
+        faults,
+        _dir: dir,
+    }
+}
+
+/// A product row's fields.
+pub fn product(name: &str, price: f64, stock: i64) -> serde_json::Value {
+    json!({ "name": name, "category": "tools", "price": price, "stock": stock })
+}
