@@ -3,7 +3,8 @@
 //! touched). Reads warm the cache; the test kills the Redis server: reads keep answering,
 //! correctly, from PostgreSQL, and the Redis store's breaker opens. The test restarts Redis on
 //! the same port: after the breaker's open period a probe closes it and reads hit the cache
-//! again.
+//! again. The breaker's state is followed on `polyroute_breaker_state`, the gauge `/metrics`
+//! exports, as well as on the router.
 //!
 //! Needs `POLYROUTE_TEST_POSTGRES_URL` and `redis-server` on the `PATH`; reported as ignored
 //! without the URL, and failing without either when `POLYROUTE_REQUIRE_SERVICES=1`.
@@ -81,9 +82,13 @@ mod redis_outage {
             })
     }
 
-    /// The cache counters of `products` since the last look.
+    /// The cache counters of `products` since the last look; and, for the Redis store, the
+    /// `polyroute_breaker_state` gauge as last set and the `polyroute_breaker_transitions_total`
+    /// counts so far (what `/metrics` shows). A snapshot zeroes what it reads.
     struct Counts {
         snapshotter: Snapshotter,
+        breaker_gauge: std::sync::Mutex<Option<f64>>,
+        transitions: std::sync::Mutex<std::collections::BTreeMap<String, u64>>,
     }
 
     impl Counts {
@@ -91,6 +96,31 @@ mod redis_outage {
             let mut out = std::collections::BTreeMap::new();
             for (key, _, _, value) in self.snapshotter.snapshot().into_vec() {
                 let key = key.key();
+                if key.name() == "polyroute_breaker_state"
+                    && key
+                        .labels()
+                        .any(|label| label.key() == "store" && label.value() == "redis_cache")
+                {
+                    if let DebugValue::Gauge(state) = value {
+                        *self.breaker_gauge.lock().unwrap() = Some(state.into_inner());
+                    }
+                    continue;
+                }
+                if key.name() == "polyroute_breaker_transitions_total"
+                    && key
+                        .labels()
+                        .any(|label| label.key() == "store" && label.value() == "redis_cache")
+                {
+                    let to = key
+                        .labels()
+                        .find(|label| label.key() == "to")
+                        .map(|label| label.value().to_owned())
+                        .unwrap_or_default();
+                    if let DebugValue::Counter(n) = value {
+                        *self.transitions.lock().unwrap().entry(to).or_default() += n;
+                    }
+                    continue;
+                }
                 if key.name() != "polyroute_cache_requests_total" {
                     continue;
                 }
@@ -127,6 +157,8 @@ mod redis_outage {
         let recorder = DebuggingRecorder::new();
         let counts = Counts {
             snapshotter: recorder.snapshotter(),
+            breaker_gauge: std::sync::Mutex::new(None),
+            transitions: std::sync::Mutex::new(std::collections::BTreeMap::new()),
         };
         recorder.install().unwrap();
 
@@ -222,6 +254,15 @@ breaker = {{ failures = 3, open_for = "200ms" }}
             "{outage:?}"
         );
         assert_eq!(outage.get("hit"), None, "{outage:?}");
+        assert_eq!(
+            *counts.breaker_gauge.lock().unwrap(),
+            Some(2.0),
+            "polyroute_breaker_state{{store=\"redis_cache\"}} shows the breaker open"
+        );
+        let opened = counts.transitions.lock().unwrap().get("open").copied();
+        assert!(opened >= Some(1), "transitions: {:?}", counts.transitions);
+        let closed = counts.transitions.lock().unwrap().get("closed").copied();
+        assert_eq!(closed.unwrap_or(0), 0, "not closed yet");
 
         // Redis comes back on the same port: after the open period a read probes it, the
         // breaker closes and reads hit the cache again.
@@ -243,6 +284,12 @@ breaker = {{ failures = 3, open_for = "200ms" }}
         read_all().await;
         let after = counts.take();
         assert_eq!(after.get("hit"), Some(&10), "{after:?}");
+        let closed = counts.transitions.lock().unwrap().get("closed").copied();
+        assert!(
+            closed >= Some(1),
+            "polyroute_breaker_transitions_total{{store=\"redis_cache\",to=\"closed\"}}: {:?}",
+            counts.transitions
+        );
         assert_eq!(products.get("p3").await.unwrap().unwrap()["on_sale"], true);
 
         router
