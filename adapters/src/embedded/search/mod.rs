@@ -288,6 +288,11 @@ impl EntityIndex {
             Some(dir) => open_dir(&dir.join("index"), &fields, &options.name)?,
         };
         let writer = acquire_writer(&index, options.memory_budget, &options.name)?;
+        if options.dir.is_some() {
+            // A process killed mid-commit leaves segment files its meta never listed; the next
+            // commit may want the same file names, so clear them before replaying the log.
+            writer.garbage_collect_files().wait().map_err(map_error)?;
+        }
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
