@@ -98,22 +98,7 @@ pub async fn run(args: &CheckArgs) -> ExitCode {
 
     for (name, entity) in config.entities() {
         if connected(&rows, &entity.store) {
-            builder = builder.entity(name, &entity.store, entity.settings.clone());
-            if let Some(timeout) = entity.timeout {
-                builder = builder.entity_timeout(name, timeout);
-            }
-            if let Some(cache) = &entity.cache {
-                builder = builder.entity_cache(name, cache.clone());
-            }
-            if let Some(hedge) = &entity.hedge {
-                builder = builder.entity_hedge(name, hedge.clone());
-            }
-            for (op, timeout) in &entity.timeouts {
-                builder = builder.entity_op_timeout(name, op, *timeout);
-            }
-            if let Some(record) = &entity.record {
-                builder = builder.record(name, record.clone());
-            }
+            builder = builder.entity_config(name, entity);
         }
     }
     let mut entity_errors: Vec<(String, String)> = Vec::new();

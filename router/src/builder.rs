@@ -18,8 +18,8 @@ use crate::cache::{namespace, CachePolicy, ReadThrough};
 use crate::call::{CallContext, Hedge, OpPolicy};
 use crate::config::{
     cache_problems, hedge_problems, join, listing, record_problems, registry_problems,
-    timeout_problems, BackendOptions, Config, ConfigError, ConfigProblem, Declared, ProblemKind,
-    RecordSettings, DEFAULT_TIMEOUT,
+    timeout_problems, BackendOptions, Config, ConfigError, ConfigProblem, Declared, EntityConfig,
+    ProblemKind, RecordSettings, DEFAULT_TIMEOUT,
 };
 use crate::error::{RouterError, StartupFailure};
 use crate::layers::hedge::HedgePolicy;
@@ -136,22 +136,7 @@ impl RouterBuilder {
             ));
         }
         for (name, entity) in config.entities() {
-            builder = builder.entity(name, &entity.store, entity.settings.clone());
-            if let Some(timeout) = entity.timeout {
-                builder = builder.entity_timeout(name, timeout);
-            }
-            if let Some(cache) = &entity.cache {
-                builder = builder.entity_cache(name, cache.clone());
-            }
-            if let Some(hedge) = &entity.hedge {
-                builder = builder.entity_hedge(name, hedge.clone());
-            }
-            for (op, timeout) in &entity.timeouts {
-                builder = builder.entity_op_timeout(name, op, *timeout);
-            }
-            if let Some(record) = &entity.record {
-                builder = builder.record(name, record.clone());
-            }
+            builder = builder.entity_config(name, entity);
         }
         builder
     }
@@ -194,6 +179,28 @@ impl RouterBuilder {
             store: store.into(),
             settings,
         });
+        self
+    }
+
+    /// Routes entity `name` as its `[entities.NAME]` table says: its store and settings, and
+    /// its deadlines, cache, hedge and record routes when it has them.
+    pub fn entity_config(mut self, name: &str, entity: &EntityConfig) -> Self {
+        self = self.entity(name, &entity.store, entity.settings.clone());
+        if let Some(timeout) = entity.timeout {
+            self = self.entity_timeout(name, timeout);
+        }
+        if let Some(cache) = &entity.cache {
+            self = self.entity_cache(name, cache.clone());
+        }
+        if let Some(hedge) = &entity.hedge {
+            self = self.entity_hedge(name, hedge.clone());
+        }
+        for (op, timeout) in &entity.timeouts {
+            self = self.entity_op_timeout(name, op, *timeout);
+        }
+        if let Some(record) = &entity.record {
+            self = self.record(name, record.clone());
+        }
         self
     }
 
