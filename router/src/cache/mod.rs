@@ -27,3 +27,21 @@ pub use read_through::ReadThrough;
 pub(crate) fn namespace(entity: &str) -> String {
     format!("cache_{entity}")
 }
+
+/// Drops `keys` from `cache`, if the entity has one, after a write to its system of record,
+/// whatever the write's outcome (a write that timed out may still have landed). A cache that
+/// cannot be reached is logged, not reported: the write is what the caller asked about, and
+/// the entries expire on their own.
+pub(crate) async fn invalidate_written<'k>(
+    cache: Option<&ReadThrough>,
+    keys: impl IntoIterator<Item = &'k str>,
+) {
+    let Some(cache) = cache else {
+        return;
+    };
+    for key in keys {
+        if let Err(err) = cache.invalidate(key).await {
+            tracing::warn!(entity = cache.entity(), error = %err, "cache invalidation failed");
+        }
+    }
+}

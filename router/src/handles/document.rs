@@ -9,7 +9,7 @@ use polyroute_adapters::kinds::document::{
 use polyroute_adapters::{Result, StoreError};
 use serde_json::Value as Json;
 
-use crate::cache::ReadThrough;
+use crate::cache::{invalidate_written, ReadThrough};
 use crate::call::CallContext;
 
 /// A document entity: JSON objects by id, found by filters on their fields. With a `cache`,
@@ -62,7 +62,7 @@ impl Documents {
     pub async fn put(&self, id: &str, document: Json) -> Result<()> {
         let document = object(document)?;
         let written = self.context.call("put", self.store.put(id, document)).await;
-        self.invalidate(id).await;
+        invalidate_written(self.cache.as_ref(), [id]).await;
         written
     }
 
@@ -73,7 +73,7 @@ impl Documents {
             .context
             .call("insert", self.store.insert(id, document))
             .await;
-        self.invalidate(id).await;
+        invalidate_written(self.cache.as_ref(), [id]).await;
         written
     }
 
@@ -103,19 +103,8 @@ impl Documents {
             .context
             .call_idempotent("delete", || self.store.delete(id))
             .await;
-        self.invalidate(id).await;
+        invalidate_written(self.cache.as_ref(), [id]).await;
         deleted
-    }
-
-    /// Drops `id` from the cache, if the entity has one, after a write (whatever its outcome:
-    /// a write that timed out may still have landed). A cache that cannot be reached is
-    /// logged, not reported; its entries expire on their own.
-    async fn invalidate(&self, id: &str) {
-        if let Some(cache) = &self.cache {
-            if let Err(err) = cache.invalidate(id).await {
-                tracing::warn!(entity = cache.entity(), error = %err, "cache invalidation failed");
-            }
-        }
     }
 
     /// The documents matching `query`, sorted and limited as it says.

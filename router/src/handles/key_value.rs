@@ -9,7 +9,7 @@ use polyroute_adapters::kinds::key_value::{
 };
 use polyroute_adapters::Result;
 
-use crate::cache::ReadThrough;
+use crate::cache::{invalidate_written, ReadThrough};
 use crate::call::CallContext;
 
 /// A key-value entity: keys to byte values, with the entity's default TTL applied to writes
@@ -90,9 +90,7 @@ impl KeyValue {
             .context
             .call_idempotent("set", || self.store.set(key, value.clone(), options))
             .await;
-        if self.cache.is_some() {
-            self.invalidate([key]).await;
-        }
+        invalidate_written(self.cache.as_ref(), [key]).await;
         written.map(drop)
     }
 
@@ -116,7 +114,7 @@ impl KeyValue {
                 .call("set", self.store.set(key, value, options))
                 .await
         };
-        self.invalidate([key]).await;
+        invalidate_written(self.cache.as_ref(), [key]).await;
         written
     }
 
@@ -131,9 +129,7 @@ impl KeyValue {
             .context
             .call("set", self.store.set(key, value.into(), options))
             .await;
-        if self.cache.is_some() {
-            self.invalidate([key]).await;
-        }
+        invalidate_written(self.cache.as_ref(), [key]).await;
         written
     }
 
@@ -143,7 +139,7 @@ impl KeyValue {
             .context
             .call_idempotent("delete", || self.store.delete(key))
             .await;
-        self.invalidate([key]).await;
+        invalidate_written(self.cache.as_ref(), [key]).await;
         deleted
     }
 
@@ -190,7 +186,7 @@ impl KeyValue {
             .context
             .call("set_many", self.store.set_many(entries, ttl))
             .await;
-        self.invalidate(keys.iter().map(String::as_str)).await;
+        invalidate_written(self.cache.as_ref(), keys.iter().map(String::as_str)).await;
         written
     }
 
@@ -200,22 +196,7 @@ impl KeyValue {
             .context
             .call("increment", self.store.increment(key, delta))
             .await;
-        self.invalidate([key]).await;
+        invalidate_written(self.cache.as_ref(), [key]).await;
         counted
-    }
-
-    /// Drops `keys` from the cache, if the entity has one, after a write (whatever its
-    /// outcome: a write that timed out may still have landed). A cache that cannot be reached
-    /// is logged, not reported: the write itself is what the caller asked about, and the
-    /// entries expire on their own.
-    async fn invalidate<'k>(&self, keys: impl IntoIterator<Item = &'k str>) {
-        let Some(cache) = &self.cache else {
-            return;
-        };
-        for key in keys {
-            if let Err(err) = cache.invalidate(key).await {
-                tracing::warn!(entity = cache.entity(), error = %err, "cache invalidation failed");
-            }
-        }
     }
 }
