@@ -12,6 +12,8 @@
 
 #[path = "common/hooked.rs"]
 mod hooked;
+#[path = "common/products.rs"]
+mod products;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::OpenOptions;
@@ -22,15 +24,9 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hooked::{Hook, Hooked};
-use polyroute::kinds::document::DocumentSettings;
-use polyroute::kinds::relational::RelationalSettings;
-use polyroute::kinds::search::{
-    SearchField, SearchFieldKind, SearchFilter, SearchQuery, SearchSettings,
-};
+use polyroute::kinds::search::{SearchFieldKind, SearchFilter, SearchQuery};
 use polyroute::registry::{self, ConnectContext};
-use polyroute::{
-    EntitySettings, Propagation, RecordRoutes, RecordSettings, Router, StoreKind, Value,
-};
+use polyroute::{Propagation, Router, StoreKind, Value};
 use serde_json::json;
 
 const ROLE: &str = "POLYROUTE_CRASH_ROLE";
@@ -109,54 +105,26 @@ async fn router(dir: &Path) -> Router {
     )
     .await
     .unwrap();
-    let mut record = RecordSettings::new("products", "id");
-    record.routes = RecordRoutes {
-        get: Some("products_docs".into()),
-        search: Some("products_search".into()),
-    };
     let mut propagation = Propagation::to(TARGETS.iter().map(|t| (*t).to_owned()).collect());
     propagation.lease = Duration::from_millis(200);
     propagation.poll_interval = Duration::from_millis(5);
     propagation.batch = 8;
     propagation.backoff = Duration::from_millis(2);
-    record.propagate = Some(propagation);
-    let fields = vec![
-        SearchField {
-            name: "name".into(),
-            kind: SearchFieldKind::Text,
-        },
-        SearchField {
-            name: "price".into(),
-            kind: SearchFieldKind::Float,
-        },
-        SearchField {
-            name: "stock".into(),
-            kind: SearchFieldKind::Integer,
-        },
-    ];
-    let router = Router::builder()
-        .store("main", main)
-        .store("docs", Hooked::wrap(docs, journal.clone()))
-        .store("catalog", Hooked::wrap(search, journal))
-        .entity(
-            "products",
-            "main",
-            EntitySettings::Relational(RelationalSettings::default()),
-        )
-        .entity(
-            "products_docs",
-            "docs",
-            EntitySettings::Document(DocumentSettings::default()),
-        )
-        .entity(
-            "products_search",
-            "catalog",
-            EntitySettings::Search(SearchSettings::with_fields(fields)),
-        )
-        .record("products", record)
-        .build()
-        .await
-        .unwrap();
+    let fields = products::search_fields(&[
+        ("name", SearchFieldKind::Text),
+        ("price", SearchFieldKind::Float),
+        ("stock", SearchFieldKind::Integer),
+    ]);
+    let router = products::builder(
+        main,
+        Hooked::wrap(docs, journal.clone()),
+        Hooked::wrap(search, journal),
+        fields,
+        products::record(propagation),
+    )
+    .build()
+    .await
+    .unwrap();
     router
         .relational("products")
         .unwrap()

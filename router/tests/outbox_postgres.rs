@@ -5,17 +5,15 @@
 // The helpers here fail the test the way `#[test]` functions do: by panicking.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "common/products.rs"]
+mod products;
+
 use std::time::{Duration, Instant};
 
-use polyroute::kinds::document::DocumentSettings;
 use polyroute::kinds::relational::RelationalSettings;
-use polyroute::kinds::search::{
-    SearchField, SearchFieldKind, SearchFilter, SearchQuery, SearchSettings,
-};
+use polyroute::kinds::search::{SearchFieldKind, SearchFilter, SearchQuery};
 use polyroute::registry::{self, ConnectContext};
-use polyroute::{
-    EntitySettings, Propagation, RecordRoutes, RecordSettings, Router, StoreKind, Value,
-};
+use polyroute::{EntitySettings, Propagation, StoreKind, Value};
 use serde_json::json;
 
 fn base_url() -> String {
@@ -71,52 +69,21 @@ async fn the_relay_recovers_from_killed_connections_without_loss() {
         .await
         .unwrap();
 
-    let mut record = RecordSettings::new("products", "id");
-    record.routes = RecordRoutes {
-        get: Some("products_docs".into()),
-        search: Some("products_search".into()),
-    };
     let mut propagation = Propagation::to(vec!["products_docs".into(), "products_search".into()]);
     propagation.poll_interval = Duration::from_millis(10);
     propagation.batch = 5;
     propagation.backoff = Duration::from_millis(5);
-    record.propagate = Some(propagation);
-    let fields = vec![
-        SearchField {
-            name: "name".into(),
-            kind: SearchFieldKind::Text,
-        },
-        SearchField {
-            name: "stock".into(),
-            kind: SearchFieldKind::Integer,
-        },
-    ];
-    let router = Router::builder()
-        .store("main", main)
+    let fields = products::search_fields(&[
+        ("name", SearchFieldKind::Text),
+        ("stock", SearchFieldKind::Integer),
+    ]);
+    let router = products::builder(main, docs, search, fields, products::record(propagation))
         .store("killer", killer)
-        .store("docs", docs)
-        .store("catalog", search)
-        .entity(
-            "products",
-            "main",
-            EntitySettings::Relational(RelationalSettings::default()),
-        )
         .entity(
             "admin",
             "killer",
             EntitySettings::Relational(RelationalSettings::default()),
         )
-        .entity(
-            "products_docs",
-            "docs",
-            EntitySettings::Document(DocumentSettings::default()),
-        )
-        .entity(
-            "products_search",
-            "catalog",
-            EntitySettings::Search(SearchSettings::with_fields(fields)),
-        )
-        .record("products", record)
         .build()
         .await
         .unwrap();

@@ -7,6 +7,8 @@
 
 #[path = "../common/hooked.rs"]
 mod hooked;
+#[path = "../common/products.rs"]
+mod products;
 
 mod config;
 mod delivery;

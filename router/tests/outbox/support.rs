@@ -5,19 +5,17 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use polyroute::kinds::document::DocumentSettings;
 use polyroute::kinds::key_value::KeyValueSettings;
-use polyroute::kinds::relational::RelationalSettings;
-use polyroute::kinds::search::{SearchField, SearchFieldKind, SearchSettings};
+use polyroute::kinds::search::SearchFieldKind;
 use polyroute::registry::{self, ConnectContext};
 use polyroute::{
-    EntitySettings, Propagation, RecordRoutes, RecordSettings, Result, Router, StoreError,
-    StoreKind,
+    EntitySettings, Propagation, RecordSettings, Result, Router, StoreError, StoreKind,
 };
 use serde_json::json;
 use tempfile::TempDir;
 
 use crate::hooked::{Hook, Hooked};
+use crate::products;
 
 /// Fails chosen writes, and counts the writes that succeeded per (entity, key).
 #[derive(Debug, Default)]
@@ -112,18 +110,13 @@ async fn connect(
 
 /// The record settings the tests use; `adjust` changes them.
 pub fn record(read_your_writes: bool) -> RecordSettings {
-    let mut record = RecordSettings::new("products", "id");
-    record.routes = RecordRoutes {
-        get: Some("products_docs".into()),
-        search: Some("products_search".into()),
-    };
     let mut propagation = Propagation::to(TARGETS.iter().map(|t| (*t).to_owned()).collect());
     propagation.backoff = Duration::from_millis(1);
     propagation.attempts = 3;
     propagation.poll_interval = Duration::from_millis(10);
     propagation.batch = 4;
     propagation.lease = Duration::from_millis(300);
-    record.propagate = Some(propagation);
+    let mut record = products::record(propagation);
     record.read_your_writes = read_your_writes;
     record
 }
@@ -142,51 +135,20 @@ pub async fn setup(record: RecordSettings) -> Setup {
     let docs = connect(StoreKind::Document, json!({}), &faults).await;
     let catalog = connect(StoreKind::Search, json!({}), &faults).await;
     let cache = connect(StoreKind::KeyValue, json!({}), &faults).await;
-    let fields = vec![
-        SearchField {
-            name: "name".into(),
-            kind: SearchFieldKind::Text,
-        },
-        SearchField {
-            name: "category".into(),
-            kind: SearchFieldKind::Keyword,
-        },
-        SearchField {
-            name: "price".into(),
-            kind: SearchFieldKind::Float,
-        },
-        SearchField {
-            name: "stock".into(),
-            kind: SearchFieldKind::Integer,
-        },
-    ];
-    let router = Router::builder()
-        .store("main", main)
-        .store("docs", docs)
-        .store("catalog", catalog)
+    let fields = products::search_fields(&[
+        ("name", SearchFieldKind::Text),
+        ("category", SearchFieldKind::Keyword),
+        ("price", SearchFieldKind::Float),
+        ("stock", SearchFieldKind::Integer),
+    ]);
+    let router = products::builder(main, docs, catalog, fields, record)
         .store("cache", cache)
-        .entity(
-            "products",
-            "main",
-            EntitySettings::Relational(RelationalSettings::default()),
-        )
-        .entity(
-            "products_docs",
-            "docs",
-            EntitySettings::Document(DocumentSettings::default()),
-        )
-        .entity(
-            "products_search",
-            "catalog",
-            EntitySettings::Search(SearchSettings::with_fields(fields)),
-        )
         .entity(
             "products_kv",
             "cache",
             EntitySettings::KeyValue(KeyValueSettings::default()),
         )
         .entity_timeout("products", Duration::from_millis(500))
-        .record("products", record)
         .build()
         .await
         .unwrap();
