@@ -7,8 +7,10 @@
 //! once here, for every kind.
 //!
 //! The common case is kept cheap: the first attempt is polled directly, and the retry loop is
-//! entered only when it fails with an error worth retrying; metric handles are resolved once
-//! per operation, and no clock is read for them unless a recorder is installed.
+//! entered only when it fails with an error worth retrying; the breaker's closed path is a
+//! load on admission and one on the outcome; metric handles are resolved once per operation,
+//! and without a recorder installed when the router was built, nothing is recorded and no
+//! clock read for it.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -187,7 +189,7 @@ impl CallContext {
                 let in_flight = target.metrics.in_flight();
                 let outcome = self.attempt(op, operation).await;
                 drop(in_flight);
-                target.layers.leave(entered, &outcome);
+                entered.leave(&outcome);
                 outcome
             }
             Err(refused) => Err(refused),
@@ -237,7 +239,7 @@ impl CallContext {
                     }
                 };
                 drop(in_flight);
-                target.layers.leave(entered, &outcome);
+                entered.leave(&outcome);
                 outcome
             }
             Err(refused) => Err(refused),
@@ -283,6 +285,7 @@ impl CallContext {
     /// The deadline counts from the first time the operation has to wait: a call that an
     /// in-process store answers on its first poll never arms a timer (arming one costs more
     /// than such a call), and a timer could not have interrupted that poll anyway.
+    #[inline]
     fn attempt<T, F>(&self, op: &'static str, operation: F) -> Call<F>
     where
         F: Future<Output = Result<T>>,
@@ -309,7 +312,11 @@ impl CallContext {
 }
 
 impl Target {
+    #[inline]
     fn timeout_for(&self, op: &str) -> Duration {
+        if self.ops.timeouts.is_empty() {
+            return self.timeout;
+        }
         self.ops
             .timeouts
             .iter()
@@ -317,6 +324,7 @@ impl Target {
             .map_or(self.timeout, |(_, timeout)| *timeout)
     }
 
+    #[inline]
     fn hedge_for(&self, op: &str) -> Option<Duration> {
         let hedge = self.ops.hedge.as_ref()?;
         hedge.ops.contains(&op).then_some(hedge.after)
@@ -352,6 +360,7 @@ where
 {
     type Output = Result<T>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let _entered = this.span.as_ref().map(Span::enter);
@@ -380,6 +389,38 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::layers::breaker::{BreakerPolicy, BreakerState};
+    use crate::layers::LayerPolicy;
+
+    #[tokio::test]
+    async fn a_cancelled_probe_does_not_keep_the_breaker_half_open() {
+        let policy = LayerPolicy {
+            retry: None,
+            breaker: Some(BreakerPolicy {
+                failures: 1,
+                open_for: Duration::from_millis(20),
+            }),
+            max_in_flight: None,
+        };
+        let context = CallContext::for_store("s", StoreKind::KeyValue, Duration::from_secs(5))
+            .with_layers(Arc::new(StoreLayers::new("s", &policy)));
+        let down = context
+            .call("op", async {
+                Err::<(), _>(StoreError::unavailable("down"))
+            })
+            .await;
+        assert!(down.is_err());
+        assert_eq!(context.layers().breaker_state(), Some(BreakerState::Open));
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        // The probe is let through, then dropped before the store answers.
+        let probe = context.call("op", std::future::pending::<Result<()>>());
+        assert!(tokio::time::timeout(Duration::from_millis(5), probe)
+            .await
+            .is_err());
+        // The next call is the new probe, and its success closes the breaker.
+        context.call("op", async { Ok(()) }).await.unwrap();
+        assert_eq!(context.layers().breaker_state(), Some(BreakerState::Closed));
+    }
 
     #[tokio::test]
     async fn passes_results_through() {

@@ -118,12 +118,17 @@ impl Breaker {
 
     /// Lets a call through, or refuses it while the breaker is open or its probe is out.
     /// `now` is read only when the breaker is not closed.
+    #[inline]
     pub fn admit(&self, now: impl FnOnce() -> Instant) -> Result<Admission, StoreError> {
         if !self.tripped.load(Ordering::Acquire) {
             return Ok(Admission { probe: false });
         }
+        self.admit_tripped(now())
+    }
+
+    #[cold]
+    fn admit_tripped(&self, now: Instant) -> Result<Admission, StoreError> {
         let mut state = self.lock();
-        let now = now();
         match &*state {
             State::Closed => Ok(Admission { probe: false }),
             State::Open { until } if now >= *until => {
@@ -148,6 +153,7 @@ impl Breaker {
 
     /// Records how an admitted call went: `Ok`, or the error it failed with. `now` is read
     /// only when the outcome changes the state.
+    #[inline]
     pub fn record(
         &self,
         admission: Admission,
@@ -155,6 +161,18 @@ impl Breaker {
         now: impl FnOnce() -> Instant,
     ) {
         let failed = matches!(outcome, Err(err) if err.is_retryable());
+        if !failed && !admission.probe {
+            if self.failures.load(Ordering::Relaxed) != 0 {
+                self.failures.store(0, Ordering::Relaxed);
+            }
+            return;
+        }
+        self.record_slow(admission, failed, now);
+    }
+
+    /// A probe's outcome, or a failure.
+    #[cold]
+    fn record_slow(&self, admission: Admission, failed: bool, now: impl FnOnce() -> Instant) {
         if admission.probe {
             let mut state = self.lock();
             if failed {
@@ -168,12 +186,6 @@ impl Breaker {
             }
             return;
         }
-        if !failed {
-            if self.failures.load(Ordering::Relaxed) != 0 {
-                self.failures.store(0, Ordering::Relaxed);
-            }
-            return;
-        }
         let failures = self.failures.fetch_add(1, Ordering::Relaxed) + 1;
         if failures >= self.policy.failures {
             let mut state = self.lock();
@@ -182,6 +194,23 @@ impl Breaker {
                 *state = self.open(now());
                 self.failures.store(0, Ordering::Relaxed);
             }
+        }
+    }
+
+    /// Forgets a call that was admitted but will never report (it was dropped before it
+    /// ended). Only a probe matters: the breaker goes back to open with its wait over, so the
+    /// next call is let through as a new probe rather than every call being refused for a
+    /// probe that is no longer out.
+    pub fn abandon(&self, admission: Admission) {
+        if !admission.probe {
+            return;
+        }
+        let mut state = self.lock();
+        if matches!(*state, State::HalfOpen) {
+            *state = State::Open {
+                until: Instant::now(),
+            };
+            self.metrics.to(BreakerState::Open);
         }
     }
 
@@ -223,6 +252,21 @@ mod tests {
     fn fail(breaker: &Breaker, now: Instant) {
         let admission = breaker.admit(|| now).unwrap();
         breaker.record(admission, Err(&down()), || now);
+    }
+
+    #[test]
+    fn an_abandoned_probe_lets_the_next_call_probe() {
+        let (b, t0) = (breaker(), Instant::now());
+        for _ in 0..3 {
+            fail(&b, t0);
+        }
+        let later = t0 + Duration::from_secs(11);
+        let probe = b.admit(|| later).unwrap();
+        assert!(b.admit(|| later).is_err(), "one probe at a time");
+        b.abandon(probe);
+        let next = b.admit(|| later).unwrap();
+        b.record(next, Ok(()), || later);
+        assert_eq!(b.state(later), BreakerState::Closed);
     }
 
     #[test]

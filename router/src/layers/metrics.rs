@@ -29,7 +29,7 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 use ::metrics::{counter, gauge, histogram, Counter, Gauge, Histogram, Unit};
-use polyroute_adapters::{ErrorKind, Result};
+use polyroute_adapters::{ErrorKind, Result, StoreError};
 
 use super::breaker::BreakerState;
 
@@ -111,6 +111,9 @@ fn recording() -> bool {
 /// The metrics of the calls of one call context (an entity, or a store itself).
 #[derive(Debug)]
 pub(crate) struct CallMetrics {
+    /// Whether a recorder was current when the context was made: without one, calls skip
+    /// the metrics entirely rather than resolving handles that would record nothing.
+    recording: bool,
     entity: String,
     store: String,
     kind: &'static str,
@@ -122,6 +125,7 @@ impl CallMetrics {
     /// The metrics of calls on `entity` (or [`NO_ENTITY`]) of `store`, of kind `kind`.
     pub(crate) fn new(entity: &str, store: &str, kind: &'static str) -> Self {
         CallMetrics {
+            recording: recording(),
             in_flight: gauge!(IN_FLIGHT, "store" => store.to_owned()),
             entity: entity.to_owned(),
             store: store.to_owned(),
@@ -131,7 +135,15 @@ impl CallMetrics {
     }
 
     /// The handles of operation `op`, resolved on its first call.
+    #[inline]
     pub(crate) fn op(&self, op: &'static str) -> Op<'_> {
+        if !self.recording {
+            return Op::Off;
+        }
+        self.recorded_op(op)
+    }
+
+    fn recorded_op(&self, op: &'static str) -> Op<'_> {
         match self.ops.get_or_init(op, |op| self.resolve(op)) {
             Some(metrics) => Op::Kept(metrics),
             None => Op::Fresh(Box::new(self.resolve(op))),
@@ -139,9 +151,13 @@ impl CallMetrics {
     }
 
     /// Counts a call in flight until the guard drops (however the call ends, dropped included).
-    pub(crate) fn in_flight(&self) -> InFlight<'_> {
+    #[inline]
+    pub(crate) fn in_flight(&self) -> Option<InFlight<'_>> {
+        if !self.recording {
+            return None;
+        }
         self.in_flight.increment(1.0);
-        InFlight(&self.in_flight)
+        Some(InFlight(&self.in_flight))
     }
 
     fn resolve(&self, op: &'static str) -> OpMetrics {
@@ -183,13 +199,11 @@ pub(crate) struct OpMetrics {
 }
 
 impl OpMetrics {
-    /// Marks a call's start: the time, when a recorder wants durations.
-    pub(crate) fn start(&self) -> Option<Instant> {
+    fn start(&self) -> Option<Instant> {
         self.timed.then(Instant::now)
     }
 
-    /// Records a call's final outcome, `started` being what [`OpMetrics::start`] gave.
-    pub(crate) fn finish<T>(&self, started: Option<Instant>, outcome: &Result<T>) {
+    fn finish(&self, started: Option<Instant>, outcome: std::result::Result<(), &StoreError>) {
         self.calls.increment(1);
         if let Some(started) = started {
             self.duration.record(started.elapsed().as_secs_f64());
@@ -219,22 +233,37 @@ impl OpMetrics {
     }
 }
 
-/// An operation's handles: kept in the context, or resolved for this call alone.
+/// An operation's handles: none, kept in the context, or resolved for this call alone.
 #[derive(Debug)]
 pub(crate) enum Op<'a> {
+    /// No recorder: nothing is recorded, and no clock read.
+    Off,
     /// Kept in the context.
     Kept(&'a OpMetrics),
     /// Resolved for this call (the context keeps no more operations).
     Fresh(Box<OpMetrics>),
 }
 
-impl std::ops::Deref for Op<'_> {
-    type Target = OpMetrics;
-
-    fn deref(&self) -> &OpMetrics {
+impl Op<'_> {
+    fn metrics(&self) -> Option<&OpMetrics> {
         match self {
-            Op::Kept(metrics) => metrics,
-            Op::Fresh(metrics) => metrics,
+            Op::Off => None,
+            Op::Kept(metrics) => Some(metrics),
+            Op::Fresh(metrics) => Some(metrics),
+        }
+    }
+
+    /// Marks a call's start: the time, when a recorder wants durations.
+    #[inline]
+    pub(crate) fn start(&self) -> Option<Instant> {
+        self.metrics().and_then(OpMetrics::start)
+    }
+
+    /// Records a call's final outcome, `started` being what [`Op::start`] gave.
+    #[inline]
+    pub(crate) fn finish<T>(&self, started: Option<Instant>, outcome: &Result<T>) {
+        if let Some(metrics) = self.metrics() {
+            metrics.finish(started, outcome.as_ref().map(drop));
         }
     }
 }

@@ -98,6 +98,7 @@ impl RetryBudget {
     }
 
     /// Records a call (a first attempt).
+    #[inline]
     pub fn deposit(&self) {
         if self.earned.load(Ordering::Relaxed) < MOST_EARNED {
             self.earned.fetch_add(self.ratio, Ordering::Relaxed);
@@ -185,6 +186,7 @@ impl Retry {
     }
 
     /// Records a call about to make its first attempt: calls earn the budget retries spend.
+    #[inline]
     pub(crate) fn deposit(&self) {
         self.budget.deposit();
     }

@@ -54,11 +54,35 @@ pub struct StoreLayers {
     retry: Option<Retry>,
 }
 
-/// What [`StoreLayers::enter`] holds for a call until it ends.
+/// What [`StoreLayers::enter`] holds for a call until it ends: its slot in the limit, and
+/// its admission by the breaker. Dropped without [`StoreLayers::leave`] (the call was
+/// cancelled), it frees the slot and tells the breaker the call will not report.
 #[derive(Debug)]
-pub(crate) struct Entered {
+pub(crate) struct Entered<'a> {
     _slot: Option<Slot>,
-    admission: Option<Admission>,
+    admission: Option<(&'a Breaker, Admission)>,
+}
+
+impl Entered<'_> {
+    /// Records the call's final outcome with the breaker and frees its slot.
+    #[inline]
+    pub(crate) fn leave<T>(mut self, outcome: &Result<T>) {
+        if let Some((breaker, admission)) = self.admission.take() {
+            let outcome: std::result::Result<(), &StoreError> = match outcome {
+                Ok(_) => Ok(()),
+                Err(err) => Err(err),
+            };
+            breaker.record(admission, outcome, Instant::now);
+        }
+    }
+}
+
+impl Drop for Entered<'_> {
+    fn drop(&mut self) {
+        if let Some((breaker, admission)) = self.admission.take() {
+            breaker.abandon(admission);
+        }
+    }
 }
 
 impl StoreLayers {
@@ -89,10 +113,11 @@ impl StoreLayers {
     }
 
     /// Passes the limit and the breaker, or refuses the call at once.
-    pub(crate) fn enter(&self) -> Result<Entered> {
+    #[inline(always)]
+    pub(crate) fn enter(&self) -> Result<Entered<'_>> {
         let slot = self.limit.as_ref().map(Limit::enter).transpose()?;
         let admission = match &self.breaker {
-            Some(breaker) => Some(breaker.admit(Instant::now)?),
+            Some(breaker) => Some((breaker, breaker.admit(Instant::now)?)),
             None => None,
         };
         Ok(Entered {
@@ -101,18 +126,8 @@ impl StoreLayers {
         })
     }
 
-    /// Records a call's final outcome with the breaker and frees its slot.
-    pub(crate) fn leave<T>(&self, entered: Entered, outcome: &Result<T>) {
-        if let (Some(breaker), Some(admission)) = (&self.breaker, entered.admission) {
-            let outcome: std::result::Result<(), &StoreError> = match outcome {
-                Ok(_) => Ok(()),
-                Err(err) => Err(err),
-            };
-            breaker.record(admission, outcome, Instant::now);
-        }
-    }
-
     /// The retry layer, if calls are retried.
+    #[inline]
     pub(crate) fn retry(&self) -> Option<&Retry> {
         self.retry.as_ref()
     }
