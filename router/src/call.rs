@@ -10,7 +10,8 @@
 //! entered only when it fails with an error worth retrying; the breaker's closed path is a
 //! load on admission and one on the outcome; metric handles are resolved once per operation,
 //! and without a recorder installed when the router was built, nothing is recorded and no
-//! clock read for it.
+//! clock read for it. A store that answers at once is asked that way by
+//! [`CallContext::try_now`]: the same layers around a synchronous answer, no future at all.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -248,6 +249,49 @@ impl CallContext {
         outcome
     }
 
+    /// Runs `op` at once, without a future, when the store can answer without waiting: `now`
+    /// asks it (`None`: it cannot), inside the same layers, span and metrics as any call.
+    /// `None` when the call has to go the asynchronous way instead: the store cannot answer
+    /// now, the read is hedged, or its answer is a failure worth retrying (the asynchronous
+    /// call then makes its attempts afresh, the failed answer uncounted).
+    #[inline]
+    pub fn try_now<T>(
+        &self,
+        op: &'static str,
+        now: impl FnOnce() -> Option<Result<T>>,
+    ) -> Option<Result<T>> {
+        let target = &*self.target;
+        if target.hedge_for(op).is_some() {
+            return None;
+        }
+        let metrics = target.metrics.op(op);
+        let started = metrics.start();
+        let entered = match target.layers.enter() {
+            Ok(entered) => entered,
+            Err(refused) => {
+                let refused = Err(refused);
+                metrics.finish(started, &refused);
+                return Some(refused);
+            }
+        };
+        let in_flight = target.metrics.in_flight();
+        // The answer is only looked at here, and moved once, out: an in-process read is
+        // cheap enough that copying its result around shows.
+        let answer = self.answer_now(op, now);
+        let outcome = answer.as_ref()?;
+        let retry = target.layers.retry();
+        if retry.is_some() && matches!(outcome, Err(err) if err.is_retryable()) {
+            return None;
+        }
+        if let Some(retry) = retry {
+            retry.deposit();
+        }
+        drop(in_flight);
+        entered.leave(outcome);
+        metrics.finish(started, outcome);
+        answer
+    }
+
     /// One hedged attempt: a second attempt is sent if the first has not answered after
     /// `after`, and the first success of the two is taken.
     async fn hedged<T, F, Fut>(
@@ -290,25 +334,58 @@ impl CallContext {
     where
         F: Future<Output = Result<T>>,
     {
-        let target = &*self.target;
-        // Only built when a subscriber wants debug spans: even a disabled span costs a few
-        // tens of nanoseconds to carry through a call answered from memory.
-        let span = tracing::level_enabled!(tracing::Level::DEBUG).then(|| {
-            tracing::debug_span!(
-                "polyroute.call",
-                entity = target.entity.as_deref().unwrap_or("-"),
-                store = %target.store,
-                kind = %target.kind,
-                op,
-            )
-        });
         Call {
             operation,
             deadline: None,
-            timeout: target.timeout_for(op),
-            span,
+            timeout: self.target.timeout_for(op),
+            span: self.span(op),
         }
     }
+
+    /// The store's answer to `op` from `now`, given at once and inside the call's span, or
+    /// `None` when the store cannot answer without waiting.
+    #[inline]
+    fn answer_now<T>(
+        &self,
+        op: &'static str,
+        now: impl FnOnce() -> Option<Result<T>>,
+    ) -> Option<Result<T>> {
+        let span = self.span(op);
+        let _entered = span.as_ref().map(Span::enter);
+        let answer = now();
+        if let Some(Err(err)) = &answer {
+            failed(err);
+        }
+        answer
+    }
+
+    /// The span of one attempt of `op`, when a subscriber wants debug spans: even a disabled
+    /// span costs a few tens of nanoseconds to carry through a call answered from memory.
+    #[inline]
+    fn span(&self, op: &'static str) -> Option<Span> {
+        if !tracing::level_enabled!(tracing::Level::DEBUG) {
+            return None;
+        }
+        Some(self.new_span(op))
+    }
+
+    #[cold]
+    fn new_span(&self, op: &'static str) -> Span {
+        let target = &*self.target;
+        tracing::debug_span!(
+            "polyroute.call",
+            entity = target.entity.as_deref().unwrap_or("-"),
+            store = %target.store,
+            kind = %target.kind,
+            op,
+        )
+    }
+}
+
+/// Traces an attempt's failure.
+#[cold]
+fn failed(err: &StoreError) {
+    tracing::debug!(error.kind = err.kind().as_str(), error = %err, "call failed");
 }
 
 impl Target {
@@ -366,7 +443,7 @@ where
         let _entered = this.span.as_ref().map(Span::enter);
         if let Poll::Ready(outcome) = this.operation.poll(cx) {
             if let Err(err) = &outcome {
-                tracing::debug!(error.kind = err.kind().as_str(), error = %err, "call failed");
+                failed(err);
             }
             return Poll::Ready(outcome);
         }
@@ -378,7 +455,7 @@ where
                 let err = StoreError::Timeout {
                     after: *this.timeout,
                 };
-                tracing::debug!(error.kind = err.kind().as_str(), error = %err, "call failed");
+                failed(&err);
                 Poll::Ready(Err(err))
             }
             Poll::Pending => Poll::Pending,

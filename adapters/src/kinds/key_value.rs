@@ -78,6 +78,22 @@ pub trait KeyValueStore: Send + Sync + fmt::Debug {
     /// The value under `key`, or `None` if it is absent or expired.
     async fn get(&self, key: &str) -> Result<Option<Bytes>>;
 
+    /// Whether [`KeyValueStore::get_now`] answers (an in-process store): callers ask it
+    /// first only then. Stores behind a socket keep this default.
+    fn answers_now(&self) -> bool {
+        false
+    }
+
+    /// What [`KeyValueStore::get`] would answer, given without waiting; `None` when the store
+    /// cannot answer now, and the caller should ask with `get`. Lets the hottest read skip
+    /// the future, and its allocation, that a call through the trait object costs: on a
+    /// store answering from memory that is a large part of the call. Stores whose
+    /// [`KeyValueStore::answers_now`] is true answer every call; others keep this default.
+    fn get_now(&self, key: &str) -> Option<Result<Option<Bytes>>> {
+        let _ = key;
+        None
+    }
+
     /// Writes `value` under `key`. Returns `false` when `options.condition` prevented the write.
     async fn set(&self, key: &str, value: Bytes, options: SetOptions) -> Result<bool>;
 

@@ -25,6 +25,7 @@ macro_rules! key_value_suite {
         key_value_suite!(@cases $factory; $attrs;
             get_missing_returns_none,
             set_then_get_round_trips,
+            get_now_agrees_with_get,
             delete_reports_whether_the_key_existed,
             set_overwrites_the_value,
             if_absent_writes_only_missing_keys,
@@ -175,6 +176,29 @@ pub async fn set_then_get_round_trips(f: Fixture<dyn KeyValueStore>) {
         .await
         .unwrap());
     assert_eq!(store.get("binary").await.unwrap(), Some(binary));
+}
+
+/// A store that answers at once answers as `get` does (present, absent and expired keys), and
+/// one that says it does answers every time.
+pub async fn get_now_agrees_with_get(f: Fixture<dyn KeyValueStore>) {
+    let store = f.store;
+    store
+        .set("now_present", bytes("here"), SetOptions::default())
+        .await
+        .unwrap();
+    if f.capabilities.ttl {
+        store
+            .set("now_expired", bytes("gone"), SetOptions::ttl(SHORT_TTL))
+            .await
+            .unwrap();
+        assert!(expires(&*store, "now_expired").await, "never expired");
+    }
+    for key in ["now_present", "now_absent", "now_expired"] {
+        match store.get_now(key) {
+            Some(now) => assert_eq!(now.unwrap(), store.get(key).await.unwrap(), "{key}"),
+            None => assert!(!store.answers_now(), "answers now, yet not for {key}"),
+        }
+    }
 }
 
 pub async fn delete_reports_whether_the_key_existed(f: Fixture<dyn KeyValueStore>) {

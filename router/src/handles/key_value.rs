@@ -1,9 +1,13 @@
 //! [`KeyValue`]: the handle of a key-value entity.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::future::BoxFuture;
 use polyroute_adapters::kinds::key_value::{
     KeyValueSettings, KeyValueStore, SetCondition, SetOptions,
 };
@@ -18,6 +22,8 @@ use crate::call::CallContext;
 #[derive(Clone, Debug)]
 pub struct KeyValue {
     store: Arc<dyn KeyValueStore>,
+    /// Whether the store answers reads at once (in process), so `get` asks it that way first.
+    answers_now: bool,
     settings: KeyValueSettings,
     context: CallContext,
     cache: Option<ReadThrough>,
@@ -30,6 +36,7 @@ impl KeyValue {
         context: CallContext,
     ) -> Self {
         KeyValue {
+            answers_now: store.answers_now(),
             store,
             settings,
             context,
@@ -60,7 +67,19 @@ impl KeyValue {
 
     /// The value under `key`, or `None` if absent or expired; through the cache when the
     /// entity has one.
-    pub async fn get(&self, key: &str) -> Result<Option<Bytes>> {
+    pub fn get<'a>(
+        &'a self,
+        key: &'a str,
+    ) -> impl Future<Output = Result<Option<Bytes>>> + Send + 'a {
+        Get {
+            handle: self,
+            key,
+            later: None,
+        }
+    }
+
+    /// [`KeyValue::get`] the asynchronous way: through the cache, or as a call to the store.
+    async fn get_later(&self, key: &str) -> Result<Option<Bytes>> {
         let Some(cache) = &self.cache else {
             return self
                 .context
@@ -198,5 +217,34 @@ impl KeyValue {
             .await;
         invalidate_written(self.cache.as_ref(), [key]).await;
         counted
+    }
+}
+
+/// The future of [`KeyValue::get`]. A store that answers at once is asked on the first poll,
+/// through the call path's layers but without a future of its own: on an in-process store
+/// that future, and the nesting of the asynchronous call path around it, would cost more than
+/// the read. Anything else (a cache, a store behind a socket, a read to hedge or retry) goes
+/// the asynchronous way, boxed, which costs nothing next to a round trip.
+struct Get<'a> {
+    handle: &'a KeyValue,
+    key: &'a str,
+    later: Option<BoxFuture<'a, Result<Option<Bytes>>>>,
+}
+
+impl Future for Get<'_> {
+    type Output = Result<Option<Bytes>>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let Get { handle, key, later } = &mut *self;
+        let (handle, key) = (*handle, *key);
+        if later.is_none() && handle.answers_now && handle.cache.is_none() {
+            if let Some(answer) = handle.context.try_now("get", || handle.store.get_now(key)) {
+                return Poll::Ready(answer);
+            }
+        }
+        later
+            .get_or_insert_with(|| Box::pin(handle.get_later(key)))
+            .as_mut()
+            .poll(cx)
     }
 }

@@ -16,8 +16,9 @@
 //! | [`BREAKER_TRANSITIONS_TOTAL`] | counter | `store`, `to` |
 //! | [`LIMIT_REJECTED_TOTAL`] | counter | `store` |
 //!
-//! `entity` is `-` for calls on a store itself (a ping); `error` is
-//! [`ErrorKind::as_str`] of the call's final error.
+//! `entity` is `-` for calls on a store itself (a ping); `op` is [`OTHER_OP`] for the
+//! operations past the first sixteen of one entity (handles never grow with what callers name
+//! their operations); `error` is [`ErrorKind::as_str`] of the call's final error.
 //!
 //! Handles are resolved once — per store when its layers are built, per (entity, operation)
 //! on the operation's first call — and kept, so a call costs a few atomic operations with a
@@ -55,9 +56,13 @@ pub const LIMIT_REJECTED_TOTAL: &str = "polyroute_limit_rejected_total";
 /// The `entity` label of calls on a store itself.
 pub const NO_ENTITY: &str = "-";
 
-/// Distinct operations a call context keeps resolved handles for (the most any kind has is
-/// well under this); past it, handles are resolved on each call, correct but slower.
+/// Distinct operations a call context keeps handles for (the most any kind has is well under
+/// this); further ones share the handles of [`OTHER_OP`].
 const OPS: usize = 16;
+
+/// The `op` label of the calls of operations past the first [`OPS`] on one context: the
+/// handles stay bounded whatever a caller names its operations.
+pub const OTHER_OP: &str = "other";
 
 /// Error kinds an operation keeps resolved counters for.
 const ERROR_KINDS: usize = 8;
@@ -119,6 +124,8 @@ pub(crate) struct CallMetrics {
     kind: &'static str,
     in_flight: Gauge,
     ops: Slots<&'static str, OpMetrics, OPS>,
+    /// The handles of operations past the first [`OPS`].
+    other: OnceLock<OpMetrics>,
 }
 
 impl CallMetrics {
@@ -131,22 +138,23 @@ impl CallMetrics {
             store: store.to_owned(),
             kind,
             ops: Slots::new(),
+            other: OnceLock::new(),
         }
     }
 
-    /// The handles of operation `op`, resolved on its first call.
+    /// The handles of operation `op`, resolved on its first call; none without a recorder.
     #[inline]
     pub(crate) fn op(&self, op: &'static str) -> Op<'_> {
         if !self.recording {
-            return Op::Off;
+            return Op(None);
         }
-        self.recorded_op(op)
+        Op(Some(self.recorded_op(op)))
     }
 
-    fn recorded_op(&self, op: &'static str) -> Op<'_> {
+    fn recorded_op(&self, op: &'static str) -> &OpMetrics {
         match self.ops.get_or_init(op, |op| self.resolve(op)) {
-            Some(metrics) => Op::Kept(metrics),
-            None => Op::Fresh(Box::new(self.resolve(op))),
+            Some(metrics) => metrics,
+            None => self.other.get_or_init(|| self.resolve(OTHER_OP)),
         }
     }
 
@@ -233,36 +241,22 @@ impl OpMetrics {
     }
 }
 
-/// An operation's handles: none, kept in the context, or resolved for this call alone.
-#[derive(Debug)]
-pub(crate) enum Op<'a> {
-    /// No recorder: nothing is recorded, and no clock read.
-    Off,
-    /// Kept in the context.
-    Kept(&'a OpMetrics),
-    /// Resolved for this call (the context keeps no more operations).
-    Fresh(Box<OpMetrics>),
-}
+/// An operation's handles, kept in its context; none without a recorder (nothing is then
+/// recorded, and no clock read).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Op<'a>(Option<&'a OpMetrics>);
 
 impl Op<'_> {
-    fn metrics(&self) -> Option<&OpMetrics> {
-        match self {
-            Op::Off => None,
-            Op::Kept(metrics) => Some(metrics),
-            Op::Fresh(metrics) => Some(metrics),
-        }
-    }
-
     /// Marks a call's start: the time, when a recorder wants durations.
     #[inline]
     pub(crate) fn start(&self) -> Option<Instant> {
-        self.metrics().and_then(OpMetrics::start)
+        self.0.and_then(OpMetrics::start)
     }
 
     /// Records a call's final outcome, `started` being what [`Op::start`] gave.
     #[inline]
     pub(crate) fn finish<T>(&self, started: Option<Instant>, outcome: &Result<T>) {
-        if let Some(metrics) = self.metrics() {
+        if let Some(metrics) = self.0 {
             metrics.finish(started, outcome.as_ref().map(drop));
         }
     }

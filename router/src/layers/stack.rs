@@ -17,6 +17,7 @@
 //! its series are per entity and operation; the store-level series (breaker, retries, limit)
 //! are reported by the layers below.
 
+use std::mem::ManuallyDrop;
 use std::time::Instant;
 
 use polyroute_adapters::{Result, StoreError};
@@ -59,15 +60,18 @@ pub struct StoreLayers {
 /// cancelled), it frees the slot and tells the breaker the call will not report.
 #[derive(Debug)]
 pub(crate) struct Entered<'a> {
-    _slot: Option<Slot>,
+    slot: Option<Slot>,
     admission: Option<(&'a Breaker, Admission)>,
 }
 
 impl Entered<'_> {
     /// Records the call's final outcome with the breaker and frees its slot.
     #[inline]
-    pub(crate) fn leave<T>(mut self, outcome: &Result<T>) {
-        if let Some((breaker, admission)) = self.admission.take() {
+    pub(crate) fn leave<T>(self, outcome: &Result<T>) {
+        // Taken apart here rather than dropped: its `Drop` is for calls that never leave.
+        let mut this = ManuallyDrop::new(self);
+        drop(this.slot.take());
+        if let Some((breaker, admission)) = this.admission.take() {
             let outcome: std::result::Result<(), &StoreError> = match outcome {
                 Ok(_) => Ok(()),
                 Err(err) => Err(err),
@@ -78,6 +82,7 @@ impl Entered<'_> {
 }
 
 impl Drop for Entered<'_> {
+    #[inline]
     fn drop(&mut self) {
         if let Some((breaker, admission)) = self.admission.take() {
             breaker.abandon(admission);
@@ -120,10 +125,7 @@ impl StoreLayers {
             Some(breaker) => Some((breaker, breaker.admit(Instant::now)?)),
             None => None,
         };
-        Ok(Entered {
-            _slot: slot,
-            admission,
-        })
+        Ok(Entered { slot, admission })
     }
 
     /// The retry layer, if calls are retried.

@@ -11,7 +11,8 @@ use metrics_util::MetricKind;
 use polyroute::layers::breaker::{BreakerPolicy, BreakerState};
 use polyroute::layers::metrics::{
     BREAKER_STATE, BREAKER_TRANSITIONS_TOTAL, CALLS_TOTAL, CALL_DURATION_SECONDS,
-    CALL_ERRORS_TOTAL, IN_FLIGHT, LIMIT_REJECTED_TOTAL, RETRIES_REFUSED_TOTAL, RETRIES_TOTAL,
+    CALL_ERRORS_TOTAL, IN_FLIGHT, LIMIT_REJECTED_TOTAL, OTHER_OP, RETRIES_REFUSED_TOTAL,
+    RETRIES_TOTAL,
 };
 use polyroute::layers::retry::RetryPolicy;
 use polyroute::layers::LayerPolicy;
@@ -140,6 +141,48 @@ async fn calls_are_counted_and_timed_with_errors_by_kind() {
     );
     // Nothing in flight once the calls ended.
     assert_eq!(recorded.gauge(IN_FLIGHT, &STORE), 0.0);
+}
+
+#[tokio::test]
+async fn reads_answered_at_once_are_counted_and_timed() {
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let _local = set_default_local_recorder(&recorder);
+    let store = Scripted::answering_now(&[Step::Refuse, Step::Answer]);
+    let router = scripted(&store, no_retries(), Duration::from_secs(5)).await;
+    let kv = router.key_value("e").unwrap();
+    assert!(kv.get("k").await.is_err());
+    assert!(kv.get("k").await.is_ok());
+    assert_eq!(store.calls(), 2);
+    let recorded = Recorded::take(&snapshotter);
+    assert_eq!(recorded.counter(CALLS_TOTAL, &call("get")), 2);
+    assert_eq!(
+        recorded.counter(CALL_ERRORS_TOTAL, &error("get", ErrorKind::InvalidRequest)),
+        1
+    );
+    assert_eq!(recorded.samples(CALL_DURATION_SECONDS, &call("get")), 2);
+    assert_eq!(recorded.gauge(IN_FLIGHT, &STORE), 0.0);
+}
+
+#[tokio::test]
+async fn operations_past_the_kept_ones_are_counted_as_other() {
+    const OPS: [&str; 18] = [
+        "op01", "op02", "op03", "op04", "op05", "op06", "op07", "op08", "op09", "op10", "op11",
+        "op12", "op13", "op14", "op15", "op16", "op17", "op18",
+    ];
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let _local = set_default_local_recorder(&recorder);
+    let store = Scripted::new(&[]);
+    let router = scripted(&store, no_retries(), Duration::from_secs(5)).await;
+    let kv = router.key_value("e").unwrap();
+    for op in OPS {
+        kv.context().call(op, async { Ok(()) }).await.unwrap();
+    }
+    let recorded = Recorded::take(&snapshotter);
+    assert_eq!(recorded.counter(CALLS_TOTAL, &call("op16")), 1);
+    assert_eq!(recorded.counter(CALLS_TOTAL, &call("op17")), 0);
+    assert_eq!(recorded.counter(CALLS_TOTAL, &call(OTHER_OP)), 2);
 }
 
 #[tokio::test]

@@ -28,10 +28,13 @@ pub(crate) enum Step {
 }
 
 /// A key-value store that plays a script, one step per call (then answers), counting calls.
+/// One made with [`Scripted::answering_now`] also plays its reads at once, as an in-process
+/// store does (all but a hang, which it cannot answer now).
 #[derive(Debug, Default)]
 pub(crate) struct Scripted {
     script: Mutex<VecDeque<Step>>,
     calls: AtomicU32,
+    answers_now: bool,
 }
 
 impl Scripted {
@@ -39,7 +42,33 @@ impl Scripted {
         Arc::new(Scripted {
             script: Mutex::new(steps.iter().copied().collect()),
             calls: AtomicU32::new(0),
+            answers_now: false,
         })
+    }
+
+    pub(crate) fn answering_now(steps: &[Step]) -> Arc<Self> {
+        Arc::new(Scripted {
+            script: Mutex::new(steps.iter().copied().collect()),
+            calls: AtomicU32::new(0),
+            answers_now: true,
+        })
+    }
+
+    /// The next step played at once, or `None` (the step left in place) for a hang.
+    fn step_now(&self) -> Option<Result<()>> {
+        let mut script = self.script.lock().unwrap();
+        let step = script.pop_front().unwrap_or(Step::Answer);
+        let outcome = match step {
+            Step::Answer => Ok(()),
+            Step::Down => Err(StoreError::unavailable("connection refused")),
+            Step::Refuse => Err(StoreError::invalid("no such thing")),
+            Step::Hang => {
+                script.push_front(step);
+                return None;
+            }
+        };
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        Some(outcome)
     }
 
     pub(crate) fn then(&self, steps: &[Step]) {
@@ -74,6 +103,16 @@ impl Scripted {
 impl KeyValueStore for Scripted {
     async fn get(&self, _key: &str) -> Result<Option<Bytes>> {
         self.step().await.map(|()| Some(Bytes::from_static(b"v")))
+    }
+    fn answers_now(&self) -> bool {
+        self.answers_now
+    }
+    fn get_now(&self, _key: &str) -> Option<Result<Option<Bytes>>> {
+        if !self.answers_now {
+            return None;
+        }
+        self.step_now()
+            .map(|outcome| outcome.map(|()| Some(Bytes::from_static(b"v"))))
     }
     async fn set(&self, _key: &str, _value: Bytes, _options: SetOptions) -> Result<bool> {
         self.step().await.map(|()| true)
@@ -211,6 +250,65 @@ async fn a_hung_attempt_is_abandoned_at_its_deadline_and_retried() {
         .unwrap()
         .is_some());
     assert_eq!(store.calls(), 2);
+}
+
+#[tokio::test]
+async fn reads_answered_at_once_that_fail_are_retried_the_asynchronous_way() {
+    let store = Scripted::answering_now(&[Step::Down, Step::Down]);
+    let layers = LayerPolicy {
+        retry: Some(fast_retries(3)),
+        ..LayerPolicy::default()
+    };
+    let router = router(&store, layers, Duration::from_secs(5)).await;
+    let kv = router.key_value("e").unwrap();
+    // The failed answer hands the call to the asynchronous path, which makes its own
+    // attempts: a failure, then the answer.
+    assert!(kv.get("k").await.unwrap().is_some());
+    assert_eq!(store.calls(), 3);
+    // A caller error answered at once is final.
+    store.then(&[Step::Refuse]);
+    assert_eq!(
+        kv.get("k").await.unwrap_err().kind(),
+        ErrorKind::InvalidRequest
+    );
+    assert_eq!(store.calls(), 4);
+}
+
+#[tokio::test]
+async fn the_breaker_guards_reads_answered_at_once() {
+    let store = Scripted::answering_now(&[Step::Down, Step::Down]);
+    let layers = LayerPolicy {
+        retry: None,
+        breaker: Some(BreakerPolicy {
+            failures: 2,
+            open_for: Duration::from_secs(60),
+        }),
+        max_in_flight: None,
+    };
+    let router = router(&store, layers, Duration::from_secs(5)).await;
+    let kv = router.key_value("e").unwrap();
+    for _ in 0..2 {
+        assert_eq!(
+            kv.get("k").await.unwrap_err().kind(),
+            ErrorKind::Unavailable
+        );
+    }
+    assert_eq!(breaker_state(&router), Some(BreakerState::Open));
+    let refused = kv.get("k").await.unwrap_err();
+    assert!(refused.to_string().contains("circuit breaker"), "{refused}");
+    assert_eq!(store.calls(), 2, "the open breaker reached the store");
+}
+
+#[tokio::test]
+async fn a_read_the_store_cannot_answer_now_keeps_its_deadline() {
+    let store = Scripted::answering_now(&[Step::Hang]);
+    let layers = LayerPolicy {
+        retry: None,
+        ..LayerPolicy::default()
+    };
+    let router = router(&store, layers, Duration::from_millis(50)).await;
+    let err = router.key_value("e").unwrap().get("k").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout);
 }
 
 #[tokio::test]

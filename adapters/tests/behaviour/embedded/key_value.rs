@@ -138,3 +138,20 @@ async fn zero_memory_bound_is_refused() {
     .unwrap_err();
     assert!(err.to_string().contains("max_memory"), "{err}");
 }
+
+/// The in-process store answers every read at once, so routed reads never build a future.
+#[tokio::test]
+async fn answers_every_read_at_once() {
+    let f = fixture().await;
+    assert!(f.store.answers_now());
+    assert!(f.store.answers_now());
+    f.store
+        .set("present", Bytes::from_static(b"v"), SetOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        f.store.get_now("present").map(Result::unwrap),
+        Some(Some(Bytes::from_static(b"v")))
+    );
+    assert_eq!(f.store.get_now("absent").map(Result::unwrap), Some(None));
+}
