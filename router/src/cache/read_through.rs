@@ -44,6 +44,8 @@ pub struct ReadThrough {
 struct Inner {
     entity: Arc<str>,
     store: Arc<dyn KeyValueStore>,
+    /// Whether the cache store answers reads at once (in process): lookups ask it that way.
+    answers_now: bool,
     context: CallContext,
     policy: CachePolicy,
     /// Whether the cache store expires entries itself (otherwise the envelope's time rules).
@@ -78,6 +80,7 @@ impl ReadThrough {
         ReadThrough {
             inner: Arc::new(Inner {
                 entity: Arc::from(entity),
+                answers_now: store.answers_now(),
                 store,
                 context,
                 policy,
@@ -153,11 +156,20 @@ impl ReadThrough {
 
     async fn lookup(&self, key: &str) -> Lookup {
         let inner = &*self.inner;
-        let bytes = match inner
-            .context
-            .call_idempotent("get", || inner.store.get(key))
-            .await
-        {
+        let answered = match inner.answers_now {
+            true => inner.context.try_now("get", || inner.store.get_now(key)),
+            false => None,
+        };
+        let fetched = match answered {
+            Some(answer) => answer,
+            None => {
+                inner
+                    .context
+                    .call_idempotent("get", || inner.store.get(key))
+                    .await
+            }
+        };
+        let bytes = match fetched {
             Ok(Some(bytes)) => bytes,
             Ok(None) => return Lookup::Miss,
             Err(err) => {

@@ -294,6 +294,42 @@ async fn a_failing_cache_store_is_read_through_and_its_breaker_skips_it() {
 }
 
 #[tokio::test]
+async fn a_cache_store_that_answers_at_once_is_read_that_way() {
+    let counters = Counters::install();
+    let db = Memory::new();
+    let cache = Memory::answering_now();
+    let router = Router::builder()
+        .store("db", Host::of(&db))
+        .store("cache", Host::of(&cache))
+        .entity(
+            "items",
+            "db",
+            EntitySettings::KeyValue(KeyValueSettings::default()),
+        )
+        .entity_cache("items", policy(60, 0.0, 0))
+        .layers(layers())
+        .build()
+        .await
+        .unwrap();
+    let items = router.key_value("items").unwrap();
+    db.put("k", "v1");
+    assert_eq!(items.get("k").await.unwrap(), bytes("v1"));
+    assert_eq!(items.get("k").await.unwrap(), bytes("v1"));
+    assert_eq!((cache.gets(), cache.sets(), db.gets()), (2, 1, 1));
+    assert_eq!(
+        cache.answered_now(),
+        2,
+        "the lookups waited on the cache store"
+    );
+    assert_eq!(requests(&counters, "hit"), 1);
+    // A failing answer is a failed lookup like any other: the read goes through.
+    cache.set_down(true);
+    assert_eq!(items.get("k").await.unwrap(), bytes("v1"));
+    assert_eq!(requests(&counters, "error"), 1);
+    assert_eq!((cache.answered_now(), db.gets()), (3, 2));
+}
+
+#[tokio::test]
 async fn documents_read_through_and_writes_invalidate() {
     let cache = Memory::new();
     let router = Router::builder()

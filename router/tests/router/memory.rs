@@ -25,11 +25,22 @@ pub struct Memory {
     get_delays: Mutex<VecDeque<Duration>>,
     every_get_delay: Mutex<Option<Duration>>,
     down: AtomicBool,
+    answers_now: bool,
+    answered_now: AtomicU32,
 }
 
 impl Memory {
     pub fn new() -> Arc<Self> {
         Arc::new(Memory::default())
+    }
+
+    /// A store that also answers its reads at once, as an in-process store does (but for
+    /// reads it was told to slow down).
+    pub fn answering_now() -> Arc<Self> {
+        Arc::new(Memory {
+            answers_now: true,
+            ..Memory::default()
+        })
     }
 
     /// Writes `value` under `key` without counting a call.
@@ -47,6 +58,11 @@ impl Memory {
 
     pub fn gets(&self) -> u32 {
         self.gets.load(Ordering::SeqCst)
+    }
+
+    /// Of the `gets`, those answered at once.
+    pub fn answered_now(&self) -> u32 {
+        self.answered_now.load(Ordering::SeqCst)
     }
 
     pub fn sets(&self) -> u32 {
@@ -104,6 +120,24 @@ impl KeyValueStore for Memory {
         }
         self.check()?;
         Ok(self.entries.lock().unwrap().get(key).cloned())
+    }
+
+    fn answers_now(&self) -> bool {
+        self.answers_now
+    }
+
+    fn get_now(&self, key: &str) -> Option<Result<Option<Bytes>>> {
+        let slowed = !self.get_delays.lock().unwrap().is_empty()
+            || self.every_get_delay.lock().unwrap().is_some();
+        if !self.answers_now || slowed {
+            return None;
+        }
+        self.gets.fetch_add(1, Ordering::SeqCst);
+        self.answered_now.fetch_add(1, Ordering::SeqCst);
+        Some(
+            self.check()
+                .map(|()| self.entries.lock().unwrap().get(key).cloned()),
+        )
     }
 
     async fn set(&self, key: &str, value: Bytes, options: SetOptions) -> Result<bool> {
