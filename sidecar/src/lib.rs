@@ -78,6 +78,17 @@ pub enum SidecarError {
         /// Why.
         message: String,
     },
+    /// A read statement of `[sidecar.queries]` (one without `write = true`) could not be
+    /// proven to only read: it would run with a read token.
+    #[error("sidecar.queries.{entity}.{name}: {message}")]
+    ReadStatement {
+        /// The relational entity.
+        entity: String,
+        /// The statement's name.
+        name: String,
+        /// Why, and the fix.
+        message: String,
+    },
     /// The server failed while running.
     #[error("the HTTP server failed: {0}")]
     Serve(#[source] std::io::Error),
@@ -91,7 +102,8 @@ pub struct Sidecar {
 }
 
 impl Sidecar {
-    /// Runs the `[sidecar.schema]` statements, then binds `config.bind`; `/metrics` shows the
+    /// Runs the `[sidecar.schema]` statements, checks that every read statement of
+    /// `[sidecar.queries]` only reads, then binds `config.bind`; `/metrics` shows the
     /// sidecar's own series, from a recorder of its own ([`metrics::Exporter::local`]).
     pub async fn bind(router: Router, config: SidecarConfig) -> Result<Sidecar, SidecarError> {
         Sidecar::bind_with(router, config, metrics::Exporter::local()).await
@@ -119,6 +131,7 @@ impl Sidecar {
                     source,
                 })?;
         }
+        routes::relational::check_read_statements(&router, &config).await?;
         let addr = config.bind;
         let listener = TcpListener::bind(addr)
             .await

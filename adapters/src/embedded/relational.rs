@@ -10,14 +10,20 @@
 //! calls the store outside it gets that error instead of waiting forever. A call whose future is
 //! dropped midway (a timeout, a cancelled request) gives its connection back once SQLite has
 //! finished the statement, rolling back the transaction it was part of.
+//!
+//! [`RelationalStore::query_read_only`] runs a statement only once SQLite has proven it reads
+//! and nothing else (module `sqlite::read_only`): a write, `ATTACH`, a transaction statement or
+//! a `PRAGMA` given a value is refused before it runs.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::sqlite::{bind_params, map_error, read_rows, PooledConnection, SqlitePool};
+use super::sqlite::{bind_params, map_error, read_rows, PooledConnection, Proven, SqlitePool};
 pub use super::sqlite::{Config, Synchronous};
-use crate::kinds::relational::{Dialect, RelationalStore, RelationalTransaction, Rows};
+use crate::kinds::relational::{
+    not_read_only, Dialect, RelationalStore, RelationalTransaction, Rows,
+};
 use crate::registry::ConnectContext;
 use crate::store::wrong_settings;
 use crate::{
@@ -46,6 +52,8 @@ const INFO: StoreInfo = StoreInfo {
 #[derive(Clone, Debug)]
 pub struct EmbeddedRelational {
     pool: SqlitePool,
+    /// Statements already proven to only read.
+    proven: Proven,
 }
 
 impl EmbeddedRelational {
@@ -53,6 +61,7 @@ impl EmbeddedRelational {
     pub async fn open(config: Config, context: &ConnectContext) -> Result<Self> {
         Ok(EmbeddedRelational {
             pool: SqlitePool::open(config.pool_options(context)).await?,
+            proven: Proven::default(),
         })
     }
 }
@@ -88,6 +97,22 @@ fn run_query(conn: &rusqlite::Connection, sql: &str, params: &[Value]) -> Result
     read_rows(&mut stmt)
 }
 
+fn run_query_read_only(
+    conn: &rusqlite::Connection,
+    proven: &Proven,
+    sql: &str,
+    params: &[Value],
+) -> Result<Rows> {
+    proven.ensure(conn, sql)?;
+    let mut stmt = conn.prepare_cached(sql).map_err(map_error)?;
+    // The proof above is the check; this one costs nothing and guards the cached statement.
+    if !stmt.readonly() {
+        return Err(not_read_only("SQLite reports that it writes"));
+    }
+    bind_params(&mut stmt, params)?;
+    read_rows(&mut stmt)
+}
+
 fn run_execute(conn: &rusqlite::Connection, sql: &str, params: &[Value]) -> Result<u64> {
     let mut stmt = conn.prepare_cached(sql).map_err(map_error)?;
     bind_params(&mut stmt, params)?;
@@ -119,6 +144,18 @@ impl RelationalStore for EmbeddedRelational {
         let (sql, params) = (sql.to_owned(), params.to_vec());
         self.pool
             .run(move |conn| run_execute(conn, &sql, &params))
+            .await
+    }
+
+    async fn check_read_only(&self, sql: &str) -> Result<()> {
+        let (sql, proven) = (sql.to_owned(), self.proven.clone());
+        self.pool.run(move |conn| proven.ensure(conn, &sql)).await
+    }
+
+    async fn query_read_only(&self, sql: &str, params: &[Value]) -> Result<Rows> {
+        let (sql, params, proven) = (sql.to_owned(), params.to_vec(), self.proven.clone());
+        self.pool
+            .run(move |conn| run_query_read_only(conn, &proven, &sql, &params))
             .await
     }
 

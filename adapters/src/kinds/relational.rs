@@ -4,7 +4,7 @@ use std::fmt;
 
 use async_trait::async_trait;
 
-use crate::{Result, Value};
+use crate::{Result, StoreError, Value};
 
 /// The SQL dialect a relational backend speaks, so callers can choose their statements.
 ///
@@ -50,6 +50,15 @@ impl Rows {
     }
 }
 
+/// The error every backend gives for a statement that is not a read where only reads may run
+/// ([`RelationalStore::check_read_only`], [`RelationalStore::query_read_only`]): an invalid
+/// request saying why (`reason`) and what to do instead.
+pub fn not_read_only(reason: &str) -> StoreError {
+    StoreError::invalid(format!(
+        "the statement does not only read: {reason}; run it as a write statement"
+    ))
+}
+
 /// Settings of one relational entity. Relational entities name their tables in SQL, so there
 /// is nothing to configure yet; the type exists so every kind opens the same way.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -69,6 +78,25 @@ pub trait RelationalStore: Send + Sync + fmt::Debug {
 
     /// Runs a statement and returns the number of rows it changed.
     async fn execute(&self, sql: &str, params: &[Value]) -> Result<u64>;
+
+    /// Checks, without running it, that `sql` only reads: `Ok` when the store proves it,
+    /// [`StoreError::InvalidRequest`](crate::StoreError::InvalidRequest) saying what it would
+    /// change otherwise (a syntax error or a missing table is reported the same way).
+    ///
+    /// Used before a statement is offered to callers that may only read, so a statement that
+    /// writes is refused when it is declared, not when it has run. What a store can prove
+    /// differs: SQLite proves every statement it accepts (it knows what a prepared statement
+    /// touches); PostgreSQL proves the statement's plan changes and locks no rows, but a
+    /// function it calls may still try to write, which [`query_read_only`] then refuses.
+    ///
+    /// [`query_read_only`]: RelationalStore::query_read_only
+    async fn check_read_only(&self, sql: &str) -> Result<()>;
+
+    /// Runs a statement that must only read, in a way that cannot change anything: a statement
+    /// (or a function it calls) that would write fails as
+    /// [`StoreError::InvalidRequest`](crate::StoreError::InvalidRequest) and changes nothing.
+    /// The path for callers allowed to read and not to write.
+    async fn query_read_only(&self, sql: &str, params: &[Value]) -> Result<Rows>;
 
     /// Runs several statements without parameters (schema set-up, migrations), atomically where
     /// the backend allows DDL in transactions.

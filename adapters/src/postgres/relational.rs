@@ -4,6 +4,16 @@
 //! store's schema as `search_path`, so unqualified table names live there. A transaction owns one
 //! pooled connection; dropped without commit, or with a statement cancelled midway, it is rolled
 //! back before the connection serves anyone else.
+//!
+//! [`RelationalStore::query_read_only`] runs its statement inside `BEGIN READ ONLY`, so
+//! PostgreSQL itself refuses any write, including one made by a function the statement calls.
+//! [`RelationalStore::check_read_only`] prepares the statement (a syntax error or a missing
+//! table shows there), requires that it returns rows, and asks PostgreSQL for its plan
+//! (`EXPLAIN`, never run, parameters bound as null, inside a read-only transaction that is
+//! rolled back): a plan that modifies a table (`INSERT`, `UPDATE`, `DELETE`, `MERGE`, in the
+//! statement or one of its `WITH` queries) or locks rows (`FOR UPDATE`) is not a read. A
+//! statement PostgreSQL cannot explain (`SHOW`, `CALL`, `SET`, …) cannot be proven and is
+//! refused too.
 
 use std::sync::Arc;
 
@@ -11,7 +21,9 @@ use async_trait::async_trait;
 
 use super::config::Config;
 use super::pool::{PgPool, Session};
-use crate::kinds::relational::{Dialect, RelationalStore, RelationalTransaction, Rows};
+use crate::kinds::relational::{
+    not_read_only, Dialect, RelationalStore, RelationalTransaction, Rows,
+};
 use crate::store::wrong_settings;
 use crate::{
     Capabilities, EntitySettings, EntitySpec, Result, Store, StoreError, StoreHandle, StoreInfo,
@@ -86,6 +98,41 @@ impl RelationalStore for PostgresRelational {
         self.pool.execute(&client, sql, params).await
     }
 
+    async fn check_read_only(&self, sql: &str) -> Result<()> {
+        let session = Session::new(self.pool.get().await?);
+        let client = session.client()?;
+        let proof = self.prove_read_only(client, sql).await;
+        // Nothing ran, but planning may have evaluated functions: end the transaction. If that
+        // fails, the session's drop rolls back or discards the connection.
+        if client.batch_execute("ROLLBACK").await.is_ok() {
+            session.finish();
+        }
+        proof
+    }
+
+    async fn query_read_only(&self, sql: &str, params: &[Value]) -> Result<Rows> {
+        let session = Session::new(self.pool.get().await?);
+        let client = session.client()?;
+        client
+            .batch_execute("BEGIN READ ONLY")
+            .await
+            .map_err(|e| self.pool.error(e))?;
+        let rows = match self.pool.prepare(client, sql).await {
+            // A statement without rows (SET, BEGIN, COMMIT, DDL) would change the session or
+            // end the read-only transaction rather than read.
+            Ok(statement) if statement.columns().is_empty() => Err(no_rows()),
+            Ok(_) => self.pool.query(client, sql, params).await,
+            Err(err) => Err(err),
+        };
+        let end = if rows.is_ok() { "COMMIT" } else { "ROLLBACK" };
+        client
+            .batch_execute(end)
+            .await
+            .map_err(|e| self.pool.error(e))?;
+        session.finish();
+        rows
+    }
+
     async fn execute_script(&self, sql: &str) -> Result<()> {
         // One simple-protocol message: the server parses the whole text before running any of
         // it, so a syntax error anywhere (an unterminated comment swallowing the COMMIT, say)
@@ -115,6 +162,81 @@ impl RelationalStore for PostgresRelational {
             session: Some(session),
             failed: false,
         }))
+    }
+}
+
+impl PostgresRelational {
+    /// The read-only proof of [`RelationalStore::check_read_only`], in a read-only transaction
+    /// it opens on `client` and leaves for the caller to end.
+    async fn prove_read_only(&self, client: &deadpool_postgres::Object, sql: &str) -> Result<()> {
+        client
+            .batch_execute("BEGIN READ ONLY")
+            .await
+            .map_err(|e| self.pool.error(e))?;
+        let statement = self.pool.prepare(client, sql).await?;
+        if statement.columns().is_empty() {
+            return Err(no_rows());
+        }
+        // The operator's configured statement, prefixed: the extended protocol runs exactly one
+        // statement, so nothing can follow it.
+        let explain = format!("EXPLAIN (FORMAT JSON) {sql}");
+        let nulls = vec![Value::Null; statement.params().len()];
+        let plan = match self.pool.query(client, &explain, &nulls).await {
+            Ok(plan) => plan,
+            Err(err) => {
+                return Err(not_read_only(&format!(
+                    "PostgreSQL cannot show its plan, so it cannot be proven to only read \
+                     (only SELECT, VALUES, TABLE and WITH queries can): {err}"
+                )))
+            }
+        };
+        let change = plan
+            .rows
+            .iter()
+            .flatten()
+            .find_map(|node| plan_change(node));
+        match change {
+            Some(change) => Err(not_read_only(&change)),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The refusal of a statement that returns no rows.
+fn no_rows() -> StoreError {
+    not_read_only(
+        "it returns no rows, so it is a write or a utility statement (SET, BEGIN, DDL; a \
+         SELECT INTO creates a table)",
+    )
+}
+
+/// What a plan node (or one below it) does besides reading, if anything.
+fn plan_change(node: &Value) -> Option<String> {
+    match node {
+        Value::Map(fields) => {
+            let text = |key: &str| match fields.get(key) {
+                Some(Value::Text(text)) => Some(text.as_str()),
+                _ => None,
+            };
+            match text("Node Type") {
+                Some("ModifyTable") => {
+                    let operation = text("Operation").unwrap_or("modify").to_lowercase();
+                    let table = text("Relation Name").unwrap_or("a table");
+                    return Some(format!("its plan would {operation} `{table}`"));
+                }
+                Some("LockRows") => {
+                    return Some(
+                        "its plan locks rows (FOR UPDATE or FOR SHARE), which a read-only \
+                         transaction refuses"
+                            .to_owned(),
+                    )
+                }
+                _ => {}
+            }
+            fields.values().find_map(plan_change)
+        }
+        Value::List(items) => items.iter().find_map(plan_change),
+        _ => None,
     }
 }
 

@@ -17,8 +17,11 @@
 //! - `cells` maps cell names to encoded values. Each map entry is a cell of its own in
 //!   Cassandra's storage, with its own write timestamp and TTL, so the server merges cells
 //!   last-write-wins exactly as the contract says: the newer timestamp wins; on equal
-//!   timestamps a deletion wins, then the greater value bytes. A null cell value is a
-//!   `cells = cells - {name}` tombstone at the write's timestamp.
+//!   timestamps a deletion wins, then the greater value bytes. The values are stored as the
+//!   kind's ordered bytes (`kinds::wide_column::order`), whose byte order is the contract's
+//!   `cell_order` (`128` over `127`, `"b"` over `"aa"`), so the server's tie-break is the one
+//!   every backend applies; cells stored as `postcard` by earlier versions still read back. A
+//!   null cell value is a `cells = cells - {name}` tombstone at the write's timestamp.
 //! - The row marker (`INSERT` of the key) makes a row without cells exist, and carries the
 //!   write's TTL, so a row is visible while its marker or a cell is live.
 //! - `ts` is the newest write timestamp of the row (each write sets it to its own timestamp,

@@ -15,7 +15,7 @@ use super::cql::{self, SliceShape};
 use super::{error, Access, Shared};
 use crate::embedded::wide_column::{key, rules};
 use crate::kinds::wide_column::{
-    SliceQuery, WideColumnSettings, WideColumnStore, WideRow, WriteOptions,
+    order, SliceQuery, WideColumnSettings, WideColumnStore, WideRow, WriteOptions,
 };
 use crate::{Result, StoreError, Value};
 
@@ -112,20 +112,33 @@ pub(crate) fn encode_key(
     Ok(out)
 }
 
-/// A cell value as stored: its postcard encoding, as the embedded engine compares values.
-pub(crate) fn encode_cell(value: &Value) -> Result<Vec<u8>> {
-    postcard::to_allocvec(value).map_err(|e| StoreError::backend_with("cannot encode a cell", e))
+/// A cell value as stored: the kind's ordered bytes, whose bytewise order is
+/// [`cell_order`](crate::kinds::wide_column::cell_order). The server breaks a tie between two
+/// writes of a cell with equal timestamps by the greater stored bytes, so these bytes make it
+/// pick the value the contract says (`128` over `127`, `"b"` over `"aa"`).
+pub(crate) fn encode_cell(value: &Value) -> Vec<u8> {
+    order::encode(value)
+}
+
+/// A stored cell's value: the ordered bytes, or (first byte below the first tag) the postcard
+/// bytes that earlier versions stored.
+pub(crate) fn decode_cell(name: &str, bytes: &[u8]) -> Result<Value> {
+    let corrupt = || StoreError::backend(format!("cell `{name}` is corrupt"));
+    match bytes.first() {
+        Some(&first) if first >= order::FIRST_TAG => match order::decode_value(bytes) {
+            Some((value, [])) => Ok(value),
+            _ => Err(corrupt()),
+        },
+        _ => postcard::from_bytes(bytes)
+            .map_err(|e| StoreError::backend_with(format!("cell `{name}` is corrupt"), e)),
+    }
 }
 
 fn decode_cells(cells: Option<HashMap<String, Vec<u8>>>) -> Result<BTreeMap<String, Value>> {
     cells
         .unwrap_or_default()
         .into_iter()
-        .map(|(name, bytes)| {
-            let value = postcard::from_bytes(&bytes)
-                .map_err(|e| StoreError::backend_with(format!("cell `{name}` is corrupt"), e))?;
-            Ok((name, value))
-        })
+        .map(|(name, bytes)| Ok((name.clone(), decode_cell(&name, &bytes)?)))
         .collect()
 }
 
@@ -205,7 +218,7 @@ pub(crate) fn row_write(
         if value.is_null() {
             removed.push(CqlValue::Text(name.clone()));
         } else {
-            let encoded = encode_cell(value)?;
+            let encoded = encode_cell(value);
             bytes += encoded.len();
             added.push((CqlValue::Text(name.clone()), CqlValue::Blob(encoded)));
         }
@@ -701,7 +714,7 @@ mod tests {
             add[2],
             CqlValue::Map(vec![(
                 CqlValue::Text(hostile.to_owned()),
-                CqlValue::Blob(encode_cell(&Value::from(hostile)).unwrap())
+                CqlValue::Blob(encode_cell(&Value::from(hostile)))
             )])
         );
         assert_eq!(add[3..], [CqlValue::Blob(vec![1]), CqlValue::Blob(vec![2])]);
@@ -773,7 +786,7 @@ mod tests {
         let stored: HashMap<String, Vec<u8>> = values
             .iter()
             .enumerate()
-            .map(|(i, v)| (format!("c{i}"), encode_cell(v).unwrap()))
+            .map(|(i, v)| (format!("c{i}"), encode_cell(v)))
             .collect();
         let decoded = decode_cells(Some(stored)).unwrap();
         for (i, v) in values.iter().enumerate() {
@@ -785,6 +798,29 @@ mod tests {
             decode_cells(Some(corrupt)),
             Err(StoreError::Backend { .. })
         ));
+    }
+
+    #[test]
+    fn stored_cells_order_as_the_tie_break_wants() {
+        // The server keeps the greater bytes of two cells written at one timestamp.
+        assert!(encode_cell(&Value::Int(128)) > encode_cell(&Value::Int(127)));
+        assert!(encode_cell(&Value::Int(1)) > encode_cell(&Value::Int(-1)));
+        assert!(encode_cell(&Value::from("b")) > encode_cell(&Value::from("aa")));
+        assert!(encode_cell(&Value::Float(0.5)) > encode_cell(&Value::Float(-2.0)));
+        // Cells stored by earlier versions (postcard) still read back.
+        for value in [
+            Value::Int(127),
+            Value::from("aa"),
+            Value::Null,
+            Value::Bool(true),
+        ] {
+            let legacy = postcard::to_allocvec(&value).unwrap();
+            assert_eq!(decode_cell("c", &legacy).unwrap(), value);
+        }
+        // Trailing bytes after an ordered value are corruption, not ignored.
+        let mut long = encode_cell(&Value::Int(1));
+        long.push(0);
+        assert!(decode_cell("c", &long).is_err());
     }
 
     #[test]

@@ -121,6 +121,12 @@ impl RelationalStore for Guarded<dyn RelationalStore> {
     async fn execute(&self, sql: &str, params: &[Value]) -> Result<u64> {
         self.inner.execute(sql, params).await
     }
+    async fn check_read_only(&self, sql: &str) -> Result<()> {
+        self.inner.check_read_only(sql).await
+    }
+    async fn query_read_only(&self, sql: &str, params: &[Value]) -> Result<Rows> {
+        self.inner.query_read_only(sql, params).await
+    }
     async fn execute_script(&self, sql: &str) -> Result<()> {
         self.inner.execute_script(sql).await
     }

@@ -45,6 +45,8 @@ macro_rules! relational_suite {
             call_made_during_a_transaction_completes_after_it,
             cancelled_call_leaves_the_store_usable,
             cancelled_statement_in_a_transaction_rolls_it_back,
+            reads_are_proven_read_only_and_run_read_only,
+            writes_are_not_read_only_and_change_nothing,
         );
     };
     (@cases $factory:path; $attrs:tt; $($case:ident),* $(,)?) => {
@@ -824,5 +826,109 @@ pub async fn cancelled_statement_in_a_transaction_rolls_it_back(f: Fixture<dyn R
     .await
     .unwrap();
     tx.commit().await.unwrap();
+    assert_eq!(count(store, &table).await, 2);
+}
+
+pub async fn reads_are_proven_read_only_and_run_read_only(f: Fixture<dyn RelationalStore>) {
+    let store = &*f.store;
+    let table = simple_table(store).await;
+    insert(store, &table, 1, "one").await.unwrap();
+    insert(store, &table, 2, "two").await.unwrap();
+    for sql in [
+        format!("SELECT id, label FROM {table} WHERE id = $1"),
+        format!(
+            "WITH picked AS (SELECT id FROM {table} WHERE id >= $1) \
+             SELECT count(*) AS n FROM picked"
+        ),
+        format!("SELECT t.id FROM {table} t JOIN {table} u ON u.id = t.id WHERE t.id < $1 + 1"),
+    ] {
+        store
+            .check_read_only(&sql)
+            .await
+            .unwrap_or_else(|err| panic!("`{sql}` is a read: {err}"));
+        let read = store.query_read_only(&sql, &[Value::Int(1)]).await.unwrap();
+        assert_eq!(
+            read,
+            store.query(&sql, &[Value::Int(1)]).await.unwrap(),
+            "{sql}"
+        );
+    }
+    let rows = store
+        .query_read_only(
+            &format!("SELECT label FROM {table} WHERE id = $1"),
+            &[2.into()],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.rows, vec![vec![Value::from("two")]]);
+    // A statement that does not parse is an invalid request, not a proof.
+    assert_error(
+        store.check_read_only("SELEKT 1").await,
+        ErrorKind::InvalidRequest,
+    );
+    assert_error(
+        store.check_read_only("SELECT * FROM no_such_table").await,
+        ErrorKind::InvalidRequest,
+    );
+}
+
+pub async fn writes_are_not_read_only_and_change_nothing(f: Fixture<dyn RelationalStore>) {
+    let store = &*f.store;
+    let table = simple_table(store).await;
+    let other = simple_table(store).await;
+    insert(store, &table, 1, "one").await.unwrap();
+    let mut writes = vec![
+        format!("DELETE FROM {table}"),
+        format!("DELETE FROM {table} WHERE id = $1 RETURNING id"),
+        format!("INSERT INTO {table} (id, label) VALUES (9, 'nine') RETURNING id"),
+        format!("UPDATE {table} SET label = 'changed' RETURNING id"),
+        format!("DROP TABLE {other}"),
+        format!("CREATE TABLE {other}_copy (id BIGINT)"),
+        "BEGIN".to_owned(),
+    ];
+    match store.dialect() {
+        Dialect::Sqlite => writes.extend([
+            "ATTACH DATABASE ':memory:' AS elsewhere".to_owned(),
+            "PRAGMA foreign_keys = OFF".to_owned(),
+            "PRAGMA query_only = 0".to_owned(),
+            "VACUUM".to_owned(),
+        ]),
+        Dialect::Postgres => writes.extend([
+            format!("WITH gone AS (DELETE FROM {table} RETURNING id) SELECT id FROM gone"),
+            format!(
+                "WITH moved AS (UPDATE {table} SET label = 'x' RETURNING id) \
+                 SELECT count(*) FROM moved"
+            ),
+            format!("SELECT id INTO {other}_into FROM {table}"),
+            format!("SELECT id FROM {table} FOR UPDATE"),
+            "SET search_path = public".to_owned(),
+        ]),
+        other => panic!("no write statements known for {other:?}"),
+    }
+    for sql in &writes {
+        let err = store
+            .check_read_only(sql)
+            .await
+            .expect_err(&format!("`{sql}` writes but was proven read-only"));
+        assert_eq!(err.kind(), ErrorKind::InvalidRequest, "{sql}: {err}");
+        assert!(err.to_string().contains("only read"), "{sql}: {err}");
+        let params: Vec<Value> = if sql.contains("$1") {
+            vec![Value::Int(1)]
+        } else {
+            Vec::new()
+        };
+        assert_error(
+            store.query_read_only(sql, &params).await,
+            ErrorKind::InvalidRequest,
+        );
+    }
+    // Nothing ran: the row, the other table and the store's ability to write are intact.
+    let rows = store
+        .query(&format!("SELECT id, label FROM {table}"), &[])
+        .await
+        .unwrap();
+    assert_eq!(rows.rows, vec![vec![Value::Int(1), Value::from("one")]]);
+    assert_eq!(count(store, &other).await, 0);
+    insert(store, &table, 2, "two").await.unwrap();
     assert_eq!(count(store, &table).await, 2);
 }

@@ -38,6 +38,25 @@ impl Relational {
             .await
     }
 
+    /// Runs a statement that must only read: one that would write (or calls a function that
+    /// would) fails as an invalid request and changes nothing. The path for code that may
+    /// read and not write, such as the sidecar's read statements. Being read-only, it may be
+    /// retried like any read; it is counted as a `query`.
+    pub async fn query_read_only(&self, sql: &str, params: &[Value]) -> Result<Rows> {
+        self.context
+            .call_idempotent("query", || self.store.query_read_only(sql, params))
+            .await
+    }
+
+    /// Checks, without running it, that `sql` only reads (see
+    /// [`RelationalStore::check_read_only`]): for refusing, when it is declared, a statement
+    /// that will be run through [`Relational::query_read_only`]. Counted as a `query`.
+    pub async fn check_read_only(&self, sql: &str) -> Result<()> {
+        self.context
+            .call_idempotent("query", || self.store.check_read_only(sql))
+            .await
+    }
+
     /// Runs a statement and returns the number of rows it changed.
     pub async fn execute(&self, sql: &str, params: &[Value]) -> Result<u64> {
         self.context

@@ -1,6 +1,11 @@
 //! Relational routes: only the named, parameterised statements declared in
 //! `[sidecar.queries.ENTITY]` can run. A client names one and passes its `$1…$n` parameters; it
 //! can never send SQL text. Read statements need read scope, write statements write scope.
+//!
+//! A read statement (declared without `write = true`) is proven to only read when the sidecar
+//! starts ([`check_read_statements`]: a statement that can write is a startup error naming it)
+//! and runs through the store's read-only path, which refuses any write at run time too (on
+//! PostgreSQL, a `READ ONLY` transaction). A read token can therefore never change data.
 
 use axum::extract::State;
 use axum::Json;
@@ -11,6 +16,7 @@ use super::{spec, BodyKind, PathArgs, Route, Shared};
 use crate::body::JsonBody;
 use crate::errors::ApiError;
 use crate::values::{to_json, to_values};
+use crate::{SidecarConfig, SidecarError};
 
 /// The relational routes.
 pub fn routes() -> Vec<Route> {
@@ -96,7 +102,7 @@ async fn query(
     let handle = app.router.relational(&entity)?;
     let statement = named(&app, &entity, &name, false)?;
     let params = params(body, statement.params)?;
-    let rows = handle.query(&statement.sql, &params).await?;
+    let rows = handle.query_read_only(&statement.sql, &params).await?;
     let data: Vec<Json_> = rows
         .rows
         .iter()
@@ -131,4 +137,37 @@ async fn list(
         .map(|(name, q)| json!({ "name": name, "params": q.params, "write": q.write }))
         .collect();
     Ok(Json(json!({ "statements": statements })))
+}
+
+/// Checks every read statement of `[sidecar.queries]` with its store: each must be proven to
+/// only read, since read tokens may run it. The first that is not is the error, naming it and
+/// the fix.
+pub async fn check_read_statements(
+    router: &polyroute::Router,
+    config: &SidecarConfig,
+) -> Result<(), SidecarError> {
+    for (entity, statements) in &config.queries {
+        for (name, statement) in statements.iter().filter(|(_, s)| !s.write) {
+            let refused = |message: String| SidecarError::ReadStatement {
+                entity: entity.clone(),
+                name: name.clone(),
+                message,
+            };
+            let handle = router
+                .relational(entity)
+                .map_err(|error| refused(error.to_string()))?;
+            handle
+                .check_read_only(&statement.sql)
+                .await
+                .map_err(|error| {
+                    refused(format!(
+                        "{error}. A statement without `write = true` runs with read tokens, so it \
+                     must only read; if it is meant to change data, declare it \
+                     `{name} = {{ sql = \"…\", write = true }}` and call it with \
+                     POST /v1/relational/{entity}/statements/{name}"
+                    ))
+                })?;
+        }
+    }
+    Ok(())
 }

@@ -4,6 +4,12 @@
 //! A row is written as one JSON object: the entity's key columns by name (its `partition_key`
 //! and `clustering_key`), every other member a cell (`null` deletes the cell). Reads answer rows
 //! the same way. Keys in `get`, `slice` and `delete` are lists of values in key-column order.
+//!
+//! A write's `timestamp` (last write wins) is an instant like every timestamp of the API:
+//! nanoseconds since the Unix epoch as an integer, or RFC 3339 text. It is kept to the
+//! microsecond (rounded down), the unit of Cassandra's write timestamps; without it the store
+//! stamps the write with its clock, in the same unit, so a write made after a delete without
+//! a timestamp is visible.
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
@@ -11,7 +17,7 @@ use std::ops::Bound;
 use axum::extract::State;
 use axum::Json;
 use polyroute::kinds::document::Order;
-use polyroute::kinds::wide_column::{SliceQuery, WideRow, WriteOptions};
+use polyroute::kinds::wide_column::{micros_from_nanos, SliceQuery, WideRow, WriteOptions};
 use polyroute::{Value, WideColumn};
 use serde::Deserialize;
 use serde_json::{json, Value as Json_};
@@ -27,7 +33,7 @@ pub fn routes() -> Vec<Route> {
         Route::new(
             spec!(Post "/v1/wide_column/{entity}/rows", "wide_column.put", WideColumn, Write,
                 BodyKind::Json(r#"{"rows": [{"user_id": 7, "at": 1714564800000, "page": "/cart"}], "ttl": "30d"}"#), &[],
-                "Upsert rows (key columns by name, other members are cells) in one atomic batch, with an optional `ttl` and write `timestamp` for every row"),
+                "Upsert rows (key columns by name, other members are cells) in one atomic batch, with an optional `ttl` and write `timestamp` for every row (nanoseconds since the epoch or RFC 3339 text, kept to the microsecond; omitted: the store's clock)"),
             put,
         ),
         Route::new(
@@ -172,9 +178,10 @@ async fn put(
     }
     let options = WriteOptions {
         ttl: super::key_value::ttl(body.ttl, "ttl")?,
+        // Nanoseconds or RFC 3339 in the body; the store takes microseconds.
         timestamp: body
             .timestamp
-            .map(|json| timestamp(&json, "timestamp"))
+            .map(|json| timestamp(&json, "timestamp").map(micros_from_nanos))
             .transpose()?,
     };
     let count = rows.len();

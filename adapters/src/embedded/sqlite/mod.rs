@@ -5,8 +5,10 @@
 mod config;
 mod convert;
 mod pool;
+mod read_only;
 
 pub use config::{Config, Synchronous};
 
 pub(crate) use convert::{bind_params, map_error, read_rows};
 pub(crate) use pool::{Location, PoolOptions, PooledConnection, SqlitePool};
+pub(crate) use read_only::Proven;

@@ -15,21 +15,12 @@
 //!
 //! Every encoding is self-delimiting, so the encoding of a tuple is its values' encodings one
 //! after the other, and the encoding of a tuple's prefix is a byte prefix of the tuple's.
+//!
+//! These are the wide-column kind's ordered bytes of a value (`kinds::wide_column::order`), the
+//! same bytes that order cells: one encoding, written once.
 
+use crate::kinds::wide_column::order;
 use crate::{Result, StoreError, Value};
-
-const TAG_BOOL: u8 = 0x10;
-const TAG_INT: u8 = 0x20;
-const TAG_FLOAT: u8 = 0x30;
-const TAG_TIMESTAMP: u8 = 0x40;
-const TAG_TEXT: u8 = 0x50;
-const TAG_BYTES: u8 = 0x60;
-
-const ESCAPE: u8 = 0x00;
-const ESCAPED_ZERO: u8 = 0xFF;
-const TERMINATOR: u8 = 0x01;
-
-const SIGN: u64 = 1 << 63;
 
 /// Appends the encoding of `values`, the key columns `columns` (for error messages), to `out`.
 /// Null, lists and maps cannot be key values.
@@ -42,100 +33,32 @@ pub(crate) fn encode_into(out: &mut Vec<u8>, columns: &[String], values: &[Value
 
 fn encode_value(out: &mut Vec<u8>, column: &str, value: &Value) -> Result<()> {
     match value {
-        Value::Bool(b) => out.extend([TAG_BOOL, u8::from(*b)]),
-        Value::Int(i) => {
-            out.push(TAG_INT);
-            out.extend((*i as u64 ^ SIGN).to_be_bytes());
+        Value::Bool(_)
+        | Value::Int(_)
+        | Value::Timestamp(_)
+        | Value::Float(_)
+        | Value::Text(_)
+        | Value::Bytes(_) => {
+            order::encode_into(out, value);
+            Ok(())
         }
-        Value::Timestamp(ns) => {
-            out.push(TAG_TIMESTAMP);
-            out.extend((*ns as u64 ^ SIGN).to_be_bytes());
-        }
-        Value::Float(f) => {
-            let bits = f.to_bits();
-            let ordered = if bits & SIGN != 0 { !bits } else { bits ^ SIGN };
-            out.push(TAG_FLOAT);
-            out.extend(ordered.to_be_bytes());
-        }
-        Value::Text(text) => escaped(out, TAG_TEXT, text.as_bytes()),
-        Value::Bytes(bytes) => escaped(out, TAG_BYTES, bytes),
-        Value::Null | Value::List(_) | Value::Map(_) => {
-            return Err(StoreError::invalid(format!(
-                "key column `{column}` holds a {} value; key values must be bool, int, float, timestamp, text or bytes",
-                value.type_name()
-            )))
-        }
+        Value::Null | Value::List(_) | Value::Map(_) => Err(StoreError::invalid(format!(
+            "key column `{column}` holds a {} value; key values must be bool, int, float, timestamp, text or bytes",
+            value.type_name()
+        ))),
     }
-    Ok(())
-}
-
-fn escaped(out: &mut Vec<u8>, tag: u8, bytes: &[u8]) {
-    out.reserve(bytes.len() + 3);
-    out.push(tag);
-    for &byte in bytes {
-        out.push(byte);
-        if byte == ESCAPE {
-            out.push(ESCAPED_ZERO);
-        }
-    }
-    out.extend([ESCAPE, TERMINATOR]);
 }
 
 /// Decodes every value of an encoded key (or of its tail).
 pub(crate) fn decode(mut bytes: &[u8]) -> Result<Vec<Value>> {
     let mut values = Vec::new();
-    while let Some((&tag, rest)) = bytes.split_first() {
-        let (value, rest) = decode_value(tag, rest)
+    while !bytes.is_empty() {
+        let (value, rest) = order::decode_value(bytes)
             .ok_or_else(|| StoreError::backend("a stored row key is corrupt"))?;
         values.push(value);
         bytes = rest;
     }
     Ok(values)
-}
-
-fn decode_value(tag: u8, bytes: &[u8]) -> Option<(Value, &[u8])> {
-    match tag {
-        TAG_BOOL => {
-            let (&b, rest) = bytes.split_first()?;
-            Some((Value::Bool(b != 0), rest))
-        }
-        TAG_INT => fixed(bytes).map(|(u, rest)| (Value::Int((u ^ SIGN) as i64), rest)),
-        TAG_TIMESTAMP => fixed(bytes).map(|(u, rest)| (Value::Timestamp((u ^ SIGN) as i64), rest)),
-        TAG_FLOAT => fixed(bytes).map(|(u, rest)| {
-            let bits = if u & SIGN != 0 { u ^ SIGN } else { !u };
-            (Value::Float(f64::from_bits(bits)), rest)
-        }),
-        TAG_TEXT => {
-            let (raw, rest) = unescape(bytes)?;
-            Some((Value::Text(String::from_utf8(raw).ok()?), rest))
-        }
-        TAG_BYTES => unescape(bytes).map(|(raw, rest)| (Value::Bytes(raw), rest)),
-        _ => None,
-    }
-}
-
-fn fixed(bytes: &[u8]) -> Option<(u64, &[u8])> {
-    let (head, rest) = bytes.split_first_chunk::<8>()?;
-    Some((u64::from_be_bytes(*head), rest))
-}
-
-fn unescape(bytes: &[u8]) -> Option<(Vec<u8>, &[u8])> {
-    let mut raw = Vec::new();
-    let mut i = 0;
-    loop {
-        let byte = *bytes.get(i)?;
-        if byte != ESCAPE {
-            raw.push(byte);
-            i += 1;
-            continue;
-        }
-        match *bytes.get(i + 1)? {
-            ESCAPED_ZERO => raw.push(ESCAPE),
-            TERMINATOR => return Some((raw, &bytes[i + 2..])),
-            _ => return None,
-        }
-        i += 2;
-    }
 }
 
 /// The smallest key greater than every key that starts with `prefix`, or `None` if there is
@@ -324,16 +247,29 @@ mod tests {
 
     #[test]
     fn corrupt_keys_are_backend_errors() {
-        for bad in [
-            &[0x99][..],
-            &[TAG_INT, 1, 2],
-            &[TAG_TEXT, b'a'],
-            &[TAG_TEXT, 0, 7],
-        ] {
+        for bad in [&[0x99][..], &[0x20, 1, 2], &[0x50, b'a'], &[0x50, 0, 7]] {
             assert!(
                 matches!(decode(bad), Err(StoreError::Backend { .. })),
                 "{bad:?}"
             );
         }
+    }
+
+    #[test]
+    fn stored_key_bytes_keep_their_format() {
+        // Keys already on disk must still be found: the bytes of each type stay as they were.
+        let bytes = encode(&[
+            Value::Bool(true),
+            Value::Int(1),
+            Value::Float(1.0),
+            Value::Timestamp(-1),
+            "a\0".into(),
+            Value::Bytes(vec![]),
+        ]);
+        let mut expected = vec![0x10, 1, 0x20, 0x80, 0, 0, 0, 0, 0, 0, 1, 0x30];
+        expected.extend((1.0f64.to_bits() ^ (1 << 63)).to_be_bytes());
+        expected.extend([0x40, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]);
+        expected.extend([0x50, b'a', 0, 0xFF, 0, 1, 0x60, 0, 1]);
+        assert_eq!(bytes, expected);
     }
 }

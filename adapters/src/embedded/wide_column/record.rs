@@ -4,9 +4,10 @@
 //! - A write stamps the row's marker and every cell it names with its timestamp (and expiry).
 //!   The marker keeps a row that has no cells alive.
 //! - Merging keeps, per cell and for the marker, the version with the greater timestamp. On
-//!   equal timestamps a deletion wins over a value, then the greater value by its stored bytes,
-//!   then the later expiry (never expiring counts as latest): the result does not depend on
-//!   the order writes arrive in.
+//!   equal timestamps a deletion wins over a value, then the greater value by the kind's
+//!   [`cell_order`] (Cassandra's order: `128` over `127`, `"b"` over `"aa"`), then the later
+//!   expiry (never expiring counts as latest): the result does not depend on the order writes
+//!   arrive in.
 //! - A row deletion at timestamp `t` removes the marker and every cell written at or before
 //!   `t`, and keeps `t` so that a later-arriving write stamped at or before it stays deleted.
 //! - A row is visible while its marker or one of its value cells is unexpired.
@@ -16,6 +17,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::kinds::wide_column::cell_order;
 use crate::{Result, StoreError, Value};
 
 /// The first byte of every stored row, so the format can change without guessing.
@@ -64,17 +66,13 @@ impl Cell {
                 match (&self.value, &other.value) {
                     (None, Some(_)) => Ordering::Greater,
                     (Some(_), None) => Ordering::Less,
-                    (Some(a), Some(b)) => value_bytes(a).cmp(&value_bytes(b)),
+                    (Some(a), Some(b)) => cell_order(a, b),
                     (None, None) => Ordering::Equal,
                 }
                 .then_with(|| self.stamp.expiry_order(&other.stamp))
             });
         order == Ordering::Greater
     }
-}
-
-fn value_bytes(value: &Value) -> Vec<u8> {
-    postcard::to_allocvec(value).unwrap_or_default()
 }
 
 /// A stored row.

@@ -191,3 +191,47 @@ async fn commit_after_a_failed_statement_is_refused() {
         .unwrap();
     assert_eq!(rows.rows, vec![vec![Value::Int(0)]]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(polyroute_postgres_tests),
+    ignore = "set POLYROUTE_TEST_POSTGRES_URL"
+)]
+async fn a_read_calling_a_function_that_writes_is_refused_when_it_runs() {
+    let db = fixture().await.store;
+    let table = unique("rel_volatile");
+    let purge = unique("purge");
+    db.execute_script(&format!(
+        "CREATE TABLE {table} (id bigint PRIMARY KEY); \
+         INSERT INTO {table} VALUES (1), (2); \
+         CREATE SEQUENCE {table}_seq; \
+         CREATE FUNCTION {purge}() RETURNS bigint LANGUAGE sql VOLATILE \
+           AS 'DELETE FROM {table} RETURNING 1';"
+    ))
+    .await
+    .unwrap();
+    // A SELECT whose plan only reads: no proof can see inside the function.
+    let sql = format!("SELECT {purge}() AS gone");
+    db.check_read_only(&sql).await.unwrap();
+    // Run read-only, PostgreSQL refuses the function's DELETE, and nothing is deleted.
+    let err = db.query_read_only(&sql, &[]).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidRequest, "{err}");
+    assert!(err.to_string().contains("read-only transaction"), "{err}");
+    let err = db
+        .query_read_only(&format!("SELECT nextval('{table}_seq')"), &[])
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidRequest, "{err}");
+    let rows = db
+        .query(&format!("SELECT count(*) FROM {table}"), &[])
+        .await
+        .unwrap();
+    assert_eq!(rows.rows, vec![vec![Value::Int(2)]]);
+    // The connection is back to normal: the same call outside the read-only path writes.
+    db.query(&sql, &[]).await.unwrap();
+    let rows = db
+        .query(&format!("SELECT count(*) FROM {table}"), &[])
+        .await
+        .unwrap();
+    assert_eq!(rows.rows, vec![vec![Value::Int(0)]]);
+}

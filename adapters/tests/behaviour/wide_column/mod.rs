@@ -55,6 +55,7 @@ macro_rules! wide_column_suite {
             slice_bound_longer_than_the_clustering_key_is_invalid,
             older_timestamp_never_overwrites_a_newer_cell,
             equal_timestamps_resolve_the_same_in_any_order,
+            equal_timestamps_keep_the_greater_value_in_cassandra_order,
             writes_without_timestamps_apply_in_call_order,
             delete_shadows_late_writes_stamped_before_it,
             delete_removes_a_row_written_with_a_future_timestamp,

@@ -109,6 +109,45 @@ pub async fn equal_timestamps_resolve_the_same_in_any_order(new: impl Factory) {
     assert_eq!(one.get("c"), Some(&Value::Int(3)));
 }
 
+pub async fn equal_timestamps_keep_the_greater_value_in_cassandra_order(new: impl Factory) {
+    let f = new(events()).await;
+    // (smaller, greater) by Cassandra's order: numbers numerically, text bytewise as UTF-8,
+    // whatever their encoded lengths.
+    let pairs = [
+        (Value::Int(127), Value::Int(128)),
+        (Value::Int(-1), Value::Int(1)),
+        (Value::Int(255), Value::Int(256)),
+        (Value::from("aa"), Value::from("b")),
+        (Value::from("z"), Value::from("é")),
+        (Value::Float(-2.0), Value::Float(0.5)),
+        (Value::Bytes(vec![1, 9, 9]), Value::Bytes(vec![2])),
+    ];
+    for (i, (smaller, greater)) in pairs.iter().enumerate() {
+        let seq = i as i64;
+        // Both arrival orders, each in a partition of its own, at one timestamp.
+        for (user, first, second) in [("up", smaller, greater), ("down", greater, smaller)] {
+            put_at(
+                &*f.store,
+                event(user, 1, seq, &[("v", first.clone())]),
+                5_000,
+            )
+            .await;
+            put_at(
+                &*f.store,
+                event(user, 1, seq, &[("v", second.clone())]),
+                5_000,
+            )
+            .await;
+            let found = cells_of(&*f.store, &[user.into()], &[1.into(), seq.into()]).await;
+            assert_eq!(
+                found.get("v"),
+                Some(greater),
+                "{smaller:?} then {greater:?} at one timestamp, arriving {user}"
+            );
+        }
+    }
+}
+
 pub async fn writes_without_timestamps_apply_in_call_order(new: impl Factory) {
     let f = new(events()).await;
     for i in 0..200i64 {

@@ -13,13 +13,26 @@
 //! - Writes are upserts: the cells a write names replace those cells, others keep their values.
 //!   A null cell value deletes the cell. A row written with no cells exists.
 //! - Last write wins per cell by write timestamp: a write with an older timestamp never
-//!   overwrites a newer cell. Writes with equal timestamps resolve the same way whatever order
-//!   they arrive in (a deletion wins, then the greater value). Writes without an explicit
-//!   timestamp get the store's clock, so one caller's successive writes apply in call order.
+//!   overwrites a newer cell. Write timestamps are **microseconds** since the Unix epoch, as
+//!   CQL's `USING TIMESTAMP`; a caller holding nanoseconds (a [`Value::Timestamp`], an HTTP
+//!   body) converts with [`micros_from_nanos`].
+//! - Writes with equal timestamps resolve the same way whatever order they arrive in, as in
+//!   Cassandra: a deletion wins, then the greater value by [`cell_order`] (numbers
+//!   numerically, so `128` beats `127`; text bytewise as UTF-8, so `"b"` beats `"aa"`; bytes
+//!   bytewise; values of different types by type), then the later expiry. The embedded and
+//!   PostgreSQL backends merge with [`cell_order`]; the Cassandra backend stores each cell in
+//!   bytes that order as [`cell_order`] does, so the server's own tie-break agrees.
+//! - Writes without an explicit timestamp get the store's clock: the wall clock in
+//!   microseconds, never repeating or going back within the process, on every backend, so one
+//!   caller's successive writes apply in call order.
 //! - A TTL expires what that write wrote (the row's liveness and its cells); a row is visible
 //!   while anything written to it is unexpired. A TTL of zero is an invalid request.
 //! - A delete removes the row as it is at the time of the call, and a later write stamped at
 //!   or before the delete's timestamp stays deleted.
+
+pub(crate) mod order;
+
+pub use order::cell_order;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -47,8 +60,16 @@ pub struct WideRow {
 pub struct WriteOptions {
     /// Expire what this write wrote this long after it; zero is an invalid request.
     pub ttl: Option<Duration>,
-    /// The write's timestamp (microseconds since the epoch) for last-write-wins; `None` is now.
+    /// The write's timestamp for last-write-wins, in **microseconds** since the Unix epoch
+    /// (convert nanoseconds with [`micros_from_nanos`]); `None` is the store's clock.
     pub timestamp: Option<i64>,
+}
+
+/// A write timestamp in microseconds from an instant in nanoseconds since the Unix epoch (the
+/// unit of [`Value::Timestamp`]), rounded down to the microsecond, so an instant never maps to
+/// a later write than it is.
+pub fn micros_from_nanos(nanos: i64) -> i64 {
+    nanos.div_euclid(1_000)
 }
 
 /// A read of one partition: a clustering range, in order, limited.
