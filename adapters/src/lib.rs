@@ -32,6 +32,8 @@ pub mod scylla;
 #[cfg(any(feature = "postgres", feature = "elasticsearch"))]
 mod search_syntax;
 pub mod store;
+#[cfg(any(feature = "postgres", feature = "redis"))]
+mod tls;
 pub mod units;
 pub mod value;
 

@@ -369,9 +369,13 @@ pub async fn connect(
             Arc::new(embedded::search::EmbeddedSearch::open(config, context).await?)
         }
         #[cfg(feature = "postgres")]
-        BackendConfig::Postgres(kind, config) => crate::postgres::connect(kind, config).await?,
+        BackendConfig::Postgres(kind, config) => {
+            crate::postgres::connect(kind, config.resolve_paths(context)).await?
+        }
         #[cfg(feature = "redis")]
-        BackendConfig::Redis(config) => Arc::new(crate::redis::RedisKeyValue::open(config).await?),
+        BackendConfig::Redis(config) => {
+            Arc::new(crate::redis::RedisKeyValue::open(config.resolve_paths(context)).await?)
+        }
         #[cfg(feature = "scylla")]
         BackendConfig::Scylla(config) => {
             Arc::new(crate::scylla::ScyllaWideColumn::open(config).await?)

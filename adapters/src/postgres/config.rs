@@ -5,61 +5,177 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
+use std::path::PathBuf;
+use std::sync::Arc;
+
 use serde::{Deserialize, Deserializer};
 
+use super::conninfo;
+use crate::registry::ConnectContext;
 use crate::store::is_identifier;
+use crate::tls::{ClientTls, PemFile, Verify};
 use crate::units::ConfigDuration;
 use crate::{Result, StoreError};
+use tokio_postgres::config::SslMode;
 
-/// Options of a PostgreSQL store.
+/// Options of a PostgreSQL store, checked as a whole when the config is read: the URL's TLS
+/// parameters and the options must agree.
 #[derive(Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "Options")]
 pub struct Config {
     /// Connection URL, such as `postgres://user:password@host:5432/db` (required). Never shown in
     /// debug output or errors, as it may hold a password.
     pub url: String,
     /// Connections in the pool (default 16).
-    #[serde(default = "default_pool")]
     pub pool: usize,
     /// How long opening a connection, or waiting for a free pooled one, may take before the call
     /// fails as unavailable (default `5s`).
-    #[serde(default = "default_connect_timeout")]
     pub connect_timeout: ConfigDuration,
     /// The server-side `statement_timeout` of every connection: a statement running longer is
     /// cancelled by the server and fails as a timeout. Omitted: the server's setting.
-    #[serde(default)]
     pub statement_timeout: Option<ConfigDuration>,
     /// The schema holding this store's tables, created if missing (default `public`). It is also
     /// the `search_path` of relational SQL.
-    #[serde(default = "default_schema")]
     pub schema: String,
-    /// Transport security: `"disable"` (default). `"require"` is refused: this build has no
-    /// TLS connector.
-    #[serde(default)]
+    /// Transport security, from the `tls` option or else the URL's `sslmode` (default
+    /// `"disable"`); see [`TlsMode`].
     pub tls: TlsMode,
+    /// The CA certificates (PEM) to verify the server with, instead of the system's trust store
+    /// (the option; the URL's `sslrootcert` is read at connect time).
+    pub ca_file: Option<PathBuf>,
+    /// The client's certificate chain (PEM), for servers that authenticate clients by
+    /// certificate; with `client_key`.
+    pub client_cert: Option<PathBuf>,
+    /// The private key (PEM) of `client_cert`.
+    pub client_key: Option<PathBuf>,
     /// PostgreSQL's `synchronous_commit` for this store's sessions: `"on"` (default: a commit is
     /// acknowledged once its WAL is flushed to disk), `"off"` (much faster writes; a server crash
     /// may lose the commits of its last ~0.6 s, never corrupting anything; the store then reports
     /// itself as not durable), or `"local"`, `"remote_write"`, `"remote_apply"` (replication
     /// levels, as PostgreSQL defines them).
-    #[serde(default)]
     pub synchronous_commit: SynchronousCommit,
     /// How often a key-value entity deletes its expired rows, a time-series entity with a
     /// retention its points past it, and a wide-column entity its expired and deleted rows past
     /// `tombstone_grace` (default `1m`). Reads ignore such rows whenever they are purged.
-    #[serde(default = "default_purge_interval")]
     pub purge_interval: ConfigDuration,
     /// How long a wide-column deletion or expiry keeps shadowing writes stamped before it, before
     /// the purge drops the row (default `1h`). Writes with explicit timestamps that arrive later
     /// than this after a deletion may reappear.
-    #[serde(default = "default_tombstone_grace")]
     pub tombstone_grace: ConfigDuration,
     /// How search entities reduce the words of text fields: `"none"` (default: only
     /// lower-cased, the `simple` text search configuration) or `"english"` (also stemmed, the
     /// `english` configuration). Changing it requires recreating existing search entities.
-    #[serde(default)]
     pub stemming: crate::embedded::search::Stemming,
 }
+
+/// The options as written, before the URL's TLS parameters are reconciled with them.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Options {
+    url: String,
+    #[serde(default = "default_pool")]
+    pool: usize,
+    #[serde(default = "default_connect_timeout")]
+    connect_timeout: ConfigDuration,
+    #[serde(default)]
+    statement_timeout: Option<ConfigDuration>,
+    #[serde(default = "default_schema")]
+    schema: String,
+    #[serde(default)]
+    tls: Option<TlsMode>,
+    #[serde(default)]
+    ca_file: Option<PathBuf>,
+    #[serde(default)]
+    client_cert: Option<PathBuf>,
+    #[serde(default)]
+    client_key: Option<PathBuf>,
+    #[serde(default)]
+    synchronous_commit: SynchronousCommit,
+    #[serde(default = "default_purge_interval")]
+    purge_interval: ConfigDuration,
+    #[serde(default = "default_tombstone_grace")]
+    tombstone_grace: ConfigDuration,
+    #[serde(default)]
+    stemming: crate::embedded::search::Stemming,
+}
+
+impl TryFrom<Options> for Config {
+    type Error = String;
+
+    fn try_from(options: Options) -> std::result::Result<Self, String> {
+        let (_, in_url) = conninfo::split(&options.url);
+        let url_mode = in_url
+            .sslmode
+            .as_deref()
+            .map(|mode| TlsMode::parse(mode, "the URL's `sslmode`"))
+            .transpose()?;
+        let tls = match (options.tls, url_mode) {
+            (Some(option), Some(url)) if option != url => {
+                return Err(format!(
+                    "`tls = \"{}\"` and the URL's `sslmode={}` disagree; set the mode once, in either place",
+                    option.as_str(),
+                    url.as_str()
+                ))
+            }
+            (option, url) => option.or(url).unwrap_or_default(),
+        };
+        for (option, value, parameter, in_url) in [
+            (
+                "ca_file",
+                &options.ca_file,
+                "sslrootcert",
+                &in_url.sslrootcert,
+            ),
+            (
+                "client_cert",
+                &options.client_cert,
+                "sslcert",
+                &in_url.sslcert,
+            ),
+            ("client_key", &options.client_key, "sslkey", &in_url.sslkey),
+        ] {
+            if value.is_some() && in_url.is_some() {
+                return Err(format!(
+                    "`{option}` and the URL's `{parameter}` are both set; name the file once, in either place"
+                ));
+            }
+        }
+        let named = |option: &Option<PathBuf>, in_url: &Option<String>| {
+            option
+                .clone()
+                .or_else(|| in_url.as_ref().map(PathBuf::from))
+        };
+        let ca_file = named(&options.ca_file, &in_url.sslrootcert)
+            .filter(|path| path.as_os_str() != SYSTEM_ROOTS);
+        let client_cert = named(&options.client_cert, &in_url.sslcert);
+        let client_key = named(&options.client_key, &in_url.sslkey);
+        crate::tls::check_files(
+            tls != TlsMode::Disable,
+            "set tls = \"verify-full\" (or sslmode=verify-full in the URL)",
+            ca_file.as_deref(),
+            client_cert.as_deref(),
+            client_key.as_deref(),
+        )?;
+        Ok(Config {
+            url: options.url,
+            pool: options.pool,
+            connect_timeout: options.connect_timeout,
+            statement_timeout: options.statement_timeout,
+            schema: options.schema,
+            tls,
+            ca_file: options.ca_file,
+            client_cert: options.client_cert,
+            client_key: options.client_key,
+            synchronous_commit: options.synchronous_commit,
+            purge_interval: options.purge_interval,
+            tombstone_grace: options.tombstone_grace,
+            stemming: options.stemming,
+        })
+    }
+}
+
+/// libpq's `sslrootcert=system`: the system's trust store, which is also what no CA file means.
+const SYSTEM_ROOTS: &str = "system";
 
 fn default_pool() -> usize {
     16
@@ -90,6 +206,9 @@ impl fmt::Debug for Config {
             .field("statement_timeout", &self.statement_timeout)
             .field("schema", &self.schema)
             .field("tls", &self.tls)
+            .field("ca_file", &self.ca_file)
+            .field("client_cert", &self.client_cert)
+            .field("client_key", &self.client_key)
             .field("synchronous_commit", &self.synchronous_commit)
             .field("purge_interval", &self.purge_interval)
             .field("tombstone_grace", &self.tombstone_grace)
@@ -127,30 +246,131 @@ impl SynchronousCommit {
     }
 }
 
-/// Transport security of the connections.
+/// Transport security of the connections, as libpq's `sslmode` names it. Modes that may fall
+/// back to plain TCP without telling (`prefer`, `allow`) are refused.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum TlsMode {
     /// Plain TCP (for a local server or a trusted network).
     #[default]
     Disable,
+    /// TLS, never plain TCP. As in libpq, the server's certificate is not checked unless a CA
+    /// is given (`ca_file` or the URL's `sslrootcert`), in which case it is checked as in
+    /// `VerifyCa`. Without a CA this stops passive listeners, not a man in the middle.
+    Require,
+    /// TLS, with the server's certificate signed by a trusted CA (`ca_file`, else the system's
+    /// trust store); the host it names is not checked.
+    VerifyCa,
+    /// TLS, with the server's certificate signed by a trusted CA and naming the host connected
+    /// to: the mode for a server across a network.
+    VerifyFull,
+}
+
+impl TlsMode {
+    fn as_str(self) -> &'static str {
+        match self {
+            TlsMode::Disable => "disable",
+            TlsMode::Require => "require",
+            TlsMode::VerifyCa => "verify-ca",
+            TlsMode::VerifyFull => "verify-full",
+        }
+    }
+
+    /// Reads a mode written in `place` (for the message).
+    fn parse(text: &str, place: &str) -> std::result::Result<Self, String> {
+        match text {
+            "disable" => Ok(TlsMode::Disable),
+            "require" => Ok(TlsMode::Require),
+            "verify-ca" => Ok(TlsMode::VerifyCa),
+            "verify-full" => Ok(TlsMode::VerifyFull),
+            "prefer" | "allow" => Err(format!(
+                "{place} is `{text}`, which falls back to an unencrypted connection without telling; use \"verify-full\" (or \"verify-ca\", \"require\") to require TLS, or \"disable\" for a local server"
+            )),
+            other => Err(format!(
+                "{place} is `{other}`, an unknown TLS mode; use \"disable\", \"require\", \"verify-ca\" or \"verify-full\""
+            )),
+        }
+    }
+
+    /// How the server's certificate is checked; `with_ca` says whether a CA file is given.
+    fn verify(self, with_ca: bool) -> Option<Verify> {
+        match self {
+            TlsMode::Disable => None,
+            TlsMode::Require if with_ca => Some(Verify::Chain),
+            TlsMode::Require => Some(Verify::Nothing),
+            TlsMode::VerifyCa => Some(Verify::Chain),
+            TlsMode::VerifyFull => Some(Verify::Full),
+        }
+    }
 }
 
 impl<'de> Deserialize<'de> for TlsMode {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
-        match text.as_str() {
-            "disable" => Ok(TlsMode::Disable),
-            "require" | "verify-ca" | "verify-full" | "prefer" => Err(serde::de::Error::custom(format!(
-                "tls = \"{text}\" needs a TLS connector, which this build of polyroute does not include; use tls = \"disable\" (local server or trusted network), or terminate TLS in a local proxy"
-            ))),
-            other => Err(serde::de::Error::custom(format!(
-                "unknown tls mode `{other}`; expected \"disable\""
-            ))),
-        }
+        TlsMode::parse(&text, "tls").map_err(serde::de::Error::custom)
     }
 }
 
 impl Config {
+    /// The options' relative file names resolved against the config file's folder.
+    pub(crate) fn resolve_paths(mut self, context: &ConnectContext) -> Self {
+        for path in [
+            &mut self.ca_file,
+            &mut self.client_cert,
+            &mut self.client_key,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            *path = context.resolve(path);
+        }
+        self
+    }
+
+    /// The TLS client configuration, `None` with `tls = "disable"`. Reads the CA, certificate
+    /// and key files now (from the options or the URL's `sslrootcert`, `sslcert`, `sslkey`), so
+    /// a missing or malformed one fails the connect naming where it was set.
+    pub(super) fn client_tls(&self) -> Result<Option<Arc<rustls::ClientConfig>>> {
+        let (_, in_url) = conninfo::split(&self.url);
+        let file = |option: &'static str,
+                    value: &Option<PathBuf>,
+                    parameter: &'static str,
+                    in_url: Option<String>| {
+            match value {
+                Some(path) => Some(PemFile::new(option, path)),
+                None => in_url.map(|path| PemFile::new(parameter, path)),
+            }
+        };
+        let ca_file = file(
+            "ca_file",
+            &self.ca_file,
+            "sslrootcert (in url)",
+            in_url.sslrootcert,
+        )
+        .filter(|file| file.path.as_os_str() != SYSTEM_ROOTS);
+        let Some(verify) = self.tls.verify(ca_file.is_some()) else {
+            return Ok(None);
+        };
+        let cert = file(
+            "client_cert",
+            &self.client_cert,
+            "sslcert (in url)",
+            in_url.sslcert,
+        );
+        let key = file(
+            "client_key",
+            &self.client_key,
+            "sslkey (in url)",
+            in_url.sslkey,
+        );
+        let tls = ClientTls {
+            verify,
+            ca_file,
+            identity: cert.zip(key),
+        };
+        // PostgreSQL 17 requires this ALPN name for direct TLS; earlier servers ignore it.
+        tls.client_config(&[b"postgresql"]).map(Some)
+    }
+
     /// Whether an acknowledged commit survives a server crash.
     pub(super) fn durable(&self) -> bool {
         self.synchronous_commit != SynchronousCommit::Off
@@ -167,8 +387,11 @@ impl Config {
         if self.pool == 0 {
             return Err(StoreError::invalid("pool must be at least 1 connection"));
         }
-        // The parser's messages name the option at fault, never the URL or its password.
-        let mut config = tokio_postgres::Config::from_str(&self.url).map_err(|err| {
+        // The driver gets the URL without its TLS parameters, which `tls` and the files
+        // already say. The parser's messages name the option at fault, never the URL or its
+        // password.
+        let (url, _) = conninfo::split(&self.url);
+        let mut config = tokio_postgres::Config::from_str(&url).map_err(|err| {
             StoreError::InvalidRequest {
                 message: format!(
                     "option `url` is not a valid PostgreSQL URL ({err}); write it as postgres://user:password@host:5432/database"
@@ -176,6 +399,11 @@ impl Config {
                 source: None,
             }
         })?;
+        // Never the driver's default, `prefer`, which falls back to plain TCP.
+        config.ssl_mode(match self.tls {
+            TlsMode::Disable => SslMode::Disable,
+            TlsMode::Require | TlsMode::VerifyCa | TlsMode::VerifyFull => SslMode::Require,
+        });
         config.connect_timeout(self.connect_timeout.0);
         config.keepalives(true);
         if config.get_application_name().is_none() {
@@ -221,8 +449,6 @@ mod tests {
 
     #[test]
     fn bad_options_are_explained() {
-        let err = parse(json!({"url": "postgres://h/db", "tls": "require"})).unwrap_err();
-        assert!(err.contains("TLS connector"), "{err}");
         let err = parse(json!({"pool": 4})).unwrap_err();
         assert!(err.contains("url"), "{err}");
         let config = parse(json!({"url": "postgres://h/db", "schema": "bad-name"})).unwrap();
@@ -230,5 +456,118 @@ mod tests {
         let config = parse(json!({"url": "postgres://u:hunter2@h:notaport/db"})).unwrap();
         let err = config.driver_config().unwrap_err().to_string();
         assert!(!err.contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn tls_modes_come_from_the_option_or_the_url() {
+        for (options, mode) in [
+            (json!({"url": "postgres://h/db"}), TlsMode::Disable),
+            (
+                json!({"url": "postgres://h/db", "tls": "require"}),
+                TlsMode::Require,
+            ),
+            (
+                json!({"url": "postgres://h/db?sslmode=verify-ca"}),
+                TlsMode::VerifyCa,
+            ),
+            (
+                json!({"url": "postgres://h/db?sslmode=verify-full", "tls": "verify-full"}),
+                TlsMode::VerifyFull,
+            ),
+            (json!({"url": "host=h sslmode=require"}), TlsMode::Require),
+        ] {
+            let config = parse(options.clone()).unwrap();
+            assert_eq!(config.tls, mode, "{options}");
+            // The driver never gets `prefer`, nor a mode its parser does not know.
+            let driver = config.driver_config().unwrap();
+            let expected = if mode == TlsMode::Disable {
+                SslMode::Disable
+            } else {
+                SslMode::Require
+            };
+            assert_eq!(driver.get_ssl_mode(), expected, "{options}");
+        }
+    }
+
+    #[test]
+    fn modes_that_may_downgrade_and_conflicts_are_refused() {
+        for (options, words) in [
+            (
+                json!({"url": "postgres://h/db", "tls": "prefer"}),
+                &["tls", "prefer", "verify-full"][..],
+            ),
+            (
+                json!({"url": "postgres://h/db", "tls": "allow"}),
+                &["unencrypted"][..],
+            ),
+            (
+                json!({"url": "postgres://h/db?sslmode=prefer"}),
+                &["sslmode", "prefer", "verify-full"][..],
+            ),
+            (
+                json!({"url": "host=h sslmode=allow"}),
+                &["sslmode", "allow"][..],
+            ),
+            (
+                json!({"url": "postgres://h/db", "tls": "on"}),
+                &["unknown TLS mode"][..],
+            ),
+            (
+                json!({"url": "postgres://h/db?sslmode=require", "tls": "verify-full"}),
+                &["disagree", "sslmode=require", "verify-full"][..],
+            ),
+            (
+                json!({"url": "postgres://h/db?sslrootcert=a.pem", "tls": "verify-full", "ca_file": "b.pem"}),
+                &["ca_file", "sslrootcert"][..],
+            ),
+            (
+                json!({"url": "postgres://h/db", "ca_file": "ca.pem"}),
+                &["ca_file", "TLS is off", "verify-full"][..],
+            ),
+            (
+                json!({"url": "postgres://h/db", "tls": "verify-full", "client_cert": "c.pem"}),
+                &["client_key"][..],
+            ),
+        ] {
+            let err = parse(options.clone()).unwrap_err();
+            for word in words {
+                assert!(err.contains(word), "{options}: `{word}` not in: {err}");
+            }
+        }
+    }
+
+    #[test]
+    fn client_tls_follows_the_mode_and_names_missing_files() {
+        let config = parse(json!({"url": "postgres://h/db"})).unwrap();
+        assert!(config.client_tls().unwrap().is_none());
+        // `require` without a CA encrypts without checking: no file is read.
+        let config = parse(json!({"url": "postgres://h/db", "tls": "require"})).unwrap();
+        assert!(config.client_tls().unwrap().is_some());
+        let config = parse(json!({
+            "url": "postgres://h/db", "tls": "verify-full", "ca_file": "/nonexistent/ca.pem"
+        }))
+        .unwrap();
+        let err = config.client_tls().unwrap_err().to_string();
+        assert!(
+            err.contains("`ca_file`") && err.contains("/nonexistent/ca.pem"),
+            "{err}"
+        );
+        let config = parse(json!({
+            "url": "postgres://h/db?sslmode=verify-ca&sslrootcert=%2Fnonexistent%2Froot.crt"
+        }))
+        .unwrap();
+        let err = config.client_tls().unwrap_err().to_string();
+        assert!(
+            err.contains("sslrootcert") && err.contains("/nonexistent/root.crt"),
+            "{err}"
+        );
+        // Relative files are found next to the config file.
+        let config =
+            parse(json!({"url": "postgres://h/db", "tls": "verify-full", "ca_file": "ca.pem"}))
+                .unwrap()
+                .resolve_paths(&ConnectContext {
+                    base_dir: "/etc/app".into(),
+                });
+        assert_eq!(config.ca_file, Some(PathBuf::from("/etc/app/ca.pem")));
     }
 }

@@ -19,7 +19,14 @@ pub(crate) fn map_error(
         return StoreError::invalid(bind.to_string());
     }
     let Some(db) = err.as_db_error() else {
-        // No SQLSTATE: the connection broke, timed out, or a value could not be decoded.
+        // No SQLSTATE: the TLS handshake failed, the connection broke or timed out, or a value
+        // could not be decoded.
+        if let Some(message) = crate::tls::explain(&err, "ca_file") {
+            return StoreError::Unavailable {
+                message: format!("PostgreSQL connection failed: {message}"),
+                source: Some(err.into()),
+            };
+        }
         return if err.is_closed() || err.source().is_some_and(|s| s.is::<std::io::Error>()) {
             StoreError::Unavailable {
                 message: format!("PostgreSQL connection failed: {err}"),
@@ -71,13 +78,30 @@ pub(crate) fn map_error(
     }
 }
 
-/// Maps a pool error: waiting too long or failing to connect is unavailability.
+/// Maps a pool error: waiting too long or failing to connect is unavailability. `plain` says
+/// the store connects without TLS, which a server that accepts only TLS refuses: the message
+/// then says how to turn it on.
 pub(crate) fn map_pool_error(
     err: deadpool_postgres::PoolError,
     statement_timeout: Option<Duration>,
+    plain: bool,
 ) -> StoreError {
     use deadpool_postgres::PoolError;
     match err {
+        PoolError::Backend(err)
+            if plain
+                && err.code() == Some(&SqlState::INVALID_AUTHORIZATION_SPECIFICATION) =>
+        {
+            let refused = err
+                .as_db_error()
+                .map_or_else(|| err.to_string(), |db| db.message().to_owned());
+            StoreError::Unavailable {
+                message: format!(
+                    "PostgreSQL refused the connection: {refused}; the store connects without TLS (tls = \"disable\"): if the server accepts only TLS connections (`hostssl` in pg_hba.conf), set tls = \"verify-full\" and `ca_file`"
+                ),
+                source: Some(err.into()),
+            }
+        }
         PoolError::Backend(err) => match map_error(err, statement_timeout) {
             StoreError::Backend { message, source } => StoreError::Unavailable { message, source },
             other => other,

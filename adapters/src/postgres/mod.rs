@@ -3,6 +3,8 @@
 //! connection pool.
 //!
 //! - [`config`]: the options every kind shares (URL, pool, timeouts, schema, TLS);
+//! - `conninfo`: the URL's TLS parameters (`sslmode`, `sslrootcert`, …), read like options;
+//! - `tls`: the driver's TLS connector on rustls;
 //! - `pool`: the pool, cached prepared statements, transaction-safe connection hand-back;
 //! - `error`: SQLSTATEs to [`StoreError`](crate::StoreError) kinds, in one place;
 //! - `migrate`: versioned schema changes under an advisory lock;
@@ -12,6 +14,7 @@
 //! Every table and index these backends create is listed in `docs/postgres.md`.
 
 pub mod config;
+mod conninfo;
 mod convert;
 pub mod document;
 mod error;
@@ -23,6 +26,7 @@ mod purge;
 pub mod relational;
 pub mod search;
 pub mod time_series;
+mod tls;
 pub mod wide_column;
 
 pub use config::{Config, SynchronousCommit, TlsMode};

@@ -8,10 +8,11 @@ use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, R
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Statement};
 
-use super::config::Config;
+use super::config::{Config, TlsMode};
 use super::convert::{encode_params, Cell};
 use super::error::{map_error, map_pool_error};
 use super::migrate;
+use super::tls::MakeRustls;
 use crate::kinds::relational::Rows;
 use crate::{Result, StoreError, Value};
 
@@ -30,6 +31,8 @@ struct Shared {
     schema: String,
     durable: bool,
     statement_timeout: Option<Duration>,
+    /// Connections are plain TCP (`tls = "disable"`).
+    plain: bool,
 }
 
 impl std::fmt::Debug for PgPool {
@@ -47,15 +50,15 @@ impl PgPool {
     /// Builds the pool, opens one connection and makes sure the schema exists.
     pub(crate) async fn connect(config: &Config) -> Result<Self> {
         let driver = config.driver_config()?;
-        let manager = Manager::from_config(
-            driver,
-            NoTls,
-            ManagerConfig {
-                // A connection is checked (`is_closed`) when taken from the pool; transactions
-                // give theirs back only once ended, so no statement is needed on recycling.
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
+        let manager_config = ManagerConfig {
+            // A connection is checked (`is_closed`) when taken from the pool; transactions
+            // give theirs back only once ended, so no statement is needed on recycling.
+            recycling_method: RecyclingMethod::Fast,
+        };
+        let manager = match config.client_tls()? {
+            Some(tls) => Manager::from_config(driver, MakeRustls::new(tls), manager_config),
+            None => Manager::from_config(driver, NoTls, manager_config),
+        };
         let wait = config.connect_timeout.0;
         let pool = Pool::builder(manager)
             .max_size(config.pool)
@@ -73,6 +76,7 @@ impl PgPool {
                 schema: config.schema.clone(),
                 durable: config.durable(),
                 statement_timeout: config.statement_timeout.map(|d| d.0),
+                plain: config.tls == TlsMode::Disable,
             }),
         };
         let mut client = pool.get().await?;
@@ -100,7 +104,7 @@ impl PgPool {
         self.pool
             .get()
             .await
-            .map_err(|err| map_pool_error(err, self.shared.statement_timeout))
+            .map_err(|err| map_pool_error(err, self.shared.statement_timeout, self.shared.plain))
     }
 
     /// Maps a driver error of a call on this pool.
