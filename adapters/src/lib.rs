@@ -15,6 +15,9 @@ pub mod capabilities;
 pub mod elasticsearch;
 pub mod embedded;
 pub mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 #[cfg(feature = "influxdb")]
 pub mod influxdb;
 pub mod kinds;
@@ -29,7 +32,7 @@ pub mod redis;
 pub mod registry;
 #[cfg(feature = "scylla")]
 pub mod scylla;
-#[cfg(any(feature = "postgres", feature = "elasticsearch"))]
+#[cfg(any(feature = "postgres", feature = "elasticsearch", feature = "fuzzing"))]
 mod search_syntax;
 pub mod store;
 #[cfg(any(feature = "postgres", feature = "redis"))]

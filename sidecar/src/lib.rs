@@ -33,6 +33,9 @@ pub mod auth;
 pub mod body;
 pub mod config;
 pub mod errors;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod idempotency;
 pub mod metrics;
 pub mod openapi;

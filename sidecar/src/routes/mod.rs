@@ -14,7 +14,7 @@ use crate::state::AppState;
 pub mod document;
 pub mod graph;
 pub mod key_value;
-mod line_protocol;
+pub(crate) mod line_protocol;
 mod params;
 pub mod relational;
 pub mod search;

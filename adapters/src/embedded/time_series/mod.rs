@@ -30,14 +30,14 @@
 //! - With a `retention`, points older than now minus it are invisible to every read; whole
 //!   partitions past it are dropped as writes arrive.
 
-mod block;
-mod chunk;
-mod codec;
+pub(crate) mod block;
+pub(crate) mod chunk;
+pub(crate) mod codec;
 mod engine;
 mod entity;
-mod segment;
-mod series;
-mod wal;
+pub(crate) mod segment;
+pub(crate) mod series;
+pub(crate) mod wal;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -106,7 +106,7 @@ impl Op {
     }
 }
 
-fn frame(payload: Vec<u8>) -> Vec<u8> {
+pub(crate) fn frame(payload: Vec<u8>) -> Vec<u8> {
     let mut record = Vec::with_capacity(payload.len() + 8);
     record.extend_from_slice(&(payload.len() as u32).to_le_bytes());
     record.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
@@ -189,7 +189,7 @@ impl Wal {
 }
 
 /// The operations of the good prefix of `bytes`, and that prefix's length.
-fn replay(bytes: &[u8]) -> (Vec<Op>, usize) {
+pub(crate) fn replay(bytes: &[u8]) -> (Vec<Op>, usize) {
     let mut ops = Vec::new();
     let mut at = 0;
     while let Some(header) = bytes.get(at..at + 8) {
