@@ -5,6 +5,8 @@
 
 #[path = "sidecar/answers.rs"]
 mod answers;
+#[path = "sidecar/graph_attacks.rs"]
+mod graph_attacks;
 #[path = "sidecar/harness.rs"]
 mod harness;
 #[path = "sidecar/operations.rs"]

@@ -384,6 +384,16 @@ impl RouterBuilder {
         for entity in &self.entities {
             let path = join("entities", &entity.name);
             problems.extend(name_problem(&path, "entity", &entity.name, &seen));
+            if is_identifier(&entity.name) && !crate::cache::is_entity_name(&entity.name) {
+                problems.push(
+                    ConfigProblem::new(
+                        ProblemKind::InvalidName,
+                        &path,
+                        format!("`{}` is not a valid entity name", entity.name),
+                    )
+                    .with_fix("remove `__` from it: it separates the namespaces the router makes, such as `cache__<entity>`"),
+                );
+            }
             seen.push(&entity.name);
             match self.stores.iter().find(|(name, _)| *name == entity.store) {
                 None => problems.push(

@@ -473,6 +473,7 @@ pub(crate) fn failed_items(response: &Json) -> Vec<(String, u16, Option<String>,
 #[async_trait]
 impl SearchStore for Index {
     async fn index(&self, documents: Vec<SearchDocument>) -> Result<()> {
+        crate::kinds::search::check_ids(&documents)?;
         // Validate the whole batch first: an invalid document rejects it before anything is
         // sent.
         let sources = documents
@@ -505,6 +506,7 @@ impl SearchStore for Index {
     }
 
     async fn delete(&self, id: &str) -> Result<bool> {
+        crate::kinds::search::check_id(id)?;
         check_id(id)?;
         let response = self
             .shared

@@ -1,5 +1,6 @@
-//! The embedded key-value backend: an in-process concurrent map with per-entry TTL and an
-//! optional memory bound with least-recently-used eviction (built on `moka`).
+//! The embedded key-value backend: an in-process concurrent map with per-entry TTL and a
+//! memory bound with least-recently-used eviction (built on `moka`): `max_memory`, by default
+//! [`DEFAULT_MAX_MEMORY`], so no stream of writes can grow the process without limit.
 //!
 //! Every entity routed to one store shares one map (and one memory bound); an entity's keys are
 //! prefixed with its name, which is an identifier and so can never contain the `:` separator.
@@ -15,7 +16,7 @@ use moka::sync::Cache;
 use moka::Expiry;
 use serde::Deserialize;
 
-use crate::kinds::key_value::{KeyValueStore, SetCondition, SetOptions};
+use crate::kinds::key_value::{check_key, check_keys, KeyValueStore, SetCondition, SetOptions};
 use crate::store::wrong_settings;
 use crate::units::ByteSize;
 use crate::{
@@ -28,9 +29,13 @@ use crate::{
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Upper bound on the memory held by keys and values (`"64MiB"` or bytes); past it the least
-    /// recently used entries are evicted. Omitted: unbounded.
+    /// recently used entries are evicted. Omitted: [`DEFAULT_MAX_MEMORY`].
     pub max_memory: Option<ByteSize>,
 }
+
+/// The memory bound of a store whose config sets none: 256 MiB, enough for a few million
+/// sessions or cache entries, small enough that writes alone cannot exhaust a host.
+pub const DEFAULT_MAX_MEMORY: u64 = 256 * 1024 * 1024;
 
 /// Bookkeeping bytes counted per entry on top of its key and value.
 const ENTRY_OVERHEAD: usize = 64;
@@ -69,14 +74,14 @@ impl Expiry<String, Entry> for PerEntryExpiry {
 #[derive(Clone)]
 pub struct EmbeddedKeyValue {
     map: Cache<String, Entry>,
-    bounded: bool,
+    max_memory: u64,
 }
 
 impl std::fmt::Debug for EmbeddedKeyValue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EmbeddedKeyValue")
             .field("entries", &self.map.entry_count())
-            .field("bounded", &self.bounded)
+            .field("max_memory", &self.max_memory)
             .finish()
     }
 }
@@ -90,18 +95,25 @@ impl EmbeddedKeyValue {
             .weigher(|key: &String, entry: &Entry| {
                 u32::try_from(key.len() + entry.value.len() + ENTRY_OVERHEAD).unwrap_or(u32::MAX)
             });
-        if let Some(ByteSize(limit)) = config.max_memory {
-            if limit == 0 {
-                return Err(StoreError::invalid(
-                    "max_memory must be more than 0 bytes; omit it for no bound",
-                ));
-            }
-            builder = builder.max_capacity(limit);
+        let limit = config
+            .max_memory
+            .map_or(DEFAULT_MAX_MEMORY, |ByteSize(limit)| limit);
+        if limit == 0 {
+            return Err(StoreError::invalid(format!(
+                "max_memory must be more than 0 bytes; omit it for the default bound of {} MiB",
+                DEFAULT_MAX_MEMORY >> 20
+            )));
         }
+        builder = builder.max_capacity(limit);
         Ok(EmbeddedKeyValue {
             map: builder.build(),
-            bounded: config.max_memory.is_some(),
+            max_memory: limit,
         })
+    }
+
+    /// The memory bound in bytes: `max_memory`, or [`DEFAULT_MAX_MEMORY`].
+    pub fn max_memory(&self) -> u64 {
+        self.max_memory
     }
 
     /// The bytes the store holds, counted as `max_memory` counts them (keys, values and a fixed
@@ -122,7 +134,7 @@ impl Store for EmbeddedKeyValue {
                 ttl: true,
                 atomic_increment: true,
                 batch_writes: true,
-                evicts: self.bounded,
+                evicts: true,
                 ..Capabilities::default()
             },
         }
@@ -209,6 +221,7 @@ fn expiry(ttl: Option<Duration>) -> Result<Option<Instant>> {
 #[async_trait]
 impl KeyValueStore for EntityMap {
     async fn get(&self, key: &str) -> Result<Option<Bytes>> {
+        check_key(key)?;
         Ok(self.live(key))
     }
 
@@ -217,10 +230,14 @@ impl KeyValueStore for EntityMap {
     }
 
     fn get_now(&self, key: &str) -> Option<Result<Option<Bytes>>> {
+        if let Err(err) = check_key(key) {
+            return Some(Err(err));
+        }
         Some(Ok(self.live(key)))
     }
 
     async fn set(&self, key: &str, value: Bytes, options: SetOptions) -> Result<bool> {
+        check_key(key)?;
         let entry = Entry {
             value,
             expires_at: expiry(options.ttl)?,
@@ -250,6 +267,7 @@ impl KeyValueStore for EntityMap {
     }
 
     async fn delete(&self, key: &str) -> Result<bool> {
+        check_key(key)?;
         let now = Instant::now();
         let mut existed = false;
         self.map
@@ -265,10 +283,12 @@ impl KeyValueStore for EntityMap {
     }
 
     async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Bytes>>> {
+        check_keys(keys.iter().map(String::as_str))?;
         Ok(keys.iter().map(|key| self.live(key)).collect())
     }
 
     async fn set_many(&self, entries: Vec<(String, Bytes)>, ttl: Option<Duration>) -> Result<()> {
+        check_keys(entries.iter().map(|(key, _)| key.as_str()))?;
         let expires_at = expiry(ttl)?;
         for (key, value) in entries {
             self.put(self.key(&key), Entry { value, expires_at });
@@ -277,6 +297,7 @@ impl KeyValueStore for EntityMap {
     }
 
     async fn increment(&self, key: &str, delta: i64) -> Result<i64> {
+        check_key(key)?;
         let now = Instant::now();
         let mut outcome: Result<i64> = Err(StoreError::backend("increment did not run"));
         self.map.entry(self.key(key)).and_compute_with(|current| {

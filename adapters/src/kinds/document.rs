@@ -7,6 +7,22 @@ use serde_json::Value as Json;
 
 use crate::{Result, StoreError};
 
+/// The longest document id accepted, in bytes of UTF-8, by every backend: it fits a PostgreSQL
+/// B-tree entry and MongoDB's index key limit.
+pub const MAX_ID_BYTES: usize = 1024;
+
+/// Refuses a document id longer than [`MAX_ID_BYTES`], naming the field and the fix.
+pub fn check_id(id: &str) -> Result<()> {
+    if id.len() > MAX_ID_BYTES {
+        return Err(StoreError::invalid(format!(
+            "`id` is {} bytes long: a document id may be at most {MAX_ID_BYTES} bytes; use a \
+             shorter one (such as a hash of the long value)",
+            id.len()
+        )));
+    }
+    Ok(())
+}
+
 /// A JSON document (an object) as stored.
 pub type Document = serde_json::Map<String, Json>;
 

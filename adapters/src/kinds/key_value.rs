@@ -6,7 +6,29 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 
-use crate::Result;
+use crate::{Result, StoreError};
+
+/// The longest key accepted, in bytes of UTF-8, by every backend: a longer key is an invalid
+/// request, refused before the store sees it. It fits a PostgreSQL B-tree entry (the smallest
+/// key any backend allows) with the entity's prefix, and leaves room for a cache namespace.
+pub const MAX_KEY_BYTES: usize = 1024;
+
+/// Checks one key against [`MAX_KEY_BYTES`], naming the field and the fix.
+pub fn check_key(key: &str) -> Result<()> {
+    if key.len() > MAX_KEY_BYTES {
+        return Err(StoreError::invalid(format!(
+            "`key` is {} bytes long: a key may be at most {MAX_KEY_BYTES} bytes; use a shorter \
+             one (such as a hash of the long value)",
+            key.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Checks every key of a batch against [`MAX_KEY_BYTES`].
+pub fn check_keys<'a>(keys: impl IntoIterator<Item = &'a str>) -> Result<()> {
+    keys.into_iter().try_for_each(check_key)
+}
 
 /// When a [`KeyValueStore::set`] should write.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -72,7 +94,8 @@ impl KeyValueSettings {
 /// A key-value store, scoped to one entity (its keys never collide with another entity's).
 ///
 /// Values are opaque bytes; counters are stored as decimal text so every backend (and a human
-/// reading Redis) sees the same thing.
+/// reading Redis) sees the same thing. Keys are at most [`MAX_KEY_BYTES`] bytes: every backend
+/// refuses a longer one, in every operation, as an invalid request ([`check_key`]).
 #[async_trait]
 pub trait KeyValueStore: Send + Sync + fmt::Debug {
     /// The value under `key`, or `None` if it is absent or expired.

@@ -19,7 +19,30 @@ use std::fmt;
 
 use async_trait::async_trait;
 
-use crate::{Result, Value};
+use crate::{Result, StoreError, Value};
+
+/// The longest document id accepted, in bytes of UTF-8, by every backend (Elasticsearch's
+/// limit on `_id`).
+pub const MAX_ID_BYTES: usize = 512;
+
+/// Refuses a document id longer than [`MAX_ID_BYTES`], naming the field and the fix.
+pub fn check_id(id: &str) -> Result<()> {
+    if id.len() > MAX_ID_BYTES {
+        return Err(StoreError::invalid(format!(
+            "`id` is {} bytes long: a search document id may be at most {MAX_ID_BYTES} bytes; \
+             use a shorter one (such as a hash of the long value)",
+            id.len()
+        )));
+    }
+    Ok(())
+}
+
+/// [`check_id`] for every document of a batch.
+pub fn check_ids(documents: &[SearchDocument]) -> Result<()> {
+    documents
+        .iter()
+        .try_for_each(|document| check_id(&document.id))
+}
 
 /// How a field of a search entity is indexed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

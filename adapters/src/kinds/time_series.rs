@@ -33,6 +33,28 @@ impl FieldValue {
     }
 }
 
+/// The longest measurement, tag name or field name accepted, in bytes of UTF-8.
+pub const MAX_NAME_BYTES: usize = 256;
+
+/// The longest tag value accepted, in bytes of UTF-8.
+pub const MAX_TAG_VALUE_BYTES: usize = 256;
+
+/// The most bytes a series key may hold: its measurement and every tag name and value
+/// together. A series is one key in every backend (a PostgreSQL unique B-tree entry is the
+/// smallest, below 2 704 bytes with its encoding).
+pub const MAX_SERIES_KEY_BYTES: usize = 2048;
+
+/// Refuses `text`, the value of `field`, when it is longer than `max` bytes.
+fn check_len(field: &str, text: &str, max: usize) -> Result<()> {
+    if text.len() > max {
+        return Err(StoreError::invalid(format!(
+            "{field} is {} bytes long: it may be at most {max} bytes; use a shorter one",
+            text.len()
+        )));
+    }
+    Ok(())
+}
+
 /// One measurement at one instant: the InfluxDB data model.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Point {
@@ -48,12 +70,35 @@ pub struct Point {
 
 impl Point {
     /// Checks the shape every backend requires of a point: a measurement, at least one field,
-    /// non-empty field names, and tags with non-empty names and values.
+    /// non-empty field names, and tags with non-empty names and values, each within the size
+    /// limits ([`MAX_NAME_BYTES`], [`MAX_TAG_VALUE_BYTES`], [`MAX_SERIES_KEY_BYTES`]).
     pub fn check_shape(&self) -> Result<()> {
         if self.measurement.is_empty() {
             return Err(StoreError::invalid(
                 "a point's measurement must not be empty",
             ));
+        }
+        check_len("`measurement`", &self.measurement, MAX_NAME_BYTES)?;
+        let mut series_key = self.measurement.len();
+        for (tag, value) in &self.tags {
+            check_len("a tag name", tag, MAX_NAME_BYTES)?;
+            check_len(
+                &format!("the value of tag `{tag}`"),
+                value,
+                MAX_TAG_VALUE_BYTES,
+            )?;
+            series_key += tag.len() + value.len();
+        }
+        if series_key > MAX_SERIES_KEY_BYTES {
+            return Err(StoreError::invalid(format!(
+                "the series key of a point of `{}` (its measurement, tag names and values) is \
+                 {series_key} bytes: it may be at most {MAX_SERIES_KEY_BYTES}; use fewer or \
+                 shorter tags",
+                self.measurement
+            )));
+        }
+        for field in self.fields.keys() {
+            check_len("a field name", field, MAX_NAME_BYTES)?;
         }
         if self.fields.is_empty() {
             return Err(StoreError::invalid(format!(
@@ -234,4 +279,49 @@ pub trait TimeSeriesStore: Send + Sync + fmt::Debug {
     /// Deletes every point older than `before` (nanoseconds since the epoch); returns how many
     /// points were removed where the backend can tell, else 0.
     async fn delete_before(&self, before: i64) -> Result<u64>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorKind;
+
+    fn point(measurement: &str, tags: &[(&str, &str)], field: &str) -> Point {
+        Point {
+            measurement: measurement.to_owned(),
+            tags: tags
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            fields: BTreeMap::from([(field.to_owned(), FieldValue::Float(1.0))]),
+            timestamp: 0,
+        }
+    }
+
+    #[test]
+    fn names_tags_and_series_keys_are_bounded() {
+        let name = "m".repeat(MAX_NAME_BYTES);
+        let value = "v".repeat(MAX_TAG_VALUE_BYTES);
+        assert!(point(&name, &[(&name, &value)], &name)
+            .check_shape()
+            .is_ok());
+        let long = "x".repeat(MAX_NAME_BYTES + 1);
+        let long_value = "v".repeat(MAX_TAG_VALUE_BYTES + 1);
+        for (bad, what) in [
+            (point(&long, &[], "f"), "`measurement`"),
+            (point("m", &[(&long, "v")], "f"), "tag name"),
+            (point("m", &[("t", &long_value)], "f"), "tag `t`"),
+            (point("m", &[], &long), "field name"),
+        ] {
+            let err = bad.check_shape().unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidRequest);
+            assert!(err.to_string().contains(what), "{err}");
+        }
+        let tags: Vec<(String, String)> = (0..10)
+            .map(|i| (format!("tag{i}"), value.clone()))
+            .collect();
+        let tags: Vec<(&str, &str)> = tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let err = point("m", &tags, "f").check_shape().unwrap_err();
+        assert!(err.to_string().contains("series key"), "{err}");
+    }
 }

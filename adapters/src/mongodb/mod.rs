@@ -203,6 +203,7 @@ impl Collection {
 #[async_trait]
 impl DocumentStore for Collection {
     async fn put(&self, id: &str, document: Document) -> Result<()> {
+        crate::kinds::document::check_id(id)?;
         let record = record(id, &document)?;
         // Two concurrent upserts of a new id may both try to insert; the loser sees a duplicate
         // key (servers before 4.2 do not retry it themselves) and replaces instead.
@@ -225,6 +226,7 @@ impl DocumentStore for Collection {
     }
 
     async fn insert(&self, id: &str, document: Document) -> Result<()> {
+        crate::kinds::document::check_id(id)?;
         let record = record(id, &document)?;
         match self.records.insert_one(record).await {
             Ok(_) => Ok(()),
@@ -239,6 +241,7 @@ impl DocumentStore for Collection {
     }
 
     async fn get(&self, id: &str) -> Result<Option<Document>> {
+        crate::kinds::document::check_id(id)?;
         let found = self
             .records
             .find_one(doc! { "_id": id })
@@ -248,6 +251,7 @@ impl DocumentStore for Collection {
     }
 
     async fn delete(&self, id: &str) -> Result<bool> {
+        crate::kinds::document::check_id(id)?;
         let result = self
             .records
             .delete_one(doc! { "_id": id })

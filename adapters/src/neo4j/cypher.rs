@@ -3,7 +3,7 @@
 //! Every id, label, property map and limit travels as a query parameter. Only what Cypher
 //! cannot parameterise is written into the text: the entity's node label and relationship type
 //! (built from the entity name, validated by [`identifier`] and quoted with backticks), and the
-//! maximum depth of variable-length patterns (an integer).
+//! maximum depth of a shortest-path pattern (an integer, at most the entity's `max_depth`).
 
 use crate::kinds::graph::Direction;
 use crate::{Result, StoreError};
@@ -202,48 +202,23 @@ impl Statements {
         format!("MATCH (s:{l} {{id: $id}}) RETURN size({hops}) AS degree")
     }
 
-    /// The path pattern from `s` to `n` of 1 to `depth` hops in `direction`, restricted to
-    /// `$labels` when `filtered`, with `n` not the start.
-    fn reach(&self, direction: Direction, depth: u32, filtered: bool) -> String {
+    /// One level of a breadth-first traversal: the distinct ids of the nodes one edge labelled
+    /// `$labels` away, in `direction`, from any node whose id is in `$frontier`.
+    ///
+    /// Traversals run this once per level from Rust, keeping the nodes already seen there, so
+    /// each node is expanded once, at its smallest depth. A variable-length pattern
+    /// (`[*1..depth]`) would instead enumerate every path, which grows exponentially with the
+    /// depth on a dense graph; APOC's BFS procedures are not on every server.
+    pub fn expand(&self, direction: Direction) -> String {
         let (l, t) = (&self.label, &self.rel);
         let (left, right) = match direction {
             Direction::Out => ("-", "->"),
             Direction::In => ("<-", "-"),
             Direction::Both => ("-", "-"),
         };
-        let labels = if filtered {
-            " AND all(r IN relationships(p) WHERE r.label IN $labels)"
-        } else {
-            ""
-        };
         format!(
-            "MATCH (s:{l} {{id: $start}}) \
-             MATCH p = (s){left}[:{t}*1..{depth}]{right}(n) WHERE n <> s{labels}"
-        )
-    }
-
-    /// Nodes within `depth` hops of `$start`, each at its smallest depth, ordered by (depth,
-    /// id), at most `$limit` when `limited`. No rows when the start is missing or isolated.
-    pub fn traverse(
-        &self,
-        direction: Direction,
-        depth: u32,
-        filtered: bool,
-        limited: bool,
-    ) -> String {
-        let limit = if limited { " LIMIT $limit" } else { "" };
-        format!(
-            "{} WITH n.id AS id, min(length(p)) AS depth \
-             RETURN id, depth ORDER BY depth, id{limit}",
-            self.reach(direction, depth, filtered)
-        )
-    }
-
-    /// How many nodes [`traverse`](Self::traverse) would return without a limit; one row.
-    pub fn count_reachable(&self, direction: Direction, depth: u32, filtered: bool) -> String {
-        format!(
-            "{} RETURN count(DISTINCT n) AS reached",
-            self.reach(direction, depth, filtered)
+            "UNWIND $frontier AS fid MATCH (s:{l} {{id: fid}}){left}[r:{t}]{right}(n:{l}) \
+             WHERE {LABELS} RETURN DISTINCT n.id AS id"
         )
     }
 
@@ -333,11 +308,10 @@ mod tests {
         for d in [Direction::Out, Direction::In, Direction::Both] {
             for flag in [false, true] {
                 all.push(s.neighbors(d, flag));
-                all.push(s.traverse(d, 3, flag, !flag));
-                all.push(s.count_reachable(d, 3, flag));
                 all.push(s.shortest_path(d, 3, flag));
             }
             all.push(s.degree(d));
+            all.push(s.expand(d));
         }
         for text in &all {
             // The only quoted names are the entity's; the rest is fixed text and `$params`.
@@ -366,13 +340,6 @@ mod tests {
         assert!(s
             .upsert_node()
             .starts_with("MERGE (n:`PrNode_roads` {id: $id})"));
-        let t = s.traverse(Direction::In, 4, true, true);
-        assert!(t.contains("(s)<-[:`PrEdge_roads`*1..4]-(n)"), "{t}");
-        assert!(
-            t.contains("all(r IN relationships(p) WHERE r.label IN $labels)"),
-            "{t}"
-        );
-        assert!(t.ends_with("ORDER BY depth, id LIMIT $limit"), "{t}");
         let n = s.neighbors(Direction::Both, false);
         assert!(n.contains("WHERE n <> s AND"), "{n}");
         assert!(n.ends_with("ORDER BY label, other, side"), "{n}");
@@ -381,5 +348,38 @@ mod tests {
             p.contains("shortestPath((a)-[:`PrEdge_roads`*1..2]->(b))"),
             "{p}"
         );
+    }
+
+    /// A traversal level follows single hops from the frontier: no variable-length pattern
+    /// (which enumerates paths), no depth written into the text, ids and labels as parameters.
+    #[test]
+    fn a_traversal_level_expands_single_hops_from_the_frontier() {
+        let s = Statements::new("roads").unwrap();
+        let cases = [
+            (
+                Direction::Out,
+                "(s:`PrNode_roads` {id: fid})-[r:`PrEdge_roads`]->(n:`PrNode_roads`)",
+            ),
+            (
+                Direction::In,
+                "(s:`PrNode_roads` {id: fid})<-[r:`PrEdge_roads`]-(n:`PrNode_roads`)",
+            ),
+            (
+                Direction::Both,
+                "(s:`PrNode_roads` {id: fid})-[r:`PrEdge_roads`]-(n:`PrNode_roads`)",
+            ),
+        ];
+        for (direction, pattern) in cases {
+            let text = s.expand(direction);
+            assert!(text.starts_with("UNWIND $frontier AS fid MATCH "), "{text}");
+            assert!(text.contains(pattern), "{text}");
+            assert!(
+                text.contains("WHERE (size($labels) = 0 OR r.label IN $labels)"),
+                "{text}"
+            );
+            assert!(text.ends_with("RETURN DISTINCT n.id AS id"), "{text}");
+            assert!(!text.contains('*'), "no variable-length pattern: {text}");
+            assert!(!text.contains("relationships("), "{text}");
+        }
     }
 }

@@ -16,7 +16,7 @@ mod config;
 mod cypher;
 mod error;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -27,7 +27,7 @@ use cypher::Statements;
 use error::map_error;
 
 use crate::kinds::graph::{
-    Edge, EdgeFilter, GraphStore, Neighbor, Node, Path, PathQuery, TraverseQuery, Visit,
+    Bounded, Edge, EdgeFilter, GraphStore, Neighbor, Node, Path, PathQuery, TraverseQuery, Visit,
 };
 use crate::store::wrong_settings;
 use crate::{
@@ -110,7 +110,7 @@ impl Store for Neo4jGraph {
     }
 
     async fn open(&self, entity: &EntitySpec) -> Result<StoreHandle> {
-        let EntitySettings::Graph(_) = &entity.settings else {
+        let EntitySettings::Graph(settings) = &entity.settings else {
             return Err(wrong_settings(&self.info(), entity));
         };
         let statements = Statements::new(&entity.name)?;
@@ -122,10 +122,13 @@ impl Store for Neo4jGraph {
                 Err(err) => return Err(map_error(err)),
             }
         }
-        Ok(StoreHandle::Graph(Arc::new(Neo4jEntity {
-            graph: Arc::clone(&self.graph),
-            statements,
-        })))
+        Ok(StoreHandle::Graph(Bounded::wrap(
+            settings,
+            Arc::new(Neo4jEntity {
+                graph: Arc::clone(&self.graph),
+                statements,
+            }),
+        )))
     }
 
     async fn ping(&self) -> Result<()> {
@@ -242,6 +245,43 @@ impl Neo4jEntity {
     async fn exists(&self, id: &str) -> Result<bool> {
         let query = neo4rs::query(&self.statements.exists()).param("id", id);
         Ok(!fetch(&self.graph, query).await?.is_empty())
+    }
+
+    /// The nodes a traversal reaches, in (depth, id) order and at most `query.limit`:
+    /// breadth-first, one statement per level ([`Statements::expand`]) over the whole
+    /// frontier, each node expanded once at its smallest depth; it stops as soon as a level
+    /// adds nothing.
+    async fn reach(&self, query: &TraverseQuery) -> Result<Vec<Visit>> {
+        let limit = query.limit.unwrap_or(usize::MAX);
+        let text = self.statements.expand(query.edges.direction);
+        let mut seen: HashSet<String> = HashSet::from([query.start.clone()]);
+        let mut frontier = vec![query.start.clone()];
+        let mut reached = Vec::new();
+        let mut depth = 0;
+        while depth < query.max_depth && !frontier.is_empty() && reached.len() < limit {
+            depth += 1;
+            let cypher = neo4rs::query(&text)
+                .param("frontier", BoltType::from(frontier))
+                .param("labels", labels_param(&query.edges));
+            let mut next = Vec::new();
+            for row in fetch(&self.graph, cypher).await? {
+                let id: String = column(&row, "id")?;
+                if seen.insert(id.clone()) {
+                    next.push(id);
+                }
+            }
+            next.sort_unstable();
+            reached.extend(next.iter().map(|id| Visit {
+                id: id.clone(),
+                depth,
+            }));
+            frontier = next;
+        }
+        reached.truncate(limit);
+        if reached.is_empty() {
+            self.require(&query.start).await?;
+        }
+        Ok(reached)
     }
 
     async fn require(&self, id: &str) -> Result<()> {
@@ -446,61 +486,12 @@ impl GraphStore for Neo4jEntity {
 
     async fn traverse(&self, query: &TraverseQuery) -> Result<Vec<Visit>> {
         check_filter(&query.edges)?;
-        if query.max_depth == 0 || query.limit == Some(0) {
-            self.require(&query.start).await?;
-            return Ok(Vec::new());
-        }
-        let filtered = !query.edges.labels.is_empty();
-        let text = self.statements.traverse(
-            query.edges.direction,
-            query.max_depth,
-            filtered,
-            query.limit.is_some(),
-        );
-        let mut cypher = neo4rs::query(&text)
-            .param("start", query.start.as_str())
-            .param("labels", labels_param(&query.edges));
-        if let Some(limit) = query.limit {
-            cypher = cypher.param("limit", limit_param(limit));
-        }
-        let rows = fetch(&self.graph, cypher).await?;
-        if rows.is_empty() {
-            self.require(&query.start).await?;
-        }
-        rows.iter()
-            .map(|row| {
-                let depth: i64 = column(row, "depth")?;
-                Ok(Visit {
-                    id: column(row, "id")?,
-                    depth: u32::try_from(depth).map_err(|_| {
-                        StoreError::backend(format!("Neo4j returned a depth of {depth}"))
-                    })?,
-                })
-            })
-            .collect()
+        self.reach(query).await
     }
 
     async fn count_reachable(&self, query: &TraverseQuery) -> Result<u64> {
         check_filter(&query.edges)?;
-        if query.max_depth == 0 || query.limit == Some(0) {
-            self.require(&query.start).await?;
-            return Ok(0);
-        }
-        let filtered = !query.edges.labels.is_empty();
-        let text =
-            self.statements
-                .count_reachable(query.edges.direction, query.max_depth, filtered);
-        let cypher = neo4rs::query(&text)
-            .param("start", query.start.as_str())
-            .param("labels", labels_param(&query.edges));
-        let reached = count_column(fetch(&self.graph, cypher).await?.first(), "reached")?;
-        if reached == 0 {
-            self.require(&query.start).await?;
-        }
-        Ok(match query.limit {
-            Some(limit) => reached.min(limit as u64),
-            None => reached,
-        })
+        Ok(self.reach(query).await?.len() as u64)
     }
 
     async fn shortest_path(&self, query: &PathQuery) -> Result<Option<Path>> {

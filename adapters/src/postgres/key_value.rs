@@ -19,7 +19,7 @@ use super::config::Config;
 use super::migrate::{self, identifier};
 use super::pool::PgPool;
 use super::purge::spawn_purge;
-use crate::kinds::key_value::{KeyValueStore, SetCondition, SetOptions};
+use crate::kinds::key_value::{check_key, check_keys, KeyValueStore, SetCondition, SetOptions};
 use crate::store::wrong_settings;
 use crate::{
     Capabilities, EntitySettings, EntitySpec, Result, Store, StoreError, StoreHandle, StoreInfo,
@@ -197,6 +197,7 @@ fn ttl_micros(ttl: Option<Duration>) -> Result<Option<i64>> {
 #[async_trait]
 impl KeyValueStore for Table {
     async fn get(&self, key: &str) -> Result<Option<Bytes>> {
+        check_key(key)?;
         let client = self.pool.get().await?;
         let statement = self.pool.prepare(&client, &self.get).await?;
         let row = client
@@ -207,6 +208,7 @@ impl KeyValueStore for Table {
     }
 
     async fn set(&self, key: &str, value: Bytes, options: SetOptions) -> Result<bool> {
+        check_key(key)?;
         let ttl = ttl_micros(options.ttl)?;
         let sql = match options.condition {
             SetCondition::Always => &self.set,
@@ -220,6 +222,7 @@ impl KeyValueStore for Table {
     }
 
     async fn delete(&self, key: &str) -> Result<bool> {
+        check_key(key)?;
         let client = self.pool.get().await?;
         let statement = self.pool.prepare(&client, &self.delete).await?;
         let row = client
@@ -230,6 +233,7 @@ impl KeyValueStore for Table {
     }
 
     async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Bytes>>> {
+        check_keys(keys.iter().map(String::as_str))?;
         if keys.is_empty() {
             return Ok(Vec::new());
         }
@@ -256,6 +260,7 @@ impl KeyValueStore for Table {
     }
 
     async fn set_many(&self, entries: Vec<(String, Bytes)>, ttl: Option<Duration>) -> Result<()> {
+        check_keys(entries.iter().map(|(key, _)| key.as_str()))?;
         let ttl = ttl_micros(ttl)?;
         // One row per key (the last write wins, as if written in order), in key order so that
         // concurrent batches lock rows in the same order and cannot deadlock.
@@ -275,6 +280,7 @@ impl KeyValueStore for Table {
     }
 
     async fn increment(&self, key: &str, delta: i64) -> Result<i64> {
+        check_key(key)?;
         let client = self.pool.get().await?;
         let statement = self.pool.prepare(&client, &self.increment).await?;
         let result = client

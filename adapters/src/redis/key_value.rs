@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 use super::RedisPool;
-use crate::kinds::key_value::{KeyValueStore, SetCondition, SetOptions};
+use crate::kinds::key_value::{check_key, check_keys, KeyValueStore, SetCondition, SetOptions};
 use crate::{Result, StoreError};
 
 /// One entity's view of the server: its keys under `prefix`.
@@ -67,11 +67,13 @@ impl Keys {
 #[async_trait]
 impl KeyValueStore for Keys {
     async fn get(&self, key: &str) -> Result<Option<Bytes>> {
+        check_key(key)?;
         let value: Option<Vec<u8>> = self.pool.query(cmd("GET").arg(self.key(key))).await?;
         Ok(value.map(Bytes::from))
     }
 
     async fn set(&self, key: &str, value: Bytes, options: SetOptions) -> Result<bool> {
+        check_key(key)?;
         let mut command = self.set_command(key, &value, ttl_millis(options.ttl)?);
         match options.condition {
             SetCondition::Always => {}
@@ -88,11 +90,13 @@ impl KeyValueStore for Keys {
     }
 
     async fn delete(&self, key: &str) -> Result<bool> {
+        check_key(key)?;
         let removed: i64 = self.pool.query(cmd("DEL").arg(self.key(key))).await?;
         Ok(removed > 0)
     }
 
     async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Bytes>>> {
+        check_keys(keys.iter().map(String::as_str))?;
         if keys.is_empty() {
             return Ok(Vec::new());
         }
@@ -112,6 +116,7 @@ impl KeyValueStore for Keys {
     }
 
     async fn set_many(&self, entries: Vec<(String, Bytes)>, ttl: Option<Duration>) -> Result<()> {
+        check_keys(entries.iter().map(|(key, _)| key.as_str()))?;
         let ttl = ttl_millis(ttl)?;
         if entries.is_empty() {
             return Ok(());
@@ -127,6 +132,7 @@ impl KeyValueStore for Keys {
     }
 
     async fn increment(&self, key: &str, delta: i64) -> Result<i64> {
+        check_key(key)?;
         let result = self
             .pool
             .query(cmd("INCRBY").arg(self.key(key)).arg(delta))

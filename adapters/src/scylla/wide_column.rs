@@ -478,14 +478,17 @@ type CellsRow = (Option<i64>, Option<HashMap<String, Vec<u8>>>);
 #[async_trait]
 impl WideColumnStore for Table {
     async fn put(&self, row: WideRow, options: WriteOptions) -> Result<()> {
+        crate::kinds::wide_column::check_key(&row.partition, &row.clustering)?;
         self.write(vec![row], options).await
     }
 
     async fn put_batch(&self, rows: Vec<WideRow>, options: WriteOptions) -> Result<()> {
+        crate::kinds::wide_column::check_rows(&rows)?;
         self.write(rows, options).await
     }
 
     async fn get(&self, partition: &[Value], clustering: &[Value]) -> Result<Option<WideRow>> {
+        crate::kinds::wide_column::check_key(partition, clustering)?;
         let (pk, ck) = self.row_key(partition, clustering)?;
         let rows: Vec<CellsRow> = self
             .read_all(
@@ -506,6 +509,7 @@ impl WideColumnStore for Table {
     }
 
     async fn slice(&self, query: &SliceQuery) -> Result<Vec<WideRow>> {
+        crate::kinds::wide_column::check_slice(query)?;
         let pk = self.partition_key(&query.partition)?;
         let columns = &self.settings.clustering_key;
         let encode = |bound: &Bound<Vec<Value>>| -> Result<Bound<Vec<u8>>> {
@@ -572,6 +576,7 @@ impl WideColumnStore for Table {
     }
 
     async fn delete(&self, partition: &[Value], clustering: &[Value]) -> Result<bool> {
+        crate::kinds::wide_column::check_key(partition, clustering)?;
         let (pk, ck) = self.row_key(partition, clustering)?;
         let key = Self::key_values(pk, ck);
         let rows: Vec<CellsRow> = self
@@ -594,6 +599,7 @@ impl WideColumnStore for Table {
     }
 
     async fn delete_partition(&self, partition: &[Value]) -> Result<()> {
+        crate::kinds::wide_column::check_key(partition, &[])?;
         let pk = self.partition_key(partition)?;
         let rows: Vec<(Option<i64>,)> = self
             .read_all(

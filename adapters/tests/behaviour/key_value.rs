@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use polyroute_adapters::kinds::key_value::{KeyValueStore, SetCondition, SetOptions};
+use polyroute_adapters::kinds::key_value::{
+    KeyValueStore, SetCondition, SetOptions, MAX_KEY_BYTES,
+};
 use polyroute_adapters::{ErrorKind, Result};
 
 use crate::support::Fixture;
@@ -51,6 +53,7 @@ macro_rules! key_value_suite {
             concurrent_writers_on_distinct_keys_all_land,
             set_racing_increments_is_never_lost,
             delete_racing_increments_is_never_lost,
+            keys_at_the_size_limit_round_trip_and_longer_ones_are_invalid,
         );
 
         key_value_suite!(@isolation $pair; $attrs);
@@ -843,4 +846,75 @@ pub async fn entities_on_one_store_are_isolated(
         assert_eq!(b.increment("count", 1).await.unwrap(), 1);
         assert_eq!(a.get("count").await.unwrap(), Some(bytes("5")));
     }
+}
+
+/// A key of [`MAX_KEY_BYTES`] is stored by every backend; one byte more is refused in every
+/// operation, and nothing is written.
+pub async fn keys_at_the_size_limit_round_trip_and_longer_ones_are_invalid(
+    f: Fixture<dyn KeyValueStore>,
+) {
+    let store = &*f.store;
+    let longest = "é".repeat(MAX_KEY_BYTES / 2);
+    let value = Bytes::from_static(b"v");
+    assert!(store
+        .set(&longest, value.clone(), SetOptions::default())
+        .await
+        .unwrap());
+    assert_eq!(store.get(&longest).await.unwrap(), Some(value.clone()));
+    assert_eq!(
+        store
+            .increment(&"n".repeat(MAX_KEY_BYTES), 1)
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(store.delete(&longest).await.unwrap());
+
+    let long = "k".repeat(MAX_KEY_BYTES + 1);
+    let invalid = |result: Result<()>, op: &str| {
+        let err = result.expect_err(op);
+        assert_eq!(err.kind(), ErrorKind::InvalidRequest, "{op}: {err}");
+        let text = err.to_string();
+        assert!(
+            text.contains("`key`") && text.contains(&MAX_KEY_BYTES.to_string()),
+            "{text}"
+        );
+    };
+    invalid(
+        store
+            .set(&long, value.clone(), SetOptions::default())
+            .await
+            .map(drop),
+        "set",
+    );
+    invalid(store.get(&long).await.map(drop), "get");
+    invalid(store.delete(&long).await.map(drop), "delete");
+    invalid(store.increment(&long, 1).await.map(drop), "increment");
+    invalid(
+        store
+            .get_many(&["a".to_owned(), long.clone()])
+            .await
+            .map(drop),
+        "get_many",
+    );
+    invalid(
+        store
+            .set_many(
+                vec![
+                    ("a".to_owned(), value.clone()),
+                    (long.clone(), value.clone()),
+                ],
+                None,
+            )
+            .await,
+        "set_many",
+    );
+    if store.answers_now() {
+        invalid(
+            store.get_now(&long).expect("answers now").map(drop),
+            "get_now",
+        );
+    }
+    // The batch was refused whole: its valid key was not written.
+    assert_eq!(store.get("a").await.unwrap(), None);
 }

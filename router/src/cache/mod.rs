@@ -9,7 +9,7 @@
 //! ```
 //!
 //! An entity with `cache = { store = "NAME" }` gets a [`ReadThrough`] over its own namespace
-//! (`cache_<entity>`) in store `NAME`, called through that store's layers. The key-value and
+//! (`cache__<entity>`) in store `NAME`, called through that store's layers. The key-value and
 //! document handles read through it and invalidate it after their writes; other code reaches
 //! it with [`Router::cache_of`](crate::Router::cache_of) and may cache any read that yields
 //! bytes.
@@ -23,9 +23,18 @@ mod read_through;
 pub use policy::{CachePolicy, DEFAULT_CACHE_JITTER, DEFAULT_CACHE_TTL, MAX_CACHE_JITTER};
 pub use read_through::ReadThrough;
 
-/// The namespace (entity name in the cache store) of `entity`'s cache.
+/// What separates a namespace the router makes from the entity it serves. Entity names cannot
+/// contain it ([`is_entity_name`]), so no entity can be named like another's namespace.
+pub(crate) const NAMESPACE_SEPARATOR: &str = "__";
+
+/// The namespace (entity name in the cache store) of `entity`'s cache: `cache__<entity>`.
 pub(crate) fn namespace(entity: &str) -> String {
-    format!("cache_{entity}")
+    format!("cache{NAMESPACE_SEPARATOR}{entity}")
+}
+
+/// Whether `name` can name an entity: an identifier without the namespace separator `__`.
+pub(crate) fn is_entity_name(name: &str) -> bool {
+    crate::is_identifier(name) && !name.contains(NAMESPACE_SEPARATOR)
 }
 
 /// Drops `keys` from `cache`, if the entity has one, after a write to its system of record,
@@ -43,5 +52,26 @@ pub(crate) async fn invalidate_written<'k>(
         if let Err(err) = cache.invalidate(key).await {
             tracing::warn!(entity = cache.entity(), error = %err, "cache invalidation failed");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An entity named like another entity's cache namespace cannot exist, whatever the names.
+    #[test]
+    fn no_entity_name_is_a_cache_namespace() {
+        for entity in ["products", "cache_products", "_x", "x_", "a1"] {
+            assert!(is_entity_name(entity), "{entity}");
+            let space = namespace(entity);
+            assert!(crate::is_identifier(&space), "{space}");
+            assert!(!is_entity_name(&space), "{space} could be an entity");
+        }
+        // The old scheme made `cache_products` both an entity and the cache of `products`.
+        assert_ne!(namespace("products"), "cache_products");
+        assert_ne!(namespace("products"), namespace("cache_products"));
+        assert!(!is_entity_name("cache__products"));
+        assert!(!is_entity_name("a__b"));
     }
 }

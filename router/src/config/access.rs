@@ -227,9 +227,12 @@ pub(crate) fn cache_problems(
             ConfigProblem::new(
                 ProblemKind::InvalidName,
                 &path,
-                format!("entity `{entity}`'s cache namespace `cache_{entity}` is longer than 63 characters"),
+                format!(
+                    "entity `{entity}`'s cache namespace `{}` is longer than 63 characters",
+                    crate::cache::namespace(entity)
+                ),
             )
-            .with_fix("shorten the entity's name to at most 57 characters, or remove `cache`"),
+            .with_fix("shorten the entity's name to at most 56 characters, or remove `cache`"),
         );
     }
     problems

@@ -1,7 +1,6 @@
 //! `[entities.NAME]`: which store an entity is routed to, its timeout, its access policy
 //! (`cache`, `hedge`, `timeouts`) and its kind-specific settings.
 
-use polyroute_adapters::store::is_identifier;
 use polyroute_adapters::StoreKind;
 use toml::Value;
 
@@ -65,12 +64,13 @@ pub(crate) fn parse_entity(
 ) -> Option<EntityConfig> {
     let before = walker.count();
     let path = join("entities", name);
-    if !is_identifier(name) {
+    if !crate::cache::is_entity_name(name) {
         walker.report_fix(
             ProblemKind::InvalidName,
             &path,
             format!("`{name}` is not a valid entity name"),
-            "use ASCII letters, digits and `_`, starting with a letter or `_` (at most 63 characters)",
+            "use ASCII letters, digits and `_`, starting with a letter or `_` (at most 63 characters), \
+             without `__` (which separates the namespaces the router makes, such as `cache__<entity>`)",
         );
     }
     let table = walker.table(&path, value)?;
@@ -303,10 +303,42 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert!(matches!(
-            settings("store = \"social\"\ntimeout = \"1s\""),
-            EntitySettings::Graph(_)
-        ));
+        match settings("store = \"social\"\ntimeout = \"1s\"") {
+            EntitySettings::Graph(graph) => {
+                assert_eq!(
+                    graph.max_depth,
+                    polyroute_adapters::kinds::graph::DEFAULT_MAX_DEPTH
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        match settings("store = \"social\"\nmax_depth = 25") {
+            EntitySettings::Graph(graph) => assert_eq!(graph.max_depth, 25),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn graph_max_depth_is_a_positive_number_of_hops() {
+        for bad in ["0", "-3", "4294967296"] {
+            let (entity, problems) = parse(&format!("store = \"social\"\nmax_depth = {bad}"));
+            assert!(entity.is_none(), "{bad}");
+            assert_eq!(
+                problems,
+                [("entities.e.max_depth".to_owned(), ProblemKind::InvalidValue)],
+                "{bad}"
+            );
+        }
+        let (_, problems) = parse("store = \"social\"\nmax_depth = \"6\"");
+        assert_eq!(
+            problems,
+            [("entities.e.max_depth".to_owned(), ProblemKind::WrongType)]
+        );
+        let (_, problems) = parse("store = \"docs\"\nmax_depth = 6");
+        assert_eq!(
+            problems,
+            [("entities.e.max_depth".to_owned(), ProblemKind::KindMismatch)]
+        );
     }
 
     #[test]

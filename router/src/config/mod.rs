@@ -32,7 +32,7 @@
 //! Kind-specific entity keys: key_value `ttl`; document `indexes = ["customer.id"]`;
 //! time_series `retention`; wide_column `partition_key`, `clustering_key`, `ttl`; search
 //! `fields = { title = "text", category = "keyword", price = "float", stock = "integer" }`;
-//! relational and graph none. A relational entity may be a system of record: `table`, `key`,
+//! graph `max_depth = 6` (default 10); relational none. A relational entity may be a system of record: `table`, `key`,
 //! `routes = { get, search }`, `propagate = { to = [...] }`, `read_your_writes` (see
 //! [`RecordSettings`]).
 //!

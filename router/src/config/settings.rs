@@ -1,10 +1,10 @@
 //! The kind-specific keys of an entity (`ttl`, `indexes`, `retention`, `partition_key`,
-//! `clustering_key`, `fields`) and the [`EntitySettings`] they make.
+//! `clustering_key`, `fields`, `max_depth`) and the [`EntitySettings`] they make.
 
 use std::time::Duration;
 
 use polyroute_adapters::kinds::document::{DocumentSettings, FieldPath};
-use polyroute_adapters::kinds::graph::GraphSettings;
+use polyroute_adapters::kinds::graph::{GraphSettings, DEFAULT_MAX_DEPTH};
 use polyroute_adapters::kinds::key_value::KeyValueSettings;
 use polyroute_adapters::kinds::relational::RelationalSettings;
 use polyroute_adapters::kinds::search::{SearchField, SearchFieldKind, SearchSettings};
@@ -60,6 +60,11 @@ pub(crate) const KIND_KEYS: &[KindKey] = &[
         kinds: &[StoreKind::Search],
         lacking: "no search schema",
     },
+    KindKey {
+        name: "max_depth",
+        kinds: &[StoreKind::Graph],
+        lacking: "no traversals",
+    },
 ];
 
 /// The values of the kind-specific keys present in one entity.
@@ -71,6 +76,7 @@ pub(crate) struct KindValues {
     partition_key: Option<Vec<String>>,
     clustering_key: Option<Vec<String>>,
     fields: Option<Vec<SearchField>>,
+    max_depth: Option<u32>,
     /// A key was present but invalid (already reported): no settings, and no "missing" reports.
     failed: bool,
 }
@@ -88,6 +94,7 @@ impl KindValues {
                 columns(walker, path, value, false),
             ),
             "fields" => fill(&mut self.fields, search_fields(walker, path, value)),
+            "max_depth" => fill(&mut self.max_depth, max_depth(walker, path, value)),
             _ => true,
         };
         self.failed |= !read;
@@ -152,7 +159,10 @@ impl KindValues {
                 EntitySettings::Search(SearchSettings::with_fields(fields))
             }
             StoreKind::Relational => EntitySettings::Relational(RelationalSettings::default()),
-            StoreKind::Graph => EntitySettings::Graph(GraphSettings::default()),
+            StoreKind::Graph => EntitySettings::Graph(
+                self.max_depth
+                    .map_or_else(GraphSettings::default, GraphSettings::with_max_depth),
+            ),
         })
     }
 }
@@ -161,6 +171,41 @@ impl KindValues {
 fn fill<T>(slot: &mut Option<T>, value: Option<T>) -> bool {
     *slot = value;
     slot.is_some()
+}
+
+/// A graph entity's `max_depth`: a whole number of hops, at least 1.
+fn max_depth(walker: &mut Walker<'_>, path: &str, value: &Value) -> Option<u32> {
+    let fix = format!(
+        "write a whole number of hops from 1 to {}, such as `max_depth = 6` (default {})",
+        u32::MAX,
+        DEFAULT_MAX_DEPTH
+    );
+    match value {
+        Value::Integer(n) => match u32::try_from(*n) {
+            Ok(depth) if depth >= 1 => Some(depth),
+            _ => {
+                walker.report_fix(
+                    ProblemKind::InvalidValue,
+                    path,
+                    format!("{n} is not a usable traversal depth"),
+                    fix,
+                );
+                None
+            }
+        },
+        other => {
+            walker.report_fix(
+                ProblemKind::WrongType,
+                path,
+                format!(
+                    "expected a whole number, found {}",
+                    super::walk::describe(other)
+                ),
+                fix,
+            );
+            None
+        }
+    }
 }
 
 fn required(walker: &mut Walker<'_>, path: &str, key: &str, example: &str) {

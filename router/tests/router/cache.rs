@@ -385,3 +385,38 @@ async fn other_code_can_cache_any_read_with_the_entitys_cache() {
     let again = || async { Ok(None) };
     assert_eq!(cache.get_or_load("x", again).await.unwrap(), None);
 }
+
+/// An entity named `cache_products` and the cache of `products` share the cache store without
+/// sharing keys: what one writes, the other never reads. And no entity can take the cache's
+/// own namespace.
+#[tokio::test]
+async fn a_cache_namespace_cannot_collide_with_an_entity() {
+    let kv = || EntitySettings::KeyValue(KeyValueSettings::default());
+    let router = Router::builder()
+        .store_config("db", StoreKind::KeyValue, "embedded", json!({}))
+        .store_config("cache", StoreKind::KeyValue, "embedded", json!({}))
+        .entity("products", "db", kv())
+        .entity("cache_products", "cache", kv())
+        .entity_cache("products", CachePolicy::on("cache"))
+        .build()
+        .await
+        .unwrap();
+    let products = router.key_value("products").unwrap();
+    let lookalike = router.key_value("cache_products").unwrap();
+    products.set("k", "from the store").await.unwrap();
+    lookalike.set("k", "not an envelope").await.unwrap();
+    // The cache of `products` misses, loads, and keeps its entry apart from the lookalike.
+    assert_eq!(products.get("k").await.unwrap(), bytes("from the store"));
+    assert_eq!(products.get("k").await.unwrap(), bytes("from the store"));
+    assert_eq!(lookalike.get("k").await.unwrap(), bytes("not an envelope"));
+    lookalike.delete("k").await.unwrap();
+    assert_eq!(products.get("k").await.unwrap(), bytes("from the store"));
+
+    let err = Router::builder()
+        .store_config("db", StoreKind::KeyValue, "embedded", json!({}))
+        .entity("cache__products", "db", kv())
+        .build()
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("__"), "{err}");
+}

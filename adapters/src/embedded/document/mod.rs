@@ -220,6 +220,7 @@ fn query_documents(conn: &Connection, sql: &sql::Sql) -> Result<Vec<StoredDocume
 #[async_trait]
 impl DocumentStore for Collection {
     async fn put(&self, id: &str, document: Document) -> Result<()> {
+        crate::kinds::document::check_id(id)?;
         let statement = format!(
             "INSERT INTO {} (id, body) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET body = excluded.body",
             sql::table(&self.entity)
@@ -228,6 +229,7 @@ impl DocumentStore for Collection {
     }
 
     async fn insert(&self, id: &str, document: Document) -> Result<()> {
+        crate::kinds::document::check_id(id)?;
         let statement = format!(
             "INSERT INTO {} (id, body) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
             sql::table(&self.entity)
@@ -242,6 +244,7 @@ impl DocumentStore for Collection {
     }
 
     async fn get(&self, id: &str) -> Result<Option<Document>> {
+        crate::kinds::document::check_id(id)?;
         let statement = format!(
             "SELECT body FROM {} WHERE id = $1",
             sql::table(&self.entity)
@@ -264,6 +267,7 @@ impl DocumentStore for Collection {
     }
 
     async fn delete(&self, id: &str) -> Result<bool> {
+        crate::kinds::document::check_id(id)?;
         let statement = format!("DELETE FROM {} WHERE id = $1", sql::table(&self.entity));
         let id = id.to_owned();
         let deleted = self

@@ -189,6 +189,21 @@ impl Hop {
     }
 }
 
+/// Runs `work`, turning a panic inside it into an error: a request must never take the process
+/// or the store down, whatever an engine asserts.
+pub(super) fn contained<T>(work: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).unwrap_or_else(|panic| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|text| (*text).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no message".to_owned());
+        Err(StoreError::backend(format!(
+            "the graph engine refused the write ({what}); nothing was written"
+        )))
+    })
+}
+
 fn check_id(what: &str, id: &str) -> Result<()> {
     if id.is_empty() {
         return Err(StoreError::invalid(format!("{what} must not be empty")));
@@ -280,13 +295,39 @@ impl EntityGraph {
         }
     }
 
+    /// Stages a write on a fresh write transaction, then commits it and applies `change` to
+    /// the topology (see [`commit`](Self::commit)); `stage` returns whether there is anything to
+    /// commit, and so does this.
+    ///
+    /// Staging runs under [`contained`] while the transaction stays owned here: should fjall
+    /// panic (it asserts on what it cannot store), the panic becomes an error and the
+    /// transaction is dropped the ordinary way, rolled back, so fjall's writer lock is released
+    /// unpoisoned and every later write still works.
+    fn write<'s>(
+        &'s self,
+        stage: impl FnOnce(&mut WriteTransaction<'s>) -> Result<bool>,
+        change: impl FnOnce(&mut Adjacency) -> Result<()>,
+    ) -> Result<bool> {
+        let mut tx = self.engine.write();
+        if !contained(|| stage(&mut tx))? {
+            return Ok(false);
+        }
+        self.commit(tx, change)?;
+        Ok(true)
+    }
+
     pub(super) fn upsert_node(&self, node: &Node) -> Result<()> {
         check_id("a node id", &node.id)?;
         check_id("a node label", &node.label)?;
         let value = codec::encode_node(&node.label, &node.properties)?;
-        let mut tx = self.engine.write();
-        tx.insert(&self.parts.nodes, node.id.as_bytes(), value);
-        self.commit(tx, |adjacency| adjacency.add_node(&node.id))
+        self.write(
+            |tx| {
+                tx.insert(&self.parts.nodes, node.id.as_bytes(), value);
+                Ok(true)
+            },
+            |adjacency| adjacency.add_node(&node.id),
+        )?;
+        Ok(())
     }
 
     pub(super) fn get_node(&self, id: &str) -> Result<Option<Node>> {
@@ -294,33 +335,34 @@ impl EntityGraph {
     }
 
     pub(super) fn delete_node(&self, id: &str) -> Result<bool> {
-        let mut tx = self.engine.write();
-        if !tx.contains_key(&self.parts.nodes, id).map_err(map_error)? {
-            return Ok(false);
-        }
-        let prefix = keys::encode(&[id]);
-        let mut doomed = Vec::new();
-        for (side, partition) in [(Side::Out, &self.parts.out), (Side::In, &self.parts.into)] {
-            for item in tx.prefix(partition, &prefix) {
-                let (key, _) = item.map_err(map_error)?;
-                let (_, label, other) = decode_key(&key)?;
-                doomed.push((side, label, other));
+        let stage = |tx: &mut WriteTransaction<'_>| -> Result<bool> {
+            if !tx.contains_key(&self.parts.nodes, id).map_err(map_error)? {
+                return Ok(false);
             }
-        }
-        for (side, label, other) in doomed {
-            let (from, to) = match side {
-                Side::Out => (id, other.as_str()),
-                Side::In => (other.as_str(), id),
-            };
-            tx.remove(&self.parts.out, keys::encode(&[from, &label, to]));
-            tx.remove(&self.parts.into, keys::encode(&[to, &label, from]));
-        }
-        tx.remove(&self.parts.nodes, id.as_bytes());
-        self.commit(tx, |adjacency| {
+            let prefix = keys::encode(&[id]);
+            let mut doomed = Vec::new();
+            for (side, partition) in [(Side::Out, &self.parts.out), (Side::In, &self.parts.into)] {
+                for item in tx.prefix(partition, &prefix) {
+                    let (key, _) = item.map_err(map_error)?;
+                    let (_, label, other) = decode_key(&key)?;
+                    doomed.push((side, label, other));
+                }
+            }
+            for (side, label, other) in doomed {
+                let (from, to) = match side {
+                    Side::Out => (id, other.as_str()),
+                    Side::In => (other.as_str(), id),
+                };
+                tx.remove(&self.parts.out, keys::encode(&[from, &label, to]));
+                tx.remove(&self.parts.into, keys::encode(&[to, &label, from]));
+            }
+            tx.remove(&self.parts.nodes, id.as_bytes());
+            Ok(true)
+        };
+        self.write(stage, |adjacency| {
             adjacency.remove_node(id);
             Ok(())
-        })?;
-        Ok(true)
+        })
     }
 
     pub(super) fn upsert_edge(&self, edge: &Edge) -> Result<()> {
@@ -328,28 +370,31 @@ impl EntityGraph {
         check_id("an edge's `to` node id", &edge.to)?;
         check_id("an edge label", &edge.label)?;
         let value = codec::encode_edge(&edge.properties)?;
-        let mut tx = self.engine.write();
-        for end in [&edge.from, &edge.to] {
-            if !tx.contains_key(&self.parts.nodes, end).map_err(map_error)? {
-                return Err(StoreError::not_found(format!(
-                    "node `{end}` (an end of edge `{}` -[{}]-> `{}`); upsert the node first",
-                    edge.from, edge.label, edge.to
-                )));
+        let stage = |tx: &mut WriteTransaction<'_>| -> Result<bool> {
+            for end in [&edge.from, &edge.to] {
+                if !tx.contains_key(&self.parts.nodes, end).map_err(map_error)? {
+                    return Err(StoreError::not_found(format!(
+                        "node `{end}` (an end of edge `{}` -[{}]-> `{}`); upsert the node first",
+                        edge.from, edge.label, edge.to
+                    )));
+                }
             }
-        }
-        tx.insert(
-            &self.parts.out,
-            keys::encode(&[&edge.from, &edge.label, &edge.to]),
-            value.clone(),
-        );
-        tx.insert(
-            &self.parts.into,
-            keys::encode(&[&edge.to, &edge.label, &edge.from]),
-            value,
-        );
-        self.commit(tx, |adjacency| {
+            tx.insert(
+                &self.parts.out,
+                keys::encode(&[&edge.from, &edge.label, &edge.to]),
+                value.clone(),
+            );
+            tx.insert(
+                &self.parts.into,
+                keys::encode(&[&edge.to, &edge.label, &edge.from]),
+                value,
+            );
+            Ok(true)
+        };
+        self.write(stage, |adjacency| {
             adjacency.add_edge(&edge.from, &edge.label, &edge.to)
-        })
+        })?;
+        Ok(())
     }
 
     /// Writes `nodes`, then `edges`, in one write transaction: everything is checked and
@@ -369,38 +414,40 @@ impl EntityGraph {
             check_id("an edge label", &edge.label)?;
             encoded_edges.push(codec::encode_edge(&edge.properties)?);
         }
-        let mut present: HashSet<&str> = nodes.iter().map(|node| node.id.as_str()).collect();
-        let mut tx = self.engine.write();
-        for edge in edges {
-            for end in [&edge.from, &edge.to] {
-                if present.contains(end.as_str()) {
-                    continue;
+        let stage = |tx: &mut WriteTransaction<'_>| -> Result<bool> {
+            let mut present: HashSet<&str> = nodes.iter().map(|node| node.id.as_str()).collect();
+            for edge in edges {
+                for end in [&edge.from, &edge.to] {
+                    if present.contains(end.as_str()) {
+                        continue;
+                    }
+                    if !tx.contains_key(&self.parts.nodes, end).map_err(map_error)? {
+                        return Err(StoreError::not_found(format!(
+                            "node `{end}` (an end of edge `{}` -[{}]-> `{}`); put it in the batch or upsert it first",
+                            edge.from, edge.label, edge.to
+                        )));
+                    }
+                    present.insert(end);
                 }
-                if !tx.contains_key(&self.parts.nodes, end).map_err(map_error)? {
-                    return Err(StoreError::not_found(format!(
-                        "node `{end}` (an end of edge `{}` -[{}]-> `{}`); put it in the batch or upsert it first",
-                        edge.from, edge.label, edge.to
-                    )));
-                }
-                present.insert(end);
             }
-        }
-        for (node, value) in nodes.iter().zip(encoded_nodes) {
-            tx.insert(&self.parts.nodes, node.id.as_bytes(), value);
-        }
-        for (edge, value) in edges.iter().zip(encoded_edges) {
-            tx.insert(
-                &self.parts.out,
-                keys::encode(&[&edge.from, &edge.label, &edge.to]),
-                value.clone(),
-            );
-            tx.insert(
-                &self.parts.into,
-                keys::encode(&[&edge.to, &edge.label, &edge.from]),
-                value,
-            );
-        }
-        self.commit(tx, |adjacency| {
+            for (node, value) in nodes.iter().zip(encoded_nodes) {
+                tx.insert(&self.parts.nodes, node.id.as_bytes(), value);
+            }
+            for (edge, value) in edges.iter().zip(encoded_edges) {
+                tx.insert(
+                    &self.parts.out,
+                    keys::encode(&[&edge.from, &edge.label, &edge.to]),
+                    value.clone(),
+                );
+                tx.insert(
+                    &self.parts.into,
+                    keys::encode(&[&edge.to, &edge.label, &edge.from]),
+                    value,
+                );
+            }
+            Ok(true)
+        };
+        self.write(stage, |adjacency| {
             for node in nodes {
                 adjacency.add_node(&node.id)?;
             }
@@ -408,25 +455,27 @@ impl EntityGraph {
                 adjacency.add_edge(&edge.from, &edge.label, &edge.to)?;
             }
             Ok(())
-        })
+        })?;
+        Ok(())
     }
 
     pub(super) fn delete_edge(&self, from: &str, label: &str, to: &str) -> Result<bool> {
-        let out_key = keys::encode(&[from, label, to]);
-        let mut tx = self.engine.write();
-        if !tx
-            .contains_key(&self.parts.out, &out_key)
-            .map_err(map_error)?
-        {
-            return Ok(false);
-        }
-        tx.remove(&self.parts.out, out_key);
-        tx.remove(&self.parts.into, keys::encode(&[to, label, from]));
-        self.commit(tx, |adjacency| {
+        let stage = |tx: &mut WriteTransaction<'_>| -> Result<bool> {
+            let out_key = keys::encode(&[from, label, to]);
+            if !tx
+                .contains_key(&self.parts.out, &out_key)
+                .map_err(map_error)?
+            {
+                return Ok(false);
+            }
+            tx.remove(&self.parts.out, out_key);
+            tx.remove(&self.parts.into, keys::encode(&[to, label, from]));
+            Ok(true)
+        };
+        self.write(stage, |adjacency| {
             adjacency.remove_edge(from, label, to);
             Ok(())
-        })?;
-        Ok(true)
+        })
     }
 
     pub(super) fn neighbors(
@@ -593,5 +642,38 @@ pub(super) fn weight_of(hop: &Hop, node: &str, property: &str) -> Result<f64> {
             "{} has no weight property `{property}`; every edge a weighted search follows needs it",
             describe()
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorKind;
+
+    fn graph() -> EntityGraph {
+        let engine = Arc::new(Engine::open(None, None, 1 << 20).unwrap());
+        EntityGraph::open(engine, "g").unwrap()
+    }
+
+    /// A key fjall cannot store (it asserts keys are below 64 KiB) reaches the engine only past
+    /// the contract's checks; even then the write fails as an error and the next ones work.
+    #[test]
+    fn an_engine_panic_fails_one_write_and_leaves_the_store_usable() {
+        let graph = graph();
+        let huge = "x".repeat(70_000);
+        let err = graph.upsert_node(&Node::new(&huge, "person")).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Backend, "{err}");
+        graph.upsert_node(&Node::new("a", "person")).unwrap();
+        graph.upsert_node(&Node::new("b", "person")).unwrap();
+        assert!(graph
+            .upsert_edge(&Edge::new("a", huge.as_str(), "b"))
+            .is_err());
+        assert!(graph.upsert_batch(&[Node::new(&huge, "p")], &[]).is_err());
+        assert!(!matches!(graph.delete_edge("a", &huge, "b"), Ok(true)));
+        graph.upsert_edge(&Edge::new("a", "knows", "b")).unwrap();
+        assert!(graph.get_node(&huge).map(|n| n.is_none()).unwrap_or(true));
+        assert_eq!(graph.get_node("a").unwrap().unwrap().label, "person");
+        assert!(graph.delete_edge("a", "knows", "b").unwrap());
+        assert!(graph.delete_node("b").unwrap());
     }
 }

@@ -50,7 +50,7 @@ use serde::Deserialize;
 use self::engine::{Engine, EntityGraph};
 pub use crate::embedded::durability::Synchronous;
 use crate::kinds::graph::{
-    Edge, EdgeFilter, GraphStore, Neighbor, Node, Path, PathQuery, TraverseQuery, Visit,
+    Bounded, Edge, EdgeFilter, GraphStore, Neighbor, Node, Path, PathQuery, TraverseQuery, Visit,
 };
 use crate::registry::ConnectContext;
 use crate::store::wrong_settings;
@@ -134,12 +134,15 @@ impl Store for EmbeddedGraph {
     }
 
     async fn open(&self, entity: &EntitySpec) -> Result<StoreHandle> {
-        if !matches!(entity.settings, EntitySettings::Graph(_)) {
+        let EntitySettings::Graph(settings) = &entity.settings else {
             return Err(wrong_settings(&self.info(), entity));
-        }
+        };
         let (engine, name) = (Arc::clone(&self.engine), entity.name.clone());
         let graph = blocking(move || EntityGraph::open(engine, &name)).await?;
-        Ok(StoreHandle::Graph(Arc::new(Handle(Arc::new(graph)))))
+        Ok(StoreHandle::Graph(Bounded::wrap(
+            settings,
+            Arc::new(Handle(Arc::new(graph))),
+        )))
     }
 
     async fn ping(&self) -> Result<()> {

@@ -427,6 +427,7 @@ fn map_error(err: TantivyError) -> StoreError {
 #[async_trait]
 impl SearchStore for EntityIndex {
     async fn index(&self, documents: Vec<SearchDocument>) -> Result<()> {
+        crate::kinds::search::check_ids(&documents)?;
         if documents.is_empty() {
             return Ok(());
         }
@@ -435,6 +436,7 @@ impl SearchStore for EntityIndex {
     }
 
     async fn delete(&self, id: &str) -> Result<bool> {
+        crate::kinds::search::check_id(id)?;
         let (reply, answer) = oneshot::channel();
         self.send(Command::Delete(id.to_owned(), reply), answer)
             .await

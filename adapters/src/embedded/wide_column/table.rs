@@ -318,14 +318,17 @@ impl Table {
 #[async_trait]
 impl WideColumnStore for Table {
     async fn put(&self, row: WideRow, options: WriteOptions) -> Result<()> {
+        crate::kinds::wide_column::check_key(&row.partition, &row.clustering)?;
         self.write(vec![row], options).await
     }
 
     async fn put_batch(&self, rows: Vec<WideRow>, options: WriteOptions) -> Result<()> {
+        crate::kinds::wide_column::check_rows(&rows)?;
         self.write(rows, options).await
     }
 
     async fn get(&self, partition: &[Value], clustering: &[Value]) -> Result<Option<WideRow>> {
+        crate::kinds::wide_column::check_key(partition, clustering)?;
         let key = self.shared.row_key(partition, clustering)?;
         let (shared, partition, clustering) =
             (self.shared.clone(), partition.to_vec(), clustering.to_vec());
@@ -343,17 +346,20 @@ impl WideColumnStore for Table {
     }
 
     async fn slice(&self, query: &SliceQuery) -> Result<Vec<WideRow>> {
+        crate::kinds::wide_column::check_slice(query)?;
         let (inner, shared, query) = (self.inner.clone(), self.shared.clone(), query.clone());
         blocking(move || shared.slice(&inner, &query)).await
     }
 
     async fn delete(&self, partition: &[Value], clustering: &[Value]) -> Result<bool> {
+        crate::kinds::wide_column::check_key(partition, clustering)?;
         let key = self.shared.row_key(partition, clustering)?;
         let (inner, shared) = (self.inner.clone(), self.shared.clone());
         blocking(move || shared.delete_all(&inner, vec![key]).map(|n| n > 0)).await
     }
 
     async fn delete_partition(&self, partition: &[Value]) -> Result<()> {
+        crate::kinds::wide_column::check_key(partition, &[])?;
         let prefix = self.shared.partition_prefix(partition)?;
         let (inner, shared) = (self.inner.clone(), self.shared.clone());
         blocking(move || {

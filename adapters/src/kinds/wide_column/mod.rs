@@ -29,6 +29,8 @@
 //!   while anything written to it is unexpired. A TTL of zero is an invalid request.
 //! - A delete removes the row as it is at the time of the call, and a later write stamped at
 //!   or before the delete's timestamp stays deleted.
+//! - A row key's values hold at most [`MAX_KEY_BYTES`] together; every operation refuses a
+//!   longer key as an invalid request before the store sees it.
 
 pub(crate) mod order;
 
@@ -42,7 +44,55 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::kinds::document::Order;
-use crate::{Result, Value};
+use crate::{Result, StoreError, Value};
+
+/// The most bytes a row key's values may hold together (text and bytes by their length, every
+/// other value as 8), in every backend: with its encoding it fits a PostgreSQL B-tree entry and
+/// stays far below an LSM key's and Cassandra's 64 KiB.
+pub const MAX_KEY_BYTES: usize = 1024;
+
+fn key_bytes(values: &[Value]) -> usize {
+    values
+        .iter()
+        .map(|value| match value {
+            Value::Text(text) => text.len(),
+            Value::Bytes(bytes) => bytes.len(),
+            _ => 8,
+        })
+        .sum()
+}
+
+fn check_size(bytes: usize) -> Result<()> {
+    if bytes > MAX_KEY_BYTES {
+        return Err(StoreError::invalid(format!(
+            "the row key (`partition` and `clustering` values) is {bytes} bytes: it may be at \
+             most {MAX_KEY_BYTES} bytes together; use shorter key values (such as a hash of a \
+             long one)"
+        )));
+    }
+    Ok(())
+}
+
+/// Refuses a row key whose values hold more than [`MAX_KEY_BYTES`].
+pub fn check_key(partition: &[Value], clustering: &[Value]) -> Result<()> {
+    check_size(key_bytes(partition) + key_bytes(clustering))
+}
+
+/// [`check_key`] for every row of a batch.
+pub fn check_rows(rows: &[WideRow]) -> Result<()> {
+    rows.iter()
+        .try_for_each(|row| check_key(&row.partition, &row.clustering))
+}
+
+/// [`check_key`] for a slice's partition with each of its bounds.
+pub fn check_slice(query: &SliceQuery) -> Result<()> {
+    for bound in [&query.start, &query.end] {
+        if let Bound::Included(values) | Bound::Excluded(values) = bound {
+            check_key(&query.partition, values)?;
+        }
+    }
+    check_key(&query.partition, &[])
+}
 
 /// One row: its key and its cells.
 #[derive(Clone, Debug, PartialEq)]

@@ -207,10 +207,12 @@ fn object(id: &str, body: Json) -> Result<Document> {
 #[async_trait]
 impl DocumentStore for Collection {
     async fn put(&self, id: &str, document: Document) -> Result<()> {
+        crate::kinds::document::check_id(id)?;
         self.write(&self.put, id, document).await.map(drop)
     }
 
     async fn insert(&self, id: &str, document: Document) -> Result<()> {
+        crate::kinds::document::check_id(id)?;
         match self.write(&self.insert, id, document).await? {
             0 => Err(StoreError::conflict(format!(
                 "document `{id}` already exists in `{}`",
@@ -221,6 +223,7 @@ impl DocumentStore for Collection {
     }
 
     async fn get(&self, id: &str) -> Result<Option<Document>> {
+        crate::kinds::document::check_id(id)?;
         let client = self.pool.get().await?;
         let prepared = self.pool.prepare(&client, &self.get).await?;
         let row = client
@@ -237,6 +240,7 @@ impl DocumentStore for Collection {
     }
 
     async fn delete(&self, id: &str) -> Result<bool> {
+        crate::kinds::document::check_id(id)?;
         let client = self.pool.get().await?;
         let prepared = self.pool.prepare(&client, &self.delete).await?;
         let deleted = client

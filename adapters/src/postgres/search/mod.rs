@@ -314,6 +314,7 @@ impl Index {
 #[async_trait]
 impl SearchStore for Index {
     async fn index(&self, documents: Vec<SearchDocument>) -> Result<()> {
+        crate::kinds::search::check_ids(&documents)?;
         // Validate the whole batch first; the last of one id wins.
         let mut latest: HashMap<&str, Json> = HashMap::with_capacity(documents.len());
         for document in &documents {
@@ -336,6 +337,7 @@ impl SearchStore for Index {
     }
 
     async fn delete(&self, id: &str) -> Result<bool> {
+        crate::kinds::search::check_id(id)?;
         check_id(id)?;
         let client = self.pool.get().await?;
         let prepared = self.pool.prepare(&client, &self.delete).await?;

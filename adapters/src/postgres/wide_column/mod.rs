@@ -543,14 +543,17 @@ impl Table {
 #[async_trait]
 impl WideColumnStore for Table {
     async fn put(&self, row: WideRow, options: WriteOptions) -> Result<()> {
+        crate::kinds::wide_column::check_key(&row.partition, &row.clustering)?;
         self.write(vec![row], options).await
     }
 
     async fn put_batch(&self, rows: Vec<WideRow>, options: WriteOptions) -> Result<()> {
+        crate::kinds::wide_column::check_rows(&rows)?;
         self.write(rows, options).await
     }
 
     async fn get(&self, partition: &[Value], clustering: &[Value]) -> Result<Option<WideRow>> {
+        crate::kinds::wide_column::check_key(partition, clustering)?;
         let key = self.row_key(partition, clustering)?;
         let now = now_micros();
         let mut params: Vec<&(dyn ToSql + Sync)> = key.iter().map(|k| k as _).collect();
@@ -575,6 +578,7 @@ impl WideColumnStore for Table {
     }
 
     async fn slice(&self, query: &SliceQuery) -> Result<Vec<WideRow>> {
+        crate::kinds::wide_column::check_slice(query)?;
         let partition = self.partition_key(&query.partition)?;
         let columns = &self.settings.clustering_key;
         let bound = |bound: &Bound<Vec<Value>>| -> Result<Bound<Vec<Vec<u8>>>> {
@@ -623,6 +627,7 @@ impl WideColumnStore for Table {
     }
 
     async fn delete(&self, partition: &[Value], clustering: &[Value]) -> Result<bool> {
+        crate::kinds::wide_column::check_key(partition, clustering)?;
         let key = self.row_key(partition, clustering)?;
         let (clock, now) = (self.clock.next(), now_micros());
         let visible = self
@@ -632,6 +637,7 @@ impl WideColumnStore for Table {
     }
 
     async fn delete_partition(&self, partition: &[Value]) -> Result<()> {
+        crate::kinds::wide_column::check_key(partition, &[])?;
         let partition = self.partition_key(partition)?;
         self.delete_rows_of(partition).await
     }

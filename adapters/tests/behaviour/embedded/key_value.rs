@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use polyroute_adapters::embedded::key_value::{Config, EmbeddedKeyValue};
+use polyroute_adapters::embedded::key_value::{Config, EmbeddedKeyValue, DEFAULT_MAX_MEMORY};
 use polyroute_adapters::kinds::key_value::{KeyValueSettings, KeyValueStore, SetOptions};
 use polyroute_adapters::units::ByteSize;
 use polyroute_adapters::{EntitySettings, EntitySpec, Store, StoreHandle, StoreKind};
@@ -112,9 +112,12 @@ async fn memory_bound_evicts_the_least_recently_written() {
 }
 
 #[tokio::test]
-async fn memory_used_counts_keys_values_and_overhead_without_a_bound() {
+async fn memory_used_counts_keys_values_and_overhead_under_the_default_bound() {
     let store = EmbeddedKeyValue::open(Config::default()).unwrap();
-    assert!(!store.info().capabilities.evicts);
+    // Without `max_memory` the store is still bounded, and says it may evict.
+    assert!(store.info().capabilities.evicts);
+    assert_eq!(store.max_memory(), DEFAULT_MAX_MEMORY);
+    assert_eq!(DEFAULT_MAX_MEMORY, 256 * 1024 * 1024);
     assert_eq!(store.memory_used(), 0);
     let spec = EntitySpec::new("e", EntitySettings::KeyValue(KeyValueSettings::default())).unwrap();
     let StoreHandle::KeyValue(kv) = store.open(&spec).await.unwrap() else {

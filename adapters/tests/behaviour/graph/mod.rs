@@ -4,10 +4,12 @@
 //! counting rules), so they hold for every backend of the kind. A backend without weighted
 //! paths must refuse them as `Unsupported`.
 
+mod bounds;
 mod crud;
 mod paths;
 mod queries;
 
+pub use bounds::*;
 pub use crud::*;
 pub use paths::*;
 pub use queries::*;
@@ -63,6 +65,9 @@ macro_rules! graph_suite {
             weighted_path_respects_max_depth_exactly,
             bad_weights_are_invalid_and_name_the_property,
             paths_match_a_reference_on_a_random_graph,
+            depth_above_the_entity_limit_is_refused,
+            ids_and_labels_at_the_size_limits_round_trip,
+            oversized_ids_and_labels_are_refused_and_the_store_keeps_working,
         );
     };
     (@cases $factory:path; $attrs:tt; $($case:ident),* $(,)?) => {

@@ -1,6 +1,8 @@
 //! Shortest paths, by hops and by weight.
 
-use polyroute_adapters::kinds::graph::{Direction, Edge, GraphStore, Path, PathQuery};
+use polyroute_adapters::kinds::graph::{
+    Direction, Edge, GraphStore, Path, PathQuery, DEFAULT_MAX_DEPTH,
+};
 use polyroute_adapters::{ErrorKind, Value};
 
 use super::{assert_error, filter, seed};
@@ -375,7 +377,8 @@ pub async fn paths_match_a_reference_on_a_random_graph(f: Fixture<dyn GraphStore
     }
     let hops: Vec<(usize, usize, f64)> = edges.iter().map(|&(a, b, _)| (a, b, 1.0)).collect();
     for direction in [Direction::Out, Direction::In, Direction::Both] {
-        for depth in [2, 4, 40] {
+        // The deepest is the most the entity allows.
+        for depth in [2, 4, DEFAULT_MAX_DEPTH] {
             for from in [0, 3, 17] {
                 let by_hops = reference(NODES, &hops, direction, from, depth);
                 let by_weight = reference(NODES, &edges, direction, from, depth);

@@ -12,13 +12,46 @@
 //!   to the degree.
 //! - Orders are fixed, so limits are deterministic: neighbours by (edge label, neighbour id,
 //!   out before in); traversal visits by (depth, id). Ids and labels order by their UTF-8 bytes.
+//!
+//! # Bounds every backend enforces
+//!
+//! Checked once, by [`Bounded`], before a backend sees the request, so every backend refuses
+//! the same requests with the same [`StoreError::InvalidRequest`](crate::StoreError::InvalidRequest):
+//!
+//! - a node id is at most [`MAX_ID_BYTES`] bytes of UTF-8, a node or edge label at most
+//!   [`MAX_LABEL_BYTES`]: an edge's key (both ids and its label) then fits every backend's
+//!   key or index entry (an LSM key below 64 KiB once escaped, a PostgreSQL B-tree entry
+//!   below 2 704 bytes, a Neo4j index entry);
+//! - a traversal, reach count or path asks for at most the entity's
+//!   [`max_depth`](GraphSettings::max_depth) hops ([`DEFAULT_MAX_DEPTH`] unless configured).
+//!   Deeper requests are refused rather than clamped, so a caller never takes a shallower
+//!   answer for the one it asked for.
+//!
+//! Traversals are breadth-first in every backend: each node is expanded once, at its smallest
+//! depth, so the work is bounded by the edges within reach, whatever the depth asked for.
+
+mod bounded;
 
 use std::collections::BTreeMap;
 use std::fmt;
 
 use async_trait::async_trait;
 
+pub use self::bounded::{check_filter, check_id, check_label, Bounded};
 use crate::{Result, Value};
+
+/// The longest node id accepted, in bytes of UTF-8. An edge's keys hold two ids and a label;
+/// with this bound they fit the smallest key any backend allows (a PostgreSQL B-tree entry).
+pub const MAX_ID_BYTES: usize = 1024;
+
+/// The longest node or edge label accepted, in bytes of UTF-8.
+pub const MAX_LABEL_BYTES: usize = 256;
+
+/// The deepest traversal, reach count or path an entity answers unless its config sets
+/// `max_depth`. Ten hops reach every node of any real social or product graph (their
+/// diameters are far smaller), while each hop more can multiply a traversal's work by the
+/// average degree.
+pub const DEFAULT_MAX_DEPTH: u32 = 10;
 
 /// A node.
 #[derive(Clone, Debug, PartialEq)]
@@ -174,9 +207,41 @@ pub struct Path {
 }
 
 /// Settings of one graph entity.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct GraphSettings {}
+pub struct GraphSettings {
+    /// The most hops a traversal, reach count or path query of this entity may ask for
+    /// (`max_depth` in the entity's config; [`DEFAULT_MAX_DEPTH`] by default). A query asking
+    /// for more is an invalid request naming this limit.
+    pub max_depth: u32,
+}
+
+impl Default for GraphSettings {
+    fn default() -> Self {
+        GraphSettings {
+            max_depth: DEFAULT_MAX_DEPTH,
+        }
+    }
+}
+
+impl GraphSettings {
+    /// Settings allowing queries of up to `max_depth` hops.
+    pub fn with_max_depth(max_depth: u32) -> Self {
+        GraphSettings { max_depth }
+    }
+
+    /// Refuses a `max_depth` above this entity's limit, naming the field and the limit.
+    pub fn check_depth(&self, max_depth: u32) -> Result<()> {
+        if max_depth > self.max_depth {
+            return Err(crate::StoreError::invalid(format!(
+                "`max_depth` {max_depth} is above this entity's limit of {} hops: ask for at \
+                 most {} (or raise the entity's `max_depth` in the config)",
+                self.max_depth, self.max_depth
+            )));
+        }
+        Ok(())
+    }
+}
 
 /// A graph store, scoped to one entity.
 #[async_trait]
