@@ -21,7 +21,8 @@
 //! group. A syntax error is an invalid request carrying the parser's message. Filters are
 //! non-scoring clauses, so a hit's score is its BM25 score for the text alone; an empty query
 //! string matches every document with score 1. Beyond the contract, terms may name a field
-//! (`category:audio`, `price:[10 TO 20]`).
+//! (`category:audio`, `price:[10 TO 20]`). Parentheses nest at most 8 deep: the parser's time
+//! doubles with each level, so deeper query strings are invalid requests.
 //!
 //! # Writes, visibility and durability
 //!

@@ -95,10 +95,36 @@ pub(super) fn run(
     })
 }
 
+/// The deepest nesting of parentheses given to tantivy's query parser: its time doubles with
+/// each level (twenty take seconds), so deeper query strings are refused before parsing.
+const MAX_NESTING: usize = 8;
+
+/// How deep the parentheses of `text` nest, counting every `(` (quoted or not) so no text
+/// reaches the parser deeper than the count says.
+fn nesting(text: &str) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    for c in text.chars() {
+        match c {
+            '(' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            ')' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
 /// The query string over the text fields, or `None` when it is blank (every document matches).
 fn parse_text(fields: &Fields, parser: &QueryParser, text: &str) -> Result<Option<Box<dyn Query>>> {
     if text.trim().is_empty() {
         return Ok(None);
+    }
+    if nesting(text) > MAX_NESTING {
+        return Err(StoreError::invalid(format!(
+            "the query nests parentheses more than {MAX_NESTING} deep; flatten its groups"
+        )));
     }
     if fields.text_fields().is_empty() {
         return Err(StoreError::invalid(

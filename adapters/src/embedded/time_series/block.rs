@@ -196,6 +196,10 @@ impl Block {
         let timestamps = reader.bytes()?.to_vec();
         let ts = codec::decode_timestamps(&timestamps, len)?;
         let (&min, &max) = (ts.first().ok_or(Corrupt)?, ts.last().ok_or(Corrupt)?);
+        // Reads take rows as sorted and distinct, and each column as one value per row.
+        if ts.windows(2).any(|pair| pair[0] >= pair[1]) {
+            return Err(Corrupt);
+        }
         let mut columns = BTreeMap::new();
         for _ in 0..reader.len()? {
             let name = reader.string()?;
@@ -206,6 +210,16 @@ impl Block {
                 1 => Some(reader.bytes()?.to_vec()),
                 _ => return Err(Corrupt),
             };
+            let rows_with_value = match &present {
+                None => len,
+                Some(bitmap) => codec::decode_bools(bitmap, len)?
+                    .into_iter()
+                    .filter(|has| *has)
+                    .count(),
+            };
+            if count != rows_with_value {
+                return Err(Corrupt);
+            }
             let data = reader.bytes()?.to_vec();
             columns.insert(
                 name,
@@ -306,5 +320,73 @@ mod tests {
         assert_eq!(read.columns().unwrap(), fields);
         assert_eq!(read.column("absent").unwrap(), None);
         assert!(Block::read(&mut Reader::new(&bytes[..bytes.len() - 1])).is_err());
+    }
+
+    /// The bytes of a block of `timestamps` with one integer column `n` holding `values`,
+    /// claiming `count` values and, when given, the presence bitmap `present`.
+    fn block_bytes(
+        timestamps: &[i64],
+        values: &[i64],
+        count: u64,
+        present: Option<&[u8]>,
+    ) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        put_uvarint(&mut bytes, timestamps.len() as u64);
+        put_bytes(&mut bytes, &codec::encode_timestamps(timestamps));
+        put_uvarint(&mut bytes, 1);
+        put_bytes(&mut bytes, b"n");
+        bytes.push(FieldType::Int as u8);
+        put_uvarint(&mut bytes, count);
+        match present {
+            None => bytes.push(0),
+            Some(bitmap) => {
+                bytes.push(1);
+                put_bytes(&mut bytes, bitmap);
+            }
+        }
+        put_bytes(&mut bytes, &codec::encode_ints(values));
+        bytes
+    }
+
+    #[test]
+    fn blocks_whose_columns_do_not_fit_their_rows_are_corrupt() {
+        let good = block_bytes(&[1, 2], &[7, 8], 2, None);
+        let block = Block::read(&mut Reader::new(&good)).unwrap();
+        assert_eq!(block.column("n").unwrap().unwrap().len(), 2);
+        let sparse = block_bytes(&[1, 2], &[7], 1, Some(&[0b10]));
+        let block = Block::read(&mut Reader::new(&sparse)).unwrap();
+        assert_eq!(
+            block.column("n").unwrap().unwrap(),
+            vec![None, Some(FieldValue::Int(7))]
+        );
+
+        // A full column with fewer or more values than rows.
+        for (values, count) in [(&[7][..], 1), (&[7, 8, 9][..], 3)] {
+            let bytes = block_bytes(&[1, 2], values, count, None);
+            assert!(
+                Block::read(&mut Reader::new(&bytes)).is_err(),
+                "{count} values"
+            );
+        }
+        // A bitmap naming another number of rows than the values, or of the wrong size.
+        for (values, count, bitmap) in [
+            (&[7][..], 1, &[0b11][..]),
+            (&[7, 8][..], 2, &[0b01][..]),
+            (&[7][..], 1, &[0b10, 0][..]),
+        ] {
+            let bytes = block_bytes(&[1, 2], values, count, Some(bitmap));
+            assert!(
+                Block::read(&mut Reader::new(&bytes)).is_err(),
+                "bitmap {bitmap:?}"
+            );
+        }
+        // Timestamps out of order or repeated.
+        for timestamps in [[2, 1], [1, 1]] {
+            let bytes = block_bytes(&timestamps, &[7, 8], 2, None);
+            assert!(
+                Block::read(&mut Reader::new(&bytes)).is_err(),
+                "{timestamps:?}"
+            );
+        }
     }
 }
