@@ -70,7 +70,8 @@ pub async fn run(args: &ServeArgs) -> ExitCode {
         }
     };
     println!(
-        "polyroute sidecar listening on http://{}",
+        "polyroute sidecar listening on {}://{}",
+        sidecar.scheme(),
         sidecar.local_addr()
     );
     match sidecar.serve(shutdown::signal()).await {

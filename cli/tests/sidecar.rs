@@ -17,3 +17,5 @@ mod routes;
 mod security;
 #[path = "sidecar/store_down.rs"]
 mod store_down;
+#[path = "sidecar/transport.rs"]
+mod transport;

@@ -7,6 +7,14 @@
 //! max_body = "1MiB"
 //! request_timeout = "10s"
 //! max_concurrency = 256            # more in flight: 503 at once
+//! header_timeout = "10s"           # a request head must arrive within it
+//! idle_timeout = "60s"             # nothing read or written for this long: closed
+//! max_connections = 1024           # more open at once: closed at once
+//!
+//! [sidecar.tls]                    # optional: HTTPS (files relative to the config file)
+//! cert = "tls/server.pem"
+//! key = "tls/server.key"
+//! client_ca = "tls/clients-ca.pem" # optional: clients must present a certificate it signed
 //!
 //! [[sidecar.tokens]]
 //! name = "app"
@@ -27,6 +35,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use polyroute::config::{ConfigError, ConfigProblem, ProblemKind};
@@ -34,6 +43,8 @@ use polyroute::units::{parse_byte_size, parse_duration};
 use polyroute::{Config, StoreKind};
 use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
+
+use crate::tls::TlsFiles;
 
 /// The default listen address: loopback only, so nothing off the machine (or pod) can call in.
 pub const DEFAULT_BIND: &str = "127.0.0.1:7878";
@@ -43,6 +54,10 @@ const KEYS: &[&str] = &[
     "max_body",
     "request_timeout",
     "max_concurrency",
+    "header_timeout",
+    "idle_timeout",
+    "max_connections",
+    "tls",
     "shutdown_grace",
     "idempotency_ttl",
     "idempotency_capacity",
@@ -53,6 +68,7 @@ const KEYS: &[&str] = &[
 ];
 const TOKEN_KEYS: &[&str] = &["name", "token", "sha256", "read", "write"];
 const QUERY_KEYS: &[&str] = &["sql", "write"];
+const TLS_KEYS: &[&str] = &["cert", "key", "client_ca"];
 /// Tokens shorter than this are refused: they can be guessed.
 const MIN_TOKEN_LEN: usize = 16;
 
@@ -67,6 +83,16 @@ pub struct SidecarConfig {
     pub request_timeout: Duration,
     /// Requests in flight at once; more are refused with 503 at once.
     pub max_concurrency: usize,
+    /// Time a connection waiting for a request has to deliver its whole head (from the
+    /// connection's start or the previous response's end); also bounds a TLS handshake.
+    pub header_timeout: Duration,
+    /// A connection on which nothing is read or written for this long, while none of its
+    /// requests is being handled, is closed.
+    pub idle_timeout: Duration,
+    /// Connections open at once; one more is closed at once.
+    pub max_connections: usize,
+    /// TLS on the listener (`[sidecar.tls]`), paths resolved against the config's folder.
+    pub tls: Option<TlsFiles>,
     /// How long shutdown waits for in-flight requests.
     pub shutdown_grace: Duration,
     /// How long the answer to a write with an `Idempotency-Key` is kept for retries.
@@ -148,6 +174,10 @@ impl Default for SidecarConfig {
             max_body: 1 << 20,
             request_timeout: Duration::from_secs(10),
             max_concurrency: 256,
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 1024,
+            tls: None,
             shutdown_grace: Duration::from_secs(30),
             idempotency_ttl: Duration::from_secs(24 * 3600),
             idempotency_capacity: 100_000,
@@ -174,7 +204,10 @@ impl SidecarConfig {
             problems: Vec::new(),
             entities,
         };
-        let parsed = reader.section(config.section("sidecar"));
+        let mut parsed = reader.section(config.section("sidecar"));
+        if let Some(tls) = &mut parsed.tls {
+            reader.load_tls(tls, config.base_dir());
+        }
         if reader.problems.is_empty() {
             Ok(parsed)
         } else {
@@ -257,6 +290,22 @@ impl Reader<'_> {
                         out.max_concurrency = usize::try_from(n).unwrap_or(usize::MAX);
                     }
                 }
+                "header_timeout" => {
+                    if let Some(d) = self.duration(&path, value) {
+                        out.header_timeout = d;
+                    }
+                }
+                "idle_timeout" => {
+                    if let Some(d) = self.duration(&path, value) {
+                        out.idle_timeout = d;
+                    }
+                }
+                "max_connections" => {
+                    if let Some(n) = self.positive(&path, value) {
+                        out.max_connections = usize::try_from(n).unwrap_or(usize::MAX);
+                    }
+                }
+                "tls" => out.tls = self.tls(value),
                 "idempotency_capacity" => {
                     if let Some(n) = self.positive(&path, value) {
                         out.idempotency_capacity = n;
@@ -294,6 +343,80 @@ impl Reader<'_> {
             );
         }
         out
+    }
+
+    fn tls(&mut self, value: &Json) -> Option<TlsFiles> {
+        let Some(table) = value.as_object() else {
+            self.report(
+                ProblemKind::WrongType,
+                "sidecar.tls",
+                "expected a table".into(),
+                "write `[sidecar.tls]` with `cert` and `key` (and optionally `client_ca`) under it",
+            );
+            return None;
+        };
+        for key in table.keys() {
+            if !TLS_KEYS.contains(&key.as_str()) {
+                self.report(
+                    ProblemKind::UnknownKey,
+                    &format!("sidecar.tls.{key}"),
+                    format!("unknown key `{key}` in `[sidecar.tls]`"),
+                    &format!("allowed keys: {}", TLS_KEYS.join(", ")),
+                );
+            }
+        }
+        let mut file = |key: &str, fix: &str| -> Option<PathBuf> {
+            let path = format!("sidecar.tls.{key}");
+            match table.get(key) {
+                Some(value) => self.string(&path, value).map(PathBuf::from),
+                None => {
+                    self.report(
+                        ProblemKind::MissingKey,
+                        &path,
+                        format!("`[sidecar.tls]` has no `{key}`"),
+                        fix,
+                    );
+                    None
+                }
+            }
+        };
+        let cert = file(
+            "cert",
+            "add `cert = \"server.pem\"`: the server certificate chain in PEM",
+        );
+        let key = file(
+            "key",
+            "add `key = \"server.key\"`: the certificate's private key in PEM",
+        );
+        let client_ca = match table.get("client_ca") {
+            Some(value) => Some(PathBuf::from(self.string("sidecar.tls.client_ca", value)?)),
+            None => None,
+        };
+        Some(TlsFiles {
+            cert: cert?,
+            key: key?,
+            client_ca,
+        })
+    }
+
+    /// Resolves the TLS files against `base` and loads them, so that a missing or bad file is
+    /// reported with the rest of the config.
+    fn load_tls(&mut self, tls: &mut TlsFiles, base: &std::path::Path) {
+        tls.cert = base.join(&tls.cert);
+        tls.key = base.join(&tls.key);
+        if let Some(ca) = &mut tls.client_ca {
+            *ca = base.join(&*ca);
+        }
+        if let Err(problems) = tls.server_config() {
+            for problem in problems {
+                self.report(
+                    ProblemKind::InvalidValue,
+                    problem.key,
+                    format!("`{}`: {}", problem.path.display(), problem.problem),
+                    problem.fix,
+                );
+            }
+        }
     }
 
     fn string(&mut self, path: &str, value: &Json) -> Option<String> {
@@ -855,6 +978,123 @@ q = "SELECT 1"
         assert_eq!(highest_parameter("SELECT $1, $12, '$40'"), 12);
         assert_eq!(highest_parameter("SELECT 1"), 0);
         assert_eq!(highest_parameter("SELECT $"), 0);
+    }
+
+    #[test]
+    fn transport_limits_are_read_with_safe_defaults() {
+        let defaults = load("", &[]).unwrap();
+        assert_eq!(defaults.header_timeout, Duration::from_secs(10));
+        assert_eq!(defaults.idle_timeout, Duration::from_secs(60));
+        assert_eq!(defaults.max_connections, 1024);
+        assert_eq!(defaults.tls, None);
+        let set = load(
+            "[sidecar]\nheader_timeout = \"2s\"\nidle_timeout = \"5m\"\nmax_connections = 8\n",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(set.header_timeout, Duration::from_secs(2));
+        assert_eq!(set.idle_timeout, Duration::from_secs(300));
+        assert_eq!(set.max_connections, 8);
+        let problems = load(
+            "[sidecar]\nheader_timeout = \"0s\"\nidle_timeout = 5\nmax_connections = 0\n",
+            &[],
+        )
+        .unwrap_err();
+        for path in [
+            "sidecar.header_timeout",
+            "sidecar.idle_timeout",
+            "sidecar.max_connections",
+        ] {
+            assert!(
+                problems.iter().any(|p| p.starts_with(&format!("{path}:"))),
+                "{path} missing in {problems:#?}"
+            );
+        }
+    }
+
+    /// A certificate for localhost and its key, both PEM.
+    fn certificate() -> (String, String) {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        (cert.pem(), key.serialize_pem())
+    }
+
+    #[test]
+    fn tls_files_are_resolved_and_loaded() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = certificate();
+        std::fs::write(dir.path().join("server.pem"), &cert).unwrap();
+        std::fs::write(dir.path().join("server.key"), &key).unwrap();
+        std::fs::write(dir.path().join("ca.pem"), &cert).unwrap();
+        let config = Config::from_toml_str_with_env(
+            &format!(
+                "{BASE}[sidecar.tls]\ncert = \"server.pem\"\nkey = \"server.key\"\nclient_ca = \"ca.pem\"\n"
+            ),
+            dir.path(),
+            &BTreeMap::<String, String>::new(),
+        )
+        .unwrap();
+        let tls = SidecarConfig::from_config(&config).unwrap().tls.unwrap();
+        assert_eq!(tls.cert, dir.path().join("server.pem"));
+        assert_eq!(tls.client_ca, Some(dir.path().join("ca.pem")));
+        assert!(tls.server_config().is_ok());
+    }
+
+    #[test]
+    fn every_tls_mistake_names_its_key_and_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, _) = certificate();
+        let (_, other_key) = certificate();
+        std::fs::write(dir.path().join("server.pem"), &cert).unwrap();
+        std::fs::write(dir.path().join("other.key"), &other_key).unwrap();
+        let paths =
+            |cert: &str, key: &str| format!("[sidecar.tls]\ncert = \"{cert}\"\nkey = \"{key}\"\n");
+        let load_in = |extra: String| -> Vec<String> {
+            let config = Config::from_toml_str_with_env(
+                &format!("{BASE}{extra}"),
+                dir.path(),
+                &BTreeMap::<String, String>::new(),
+            )
+            .unwrap();
+            match SidecarConfig::from_config(&config) {
+                Ok(_) => Vec::new(),
+                Err(err) => err.problems().iter().map(ToString::to_string).collect(),
+            }
+        };
+
+        let mismatched = load_in(paths("server.pem", "other.key"));
+        assert_eq!(mismatched.len(), 1, "{mismatched:#?}");
+        assert!(
+            mismatched[0].starts_with("sidecar.tls.key:"),
+            "{mismatched:?}"
+        );
+        assert!(mismatched[0].contains("other.key"), "{mismatched:?}");
+
+        let swapped = load_in(paths("other.key", "server.pem"));
+        assert!(
+            swapped
+                .iter()
+                .any(|p| p.starts_with("sidecar.tls.cert:")
+                    && p.contains("holds no PEM certificate")),
+            "{swapped:#?}"
+        );
+        assert!(
+            swapped.iter().any(
+                |p| p.starts_with("sidecar.tls.key:") && p.contains("holds no PEM private key")
+            ),
+            "{swapped:#?}"
+        );
+
+        let incomplete = load_in("[sidecar.tls]\ncert = \"server.pem\"\nca = \"x\"\n".into());
+        for expected in ["sidecar.tls.key:", "sidecar.tls.ca:"] {
+            assert!(
+                incomplete.iter().any(|p| p.starts_with(expected)),
+                "{expected} missing in {incomplete:#?}"
+            );
+        }
     }
 
     #[test]

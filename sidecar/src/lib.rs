@@ -7,6 +7,9 @@
 //! limited, requests have a deadline, excess concurrency is shed with 503, and writes carrying an
 //! `Idempotency-Key` are applied once ([`idempotency`]). `/healthz`, `/readyz`, `/metrics` and
 //! `/openapi.json` serve operations, and SIGTERM drains in-flight requests ([`shutdown`]).
+//! The listener ([`listener`]) bounds connections — header and idle timeouts, a connection
+//! cap — and speaks TLS when `[sidecar.tls]` is set ([`tls`]), with optional client
+//! certificates.
 //!
 //! ```no_run
 //! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
@@ -37,12 +40,14 @@ pub mod errors;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod idempotency;
+pub mod listener;
 pub mod metrics;
 pub mod openapi;
 pub mod routes;
 pub mod server;
 pub mod shutdown;
 pub mod state;
+pub mod tls;
 pub mod values;
 
 pub use config::SidecarConfig;
@@ -92,9 +97,17 @@ pub enum SidecarError {
         /// Why, and the fix.
         message: String,
     },
+    /// `[sidecar.tls]` files cannot be used.
+    #[error("{}", tls_problems(.0))]
+    Tls(Vec<tls::TlsError>),
     /// The server failed while running.
     #[error("the HTTP server failed: {0}")]
     Serve(#[source] std::io::Error),
+}
+
+fn tls_problems(problems: &[tls::TlsError]) -> String {
+    let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    lines.join("\n")
 }
 
 /// A sidecar bound to its address, ready to serve.
@@ -102,6 +115,7 @@ pub enum SidecarError {
 pub struct Sidecar {
     state: Arc<AppState>,
     listener: TcpListener,
+    tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
 }
 
 impl Sidecar {
@@ -135,6 +149,10 @@ impl Sidecar {
                 })?;
         }
         routes::relational::check_read_statements(&router, &config).await?;
+        let tls = match &config.tls {
+            Some(files) => Some(files.server_config().map_err(SidecarError::Tls)?),
+            None => None,
+        };
         let addr = config.bind;
         let listener = TcpListener::bind(addr)
             .await
@@ -142,12 +160,22 @@ impl Sidecar {
         Ok(Sidecar {
             state: Arc::new(AppState::with_exporter(router, config, exporter)),
             listener,
+            tls,
         })
     }
 
     /// The address it listens on (the real port when the config asked for port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.listener.local_addr().unwrap_or(self.state.config.bind)
+    }
+
+    /// `https` when the listener speaks TLS, else `http`.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        }
     }
 
     /// The shared state (for metrics and tests).
@@ -161,7 +189,20 @@ impl Sidecar {
         self,
         stop: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), SidecarError> {
+        let addr = self.local_addr();
         let state = self.state;
+        if self.tls.is_none() && !addr.ip().is_loopback() && !state.config.tokens.is_empty() {
+            tracing::warn!(
+                %addr,
+                "bearer tokens travel in clear text: the sidecar listens beyond loopback without TLS; set `[sidecar.tls]` or keep it on a trusted network"
+            );
+        }
+        let transport = listener::Transport {
+            header_timeout: state.config.header_timeout,
+            idle_timeout: state.config.idle_timeout,
+            max_connections: state.config.max_connections,
+            tls: self.tls,
+        };
         let app = server::app(state.clone());
         let upkeep = tokio::spawn(upkeep(state.metrics.exporter().clone()));
         let relays = spawn_relays(&state.router, &state.shutdown);
@@ -171,7 +212,7 @@ impl Sidecar {
             tracing::info!("shutdown requested: draining in-flight requests");
             trigger.trigger();
         };
-        let server = axum::serve(self.listener, app).with_graceful_shutdown(signal);
+        let server = listener::serve(self.listener, app, transport, signal);
         let grace = state.config.shutdown_grace;
         let draining = state.shutdown.clone();
         let deadline = async move {
@@ -179,7 +220,7 @@ impl Sidecar {
             tokio::time::sleep(grace).await;
         };
         let outcome = tokio::select! {
-            result = std::future::IntoFuture::into_future(server) => result.map_err(SidecarError::Serve),
+            () = server => Ok(()),
             () = deadline => {
                 tracing::warn!(grace = ?grace, "in-flight requests did not finish within the shutdown grace; exiting");
                 Ok(())

@@ -107,7 +107,7 @@ impl Sidecar {
             .trim()
             .rsplit(' ')
             .next()
-            .filter(|url| url.starts_with("http://"))
+            .filter(|url| url.starts_with("http://") || url.starts_with("https://"))
             .unwrap_or_else(|| {
                 let status = child.wait().unwrap();
                 panic!("the sidecar did not start ({status}); first line: {line:?}")
@@ -122,6 +122,15 @@ impl Sidecar {
     /// `url` under the sidecar.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.base
+            .rsplit('/')
+            .next()
+            .and_then(|addr| addr.parse().ok())
+            .unwrap_or_else(|| panic!("no address in {}", self.base))
     }
 
     /// The process id.
@@ -179,4 +188,30 @@ pub async fn json(response: reqwest::Response) -> (u16, serde_json::Value) {
     let value = serde_json::from_str(&text)
         .unwrap_or_else(|e| panic!("status {status}: body is not JSON ({e}): {text}"));
     (status, value)
+}
+
+/// A client for a sidecar serving TLS: it trusts only `ca_pem` (no system roots) and, with
+/// `identity` (a PEM certificate chain and its private key), presents a client certificate.
+pub fn tls_client(ca_pem: &str, identity: Option<&str>) -> reqwest::Client {
+    let mut builder = reqwest::Client::builder()
+        .use_rustls_tls()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(ca_pem.as_bytes()).unwrap())
+        .timeout(Duration::from_secs(20));
+    if let Some(identity) = identity {
+        builder = builder.identity(reqwest::Identity::from_pem(identity.as_bytes()).unwrap());
+    }
+    builder.build().unwrap()
+}
+
+/// The messages of `error` and of every error under it, joined: what a client shows.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
