@@ -101,8 +101,9 @@ pub(crate) fn prove(conn: &Connection, sql: &str) -> Result<()> {
         }
     }));
     // Not the statement cache: a cached statement is not prepared again, so the authorizer
-    // would not see it.
-    let prepared = conn.prepare(sql).map(|stmt| stmt.readonly());
+    // would not see it. Every statement of the text is prepared (none runs), so text after the
+    // first statement is seen and refused rather than silently ignored.
+    let prepared = statements_read_only(conn, sql);
     conn.authorizer(None::<fn(AuthContext<'_>) -> Authorization>);
     let reason = refused
         .lock()
@@ -110,10 +111,27 @@ pub(crate) fn prove(conn: &Connection, sql: &str) -> Result<()> {
         .take();
     match (reason, prepared) {
         (Some(reason), _) => Err(not_read_only(&reason)),
-        (None, Ok(true)) => Ok(()),
-        (None, Ok(false)) => Err(not_read_only("SQLite reports that it writes")),
+        (None, Ok(flags)) if flags == [true] => Ok(()),
+        (None, Ok(flags)) if flags.len() > 1 => Err(not_read_only(
+            "it holds more than one statement; a read is exactly one",
+        )),
+        (None, Ok(flags)) if flags.is_empty() => {
+            Err(not_read_only("it holds no statement (only blanks or comments)"))
+        }
+        (None, Ok(_)) => Err(not_read_only("SQLite reports that it writes")),
         (None, Err(err)) => Err(map_error(err)),
     }
+}
+
+/// Prepares each statement of `sql` in turn and says, for each, whether SQLite calls it
+/// read-only.
+fn statements_read_only(conn: &Connection, sql: &str) -> rusqlite::Result<Vec<bool>> {
+    let mut batch = rusqlite::Batch::new(conn, sql);
+    let mut flags = Vec::new();
+    while let Some(statement) = batch.next()? {
+        flags.push(statement.readonly());
+    }
+    Ok(flags)
 }
 
 #[cfg(test)]
@@ -151,14 +169,16 @@ mod tests {
             ("DELETE FROM t RETURNING id", "deletes from `t`"),
             ("INSERT INTO t (label) VALUES ('x')", "inserts into `t`"),
             ("UPDATE t SET label = 'x'", "updates `t`"),
-            ("CREATE TABLE u (x)", "not a read"),
-            ("DROP TABLE t", "not a read"),
+            ("CREATE TABLE u (x)", "only read"),
+            ("DROP TABLE t", "only read"),
             ("ATTACH DATABASE ':memory:' AS other", "ATTACH"),
             ("BEGIN", "transaction"),
             ("PRAGMA query_only = 0", "PRAGMA query_only"),
             ("PRAGMA locking_mode = EXCLUSIVE", "PRAGMA locking_mode"),
             ("PRAGMA journal_mode = DELETE", "PRAGMA journal_mode"),
-            ("VACUUM", "not a read"),
+            ("VACUUM", "only read"),
+            ("SELECT 1; SELECT 2", "more than one statement"),
+            ("SELECT 1; DELETE FROM t", "deletes from `t`"),
         ] {
             let err = prove(&conn, sql).expect_err(sql);
             assert_eq!(err.kind(), crate::ErrorKind::InvalidRequest, "{sql}: {err}");
@@ -174,7 +194,7 @@ mod tests {
         let conn = db();
         let err = prove(&conn, "SELECT * FROM missing").unwrap_err();
         assert!(err.to_string().contains("missing"), "{err}");
-        let err = prove(&conn, "SELECT 1; DELETE FROM t").unwrap_err();
-        assert_eq!(err.kind(), crate::ErrorKind::InvalidRequest, "{err}");
+        let err = prove(&conn, "-- nothing").unwrap_err();
+        assert!(err.to_string().contains("no statement"), "{err}");
     }
 }
