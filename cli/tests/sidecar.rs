@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+#[path = "sidecar/exposure.rs"]
+mod exposure;
 #[path = "sidecar/harness.rs"]
 mod harness;
 #[path = "sidecar/operations.rs"]
