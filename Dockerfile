@@ -1,11 +1,23 @@
 # The polyroute sidecar: `polyroute serve` in a small, non-root image.
 #
 #   docker build -t polyroute .
-#   docker run --rm -p 7878:7878 -v "$PWD/polyroute.toml:/etc/polyroute/polyroute.toml:ro" \
+#   export APP_TOKEN="$(openssl rand -hex 32)"
+#   docker run --rm -p 127.0.0.1:7878:7878 -e APP_TOKEN \
+#       -v "$PWD/polyroute.toml:/etc/polyroute/polyroute.toml:ro" \
 #       polyroute serve --config /etc/polyroute/polyroute.toml --bind 0.0.0.0:7878
 #
-# Binding beyond loopback needs `[[sidecar.tokens]]` (or `allow_anonymous = true`). In a pod,
-# keep the default 127.0.0.1 bind: the application reaches it over the pod's loopback.
+# Listening on 0.0.0.0 inside the container needs tokens: the mounted polyroute.toml must
+# declare at least one (`polyroute serve` refuses to start without, naming the fix), e.g.
+#
+#   [[sidecar.tokens]]
+#   name = "app"
+#   token = "${APP_TOKEN}"
+#   read = ["*"]
+#   write = ["*"]
+#
+# and callers send `Authorization: Bearer $APP_TOKEN`. `-p 127.0.0.1:7878:7878` publishes the
+# port on the host's loopback only. In a pod, keep the default 127.0.0.1 bind: the application
+# reaches it over the pod's loopback.
 # Build with server backends: --build-arg FEATURES=postgres,redis
 
 FROM rust:1-bookworm AS build

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::Args;
 use polyroute::{Config, ConfigError, Router};
 use polyroute_sidecar::metrics::Exporter;
-use polyroute_sidecar::{shutdown, Sidecar, SidecarConfig};
+use polyroute_sidecar::{exposure, shutdown, Sidecar, SidecarConfig};
 
 use crate::check::{print_problems, EXIT_CONFIG, EXIT_FAILED};
 
@@ -18,7 +18,8 @@ pub struct ServeArgs {
     #[arg(long, short, value_name = "FILE", default_value = "polyroute.toml")]
     config: PathBuf,
     /// Listen here instead of `[sidecar] bind` (port 0 picks a free port; the address is
-    /// printed on the first line of standard output).
+    /// printed on the first line of standard output). An address other machines can reach
+    /// needs `[[sidecar.tokens]]` (or `[sidecar] allow_anonymous = true`).
     #[arg(long, value_name = "ADDR")]
     bind: Option<SocketAddr>,
     /// Log format on standard error: `text` or `json` (one object per line).
@@ -51,6 +52,17 @@ pub async fn run(args: &ServeArgs) -> ExitCode {
     };
     if let Some(bind) = args.bind {
         sidecar_config.bind = bind;
+    }
+    // The rule the config reader applied to `[sidecar] bind`, now on the address in use: a
+    // `--bind` beyond loopback without tokens is refused before any store is connected.
+    if let Err(exposed) = exposure::check(&sidecar_config, sidecar_config.bind) {
+        let source = if args.bind.is_some() {
+            "--bind"
+        } else {
+            "sidecar.bind"
+        };
+        eprintln!("error: {source}: {exposed}");
+        return ExitCode::from(EXIT_CONFIG);
     }
     // The process's Prometheus recorder, installed before the router is built so that its
     // calls, retries and breakers are on `/metrics` beside the sidecar's requests.

@@ -7,6 +7,8 @@
 mod answers;
 #[path = "sidecar/graph_attacks.rs"]
 mod graph_attacks;
+#[path = "sidecar/exposure.rs"]
+mod exposure;
 #[path = "sidecar/harness.rs"]
 mod harness;
 #[path = "sidecar/operations.rs"]

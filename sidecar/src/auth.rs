@@ -3,7 +3,11 @@
 //! Tokens are kept as SHA-256 hashes. A presented token is hashed and compared with every
 //! configured hash in constant time, so neither the comparison nor which token matched shows in
 //! the response time. With no tokens configured every caller is anonymous and allowed (the
-//! config refuses that on a non-loopback address unless `allow_anonymous` says so).
+//! sidecar refuses that on a non-loopback address unless `allow_anonymous` says so, see
+//! [`exposure`](crate::exposure)).
+//!
+//! Operations has a scope of its own: with tokens configured, `/metrics` and the details of
+//! `/readyz` (each store's state and error) need a token with `ops = true`.
 
 use axum::http::{header, HeaderMap, StatusCode};
 use subtle::ConstantTimeEq;
@@ -56,6 +60,50 @@ impl Auth {
         match caller {
             Caller::Anonymous => "anonymous",
             Caller::Token(index) => self.tokens.get(index).map_or("unknown", |t| &t.name),
+        }
+    }
+
+    /// Whether no tokens are configured, so every caller is anonymous.
+    pub fn is_anonymous(&self) -> bool {
+        self.tokens.is_empty()
+    }
+
+    /// Whether `caller` may see what operators see: every caller when no tokens are
+    /// configured, otherwise tokens with `ops = true`.
+    pub fn is_ops(&self, caller: Caller) -> bool {
+        match caller {
+            Caller::Anonymous => true,
+            Caller::Token(index) => self.tokens.get(index).is_some_and(|t| t.ops),
+        }
+    }
+
+    /// The caller of `headers` if it may see what operators see; 401 without a valid token,
+    /// 403 with a token lacking `ops = true`.
+    pub fn require_ops(&self, headers: &HeaderMap) -> Result<Caller, ApiError> {
+        let caller = self.authenticate(headers)?;
+        if self.is_ops(caller) {
+            Ok(caller)
+        } else {
+            Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!(
+                    "token `{}` may not read operational details; set `ops = true` on a token for monitoring",
+                    self.name(caller)
+                ),
+            )
+            .with_field("authorization"))
+        }
+    }
+
+    /// Whether `caller` may read or write `entity`: the entities an error may name to it.
+    pub fn may_see(&self, caller: Caller, entity: &str) -> bool {
+        match caller {
+            Caller::Anonymous => true,
+            Caller::Token(index) => self
+                .tokens
+                .get(index)
+                .is_some_and(|t| t.read.allows(entity) || t.write.allows(entity)),
         }
     }
 
@@ -140,12 +188,22 @@ mod tests {
     use super::*;
 
     fn auth() -> Auth {
-        Auth::new(vec![TokenConfig {
-            name: "app".into(),
-            hash: hash_token("token-token-token-1"),
-            read: Scope::All,
-            write: Scope::Entities(BTreeSet::from(["sessions".to_owned()])),
-        }])
+        Auth::new(vec![
+            TokenConfig {
+                name: "app".into(),
+                hash: hash_token("token-token-token-1"),
+                read: Scope::All,
+                write: Scope::Entities(BTreeSet::from(["sessions".to_owned()])),
+                ops: false,
+            },
+            TokenConfig {
+                name: "monitor".into(),
+                hash: hash_token("token-token-token-2"),
+                read: Scope::Entities(BTreeSet::new()),
+                write: Scope::Entities(BTreeSet::from(["sessions".to_owned()])),
+                ops: true,
+            },
+        ])
     }
 
     fn headers(value: &str) -> HeaderMap {
@@ -187,5 +245,31 @@ mod tests {
         let caller = auth.authenticate(&HeaderMap::new()).unwrap();
         assert_eq!(caller, Caller::Anonymous);
         assert!(auth.authorize(caller, "x", Access::Write).is_ok());
+        assert!(auth.is_ops(caller) && auth.may_see(caller, "x"));
+        assert!(auth.require_ops(&HeaderMap::new()).is_ok());
+    }
+
+    #[test]
+    fn operational_details_need_an_ops_token() {
+        let auth = auth();
+        let missing = auth.require_ops(&HeaderMap::new()).unwrap_err();
+        assert_eq!(missing.status, StatusCode::UNAUTHORIZED);
+        let app = auth
+            .require_ops(&headers("Bearer token-token-token-1"))
+            .unwrap_err();
+        assert_eq!(app.status, StatusCode::FORBIDDEN);
+        assert!(app.message.contains("ops = true"), "{}", app.message);
+        let monitor = auth
+            .require_ops(&headers("Bearer token-token-token-2"))
+            .unwrap();
+        assert_eq!(monitor, Caller::Token(1));
+    }
+
+    #[test]
+    fn a_token_sees_only_the_entities_in_its_scopes() {
+        let auth = auth();
+        assert!(auth.may_see(Caller::Token(0), "orders"));
+        assert!(auth.may_see(Caller::Token(1), "sessions"));
+        assert!(!auth.may_see(Caller::Token(1), "orders"));
     }
 }

@@ -4,7 +4,7 @@
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
 
@@ -71,22 +71,43 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        if let Some(content_type) = request.headers().get(header::CONTENT_TYPE) {
-            let json = content_type
-                .to_str()
-                .map(|ct| ct.starts_with("application/json") || ct.ends_with("+json"))
-                .unwrap_or(false);
-            if !json {
-                return Err(ApiError::new(
-                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    "unsupported_media_type",
-                    "this route takes JSON; send `Content-Type: application/json`",
-                )
-                .with_field("content-type"));
-            }
-        }
+        require_json(request.headers())?;
         let bytes = read_body(request, state).await?;
         parse_json(&bytes).map(JsonBody)
+    }
+}
+
+/// 415 unless `headers` say the body is JSON: `application/json` or `application/…+json`,
+/// parameters such as `charset` allowed. A missing type is refused too: a web page can send a
+/// body without a type, or as `text/plain`, to another origin without asking first, but
+/// `application/json` only after a CORS preflight, which the sidecar refuses to unlisted
+/// origins ([`browser`](crate::browser)).
+pub fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .map(|value| {
+            let essence = value
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
+            essence == "application/json"
+                || essence
+                    .strip_prefix("application/")
+                    .is_some_and(|subtype| subtype.ends_with("+json") && !subtype.contains('/'))
+        })
+        .unwrap_or(false);
+    if json {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "this route takes JSON; send `Content-Type: application/json`",
+        )
+        .with_field("content-type"))
     }
 }
 
@@ -178,6 +199,40 @@ mod tests {
             "{}",
             error.message
         );
+    }
+
+    #[test]
+    fn json_routes_need_a_json_content_type() {
+        let with = |value: Option<&'static str>| {
+            let mut headers = HeaderMap::new();
+            if let Some(value) = value {
+                headers.insert(header::CONTENT_TYPE, value.parse().unwrap());
+            }
+            require_json(&headers)
+        };
+        for ok in [
+            "application/json",
+            "application/json; charset=utf-8",
+            "Application/JSON",
+            "application/merge-patch+json",
+        ] {
+            assert!(with(Some(ok)).is_ok(), "{ok}");
+        }
+        for refused in [
+            None,
+            Some("text/plain"),
+            Some("application/x-www-form-urlencoded"),
+            Some("multipart/form-data; boundary=x"),
+            Some("text/plain+json"),
+            Some("application/jsonx"),
+        ] {
+            let error = with(refused).unwrap_err();
+            assert_eq!(
+                error.status,
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "{refused:?}"
+            );
+        }
     }
 
     #[test]

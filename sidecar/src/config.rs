@@ -10,6 +10,7 @@
 //! header_timeout = "10s"           # a request head must arrive within it
 //! idle_timeout = "60s"             # nothing read or written for this long: closed
 //! max_connections = 1024           # more open at once: closed at once
+//! allowed_origins = ["https://app.example.com"]   # web pages that may call; others: 403
 //!
 //! [sidecar.tls]                    # optional: HTTPS (files relative to the config file)
 //! cert = "tls/server.pem"
@@ -21,6 +22,11 @@
 //! token = "${APP_TOKEN}"           # or sha256 = "<hex of the token's SHA-256>"
 //! read = ["*"]
 //! write = ["sessions", "orders"]
+//!
+//! [[sidecar.tokens]]
+//! name = "prometheus"
+//! token = "${METRICS_TOKEN}"
+//! ops = true                       # /metrics and the details of /readyz
 //!
 //! [sidecar.queries.orders]
 //! by_customer = "SELECT id, total FROM orders WHERE customer = $1"
@@ -48,6 +54,8 @@ use crate::tls::TlsFiles;
 
 /// The default listen address: loopback only, so nothing off the machine (or pod) can call in.
 pub const DEFAULT_BIND: &str = "127.0.0.1:7878";
+/// The default bound on the bytes kept for idempotent retries (`idempotency_max_bytes`).
+pub const DEFAULT_IDEMPOTENCY_MAX_BYTES: u64 = 64 << 20;
 
 const KEYS: &[&str] = &[
     "bind",
@@ -61,14 +69,18 @@ const KEYS: &[&str] = &[
     "shutdown_grace",
     "idempotency_ttl",
     "idempotency_capacity",
+    "idempotency_max_bytes",
     "allow_anonymous",
+    "allowed_origins",
     "tokens",
     "queries",
     "schema",
 ];
-const TOKEN_KEYS: &[&str] = &["name", "token", "sha256", "read", "write"];
+const TOKEN_KEYS: &[&str] = &["name", "token", "sha256", "read", "write", "ops"];
 const QUERY_KEYS: &[&str] = &["sql", "write"];
 const TLS_KEYS: &[&str] = &["cert", "key", "client_ca"];
+/// The smallest `idempotency_max_bytes`: room for a useful number of answers.
+const MIN_IDEMPOTENCY_BYTES: u64 = 64 << 10;
 /// Tokens shorter than this are refused: they can be guessed.
 const MIN_TOKEN_LEN: usize = 16;
 
@@ -99,8 +111,13 @@ pub struct SidecarConfig {
     pub idempotency_ttl: Duration,
     /// How many such answers are kept at most.
     pub idempotency_capacity: u64,
+    /// How many bytes such answers (bodies and keys) may take at most, together.
+    pub idempotency_max_bytes: u64,
     /// Serve without tokens on a non-loopback address (never the default).
     pub allow_anonymous: bool,
+    /// Browser origins (`https://app.example.com`) allowed to call the sidecar; a request with
+    /// any other `Origin` header is refused. Lower case, without a default port.
+    pub allowed_origins: BTreeSet<String>,
     /// The accepted bearer tokens; empty: no authentication (loopback only, unless allowed).
     pub tokens: Vec<TokenConfig>,
     /// Named queries by relational entity, then by name.
@@ -120,6 +137,8 @@ pub struct TokenConfig {
     pub read: Scope,
     /// Entities it may write.
     pub write: Scope,
+    /// Whether it may read `/metrics` and the details of `/readyz` (`ops = true`).
+    pub ops: bool,
 }
 
 impl std::fmt::Debug for TokenConfig {
@@ -128,6 +147,7 @@ impl std::fmt::Debug for TokenConfig {
             .field("name", &self.name)
             .field("read", &self.read)
             .field("write", &self.write)
+            .field("ops", &self.ops)
             .finish_non_exhaustive()
     }
 }
@@ -181,7 +201,9 @@ impl Default for SidecarConfig {
             shutdown_grace: Duration::from_secs(30),
             idempotency_ttl: Duration::from_secs(24 * 3600),
             idempotency_capacity: 100_000,
+            idempotency_max_bytes: DEFAULT_IDEMPOTENCY_MAX_BYTES,
             allow_anonymous: false,
+            allowed_origins: BTreeSet::new(),
             tokens: Vec::new(),
             queries: BTreeMap::new(),
             schema: BTreeMap::new(),
@@ -311,6 +333,22 @@ impl Reader<'_> {
                         out.idempotency_capacity = n;
                     }
                 }
+                "idempotency_max_bytes" => {
+                    if let Some(text) = self.string(&path, value) {
+                        match parse_byte_size(&text) {
+                            Ok(bytes) if bytes >= MIN_IDEMPOTENCY_BYTES => {
+                                out.idempotency_max_bytes = bytes
+                            }
+                            _ => self.report(
+                                ProblemKind::InvalidValue,
+                                &path,
+                                format!("`{text}` is not a size of at least 64KiB"),
+                                "write a size such as `64MiB`; it bounds the memory kept for idempotent retries",
+                            ),
+                        }
+                    }
+                }
+                "allowed_origins" => out.allowed_origins = self.origins(&path, value),
                 "allow_anonymous" => match value.as_bool() {
                     Some(b) => out.allow_anonymous = b,
                     None => self.report(
@@ -331,15 +369,12 @@ impl Reader<'_> {
                 ),
             }
         }
-        if out.tokens.is_empty() && !out.bind.ip().is_loopback() && !out.allow_anonymous {
+        if let Err(exposed) = crate::exposure::check(&out, out.bind) {
             self.report(
                 ProblemKind::InvalidValue,
                 "sidecar.bind",
-                format!(
-                    "`{}` is reachable from other machines and no `[[sidecar.tokens]]` are declared, so anyone could call the sidecar",
-                    out.bind
-                ),
-                "add a `[[sidecar.tokens]]` entry, bind to `127.0.0.1`, or set `allow_anonymous = true` if the network is trusted",
+                exposed.problem(),
+                crate::exposure::FIX,
             );
         }
         out
@@ -614,6 +649,19 @@ impl Reader<'_> {
         };
         let read = self.scope(path, "read", table.get("read"));
         let write = self.scope(path, "write", table.get("write"));
+        let ops = match table.get("ops") {
+            None => false,
+            Some(Json::Bool(ops)) => *ops,
+            Some(_) => {
+                self.report(
+                    ProblemKind::WrongType,
+                    &format!("{path}.ops"),
+                    "expected a boolean".into(),
+                    "write `ops = true` to let this token read `/metrics` and the details of `/readyz`",
+                );
+                false
+            }
+        };
         if self.problems.len() != before {
             return None;
         }
@@ -622,7 +670,39 @@ impl Reader<'_> {
             hash: hash?,
             read: read?,
             write: write?,
+            ops,
         })
+    }
+
+    fn origins(&mut self, path: &str, value: &Json) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        let Some(items) = value.as_array() else {
+            self.report(
+                ProblemKind::WrongType,
+                path,
+                "expected a list of origins".into(),
+                "write a list such as `[\"https://app.example.com\"]`",
+            );
+            return out;
+        };
+        for (index, item) in items.iter().enumerate() {
+            let item_path = format!("{path}[{index}]");
+            let Some(text) = self.string(&item_path, item) else {
+                continue;
+            };
+            match normalize_origin(&text) {
+                Some(origin) => {
+                    out.insert(origin);
+                }
+                None => self.report(
+                    ProblemKind::InvalidValue,
+                    &item_path,
+                    format!("`{text}` is not an origin"),
+                    "write a scheme, a host and an optional port, as a browser sends it in `Origin`: `https://app.example.com` or `http://localhost:3000`, without a path",
+                ),
+            }
+        }
+        out
     }
 
     fn scope(&mut self, path: &str, key: &str, value: Option<&Json>) -> Option<Scope> {
@@ -836,6 +916,29 @@ pub fn highest_parameter(sql: &str) -> usize {
     highest
 }
 
+/// `text` as a browser writes it in an `Origin` header (`https://app.example.com`,
+/// `http://localhost:3000`): scheme and host in lower case, the scheme's default port left out.
+/// `None` when it is not an `http` or `https` origin (a path, a query, user info, no host).
+pub fn normalize_origin(text: &str) -> Option<String> {
+    let lower = text.trim().to_ascii_lowercase();
+    let (scheme, rest) = lower.split_once("://")?;
+    let default_port = match scheme {
+        "http" => ":80",
+        "https" => ":443",
+        _ => return None,
+    };
+    let authority = rest.strip_suffix('/').unwrap_or(rest);
+    if authority.is_empty()
+        || authority
+            .chars()
+            .any(|c| matches!(c, '/' | '?' | '#' | '@' | '*') || c.is_whitespace())
+    {
+        return None;
+    }
+    let authority = authority.strip_suffix(default_port).unwrap_or(authority);
+    Some(format!("{scheme}://{authority}"))
+}
+
 fn decode_hex(text: &str) -> Option<[u8; 32]> {
     let text = text.trim();
     if text.len() != 64 {
@@ -966,11 +1069,75 @@ q = "SELECT 1"
     fn an_open_address_without_tokens_is_refused() {
         let problems = load("[sidecar]\nbind = \"0.0.0.0:7878\"\n", &[]).unwrap_err();
         assert!(problems[0].starts_with("sidecar.bind:"), "{problems:?}");
+        assert!(problems[0].contains("[[sidecar.tokens]]"), "{problems:?}");
         assert!(load(
             "[sidecar]\nbind = \"0.0.0.0:7878\"\nallow_anonymous = true\n",
             &[]
         )
         .is_ok());
+    }
+
+    #[test]
+    fn ops_tokens_origins_and_the_idempotency_byte_bound_are_read() {
+        let config = load(
+            r#"
+[sidecar]
+allowed_origins = ["https://App.Example.com:443/", "http://localhost:3000"]
+idempotency_max_bytes = "8MiB"
+[[sidecar.tokens]]
+name = "prometheus"
+token = "0123456789abcdef0123"
+ops = true
+"#,
+            &[],
+        )
+        .unwrap();
+        assert!(config.tokens[0].ops);
+        assert_eq!(config.tokens[0].read, Scope::Entities(BTreeSet::new()));
+        assert_eq!(config.idempotency_max_bytes, 8 << 20);
+        assert_eq!(
+            config.allowed_origins,
+            BTreeSet::from([
+                "http://localhost:3000".to_owned(),
+                "https://app.example.com".to_owned()
+            ])
+        );
+        let defaults = load("", &[]).unwrap();
+        assert_eq!(
+            defaults.idempotency_max_bytes,
+            DEFAULT_IDEMPOTENCY_MAX_BYTES
+        );
+        assert!(defaults.allowed_origins.is_empty());
+    }
+
+    #[test]
+    fn bad_origins_ops_and_byte_bounds_are_reported() {
+        let problems = load(
+            r#"
+[sidecar]
+allowed_origins = ["*", "https://app.example.com/path", "ftp://files", "null"]
+idempotency_max_bytes = "1KiB"
+[[sidecar.tokens]]
+name = "prometheus"
+token = "0123456789abcdef0123"
+ops = "yes"
+"#,
+            &[],
+        )
+        .unwrap_err();
+        for expected in [
+            "sidecar.allowed_origins[0]:",
+            "sidecar.allowed_origins[1]:",
+            "sidecar.allowed_origins[2]:",
+            "sidecar.allowed_origins[3]:",
+            "sidecar.idempotency_max_bytes:",
+            "sidecar.tokens[0].ops:",
+        ] {
+            assert!(
+                problems.iter().any(|p| p.starts_with(expected)),
+                "{expected} missing in {problems:#?}"
+            );
+        }
     }
 
     #[test]

@@ -104,7 +104,14 @@ impl From<StoreError> for ApiError {
 impl From<RouterError> for ApiError {
     fn from(error: RouterError) -> Self {
         match error {
-            RouterError::UnknownEntity { .. } | RouterError::WrongKind { .. } => {
+            // The router's message lists every routed entity; a caller may not use them all.
+            RouterError::UnknownEntity { name, .. } => ApiError::new(
+                StatusCode::NOT_FOUND,
+                "unknown_entity",
+                format!("unknown entity `{name}`"),
+            )
+            .with_field("entity"),
+            RouterError::WrongKind { .. } => {
                 ApiError::new(StatusCode::NOT_FOUND, "unknown_entity", error.to_string())
                     .with_field("entity")
             }
@@ -170,6 +177,20 @@ mod tests {
         for (error, status) in cases {
             assert_eq!(ApiError::from(error).status, status);
         }
+    }
+
+    #[test]
+    fn an_unknown_entity_lists_no_other_entity() {
+        let error = ApiError::from(RouterError::UnknownEntity {
+            name: "nope".into(),
+            known: vec!["secret_payroll".into()],
+        });
+        assert_eq!(error.status, StatusCode::NOT_FOUND);
+        assert!(
+            !error.message.contains("secret_payroll"),
+            "{}",
+            error.message
+        );
     }
 
     #[tokio::test]

@@ -34,15 +34,18 @@ use tokio::net::TcpListener;
 
 pub mod auth;
 pub mod body;
+pub mod browser;
 pub mod config;
 pub mod errors;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod exposure;
 pub mod idempotency;
 pub mod listener;
 pub mod metrics;
 pub mod openapi;
+pub mod readiness;
 pub mod routes;
 pub mod server;
 pub mod shutdown;
@@ -69,6 +72,9 @@ pub enum SidecarError {
         #[source]
         source: std::io::Error,
     },
+    /// The address is reachable from other machines and no tokens are configured.
+    #[error(transparent)]
+    Exposed(#[from] exposure::Exposed),
     /// A `[sidecar.schema]` statement failed.
     #[error("sidecar.schema.{entity}: {source}")]
     Schema {
@@ -128,11 +134,16 @@ impl Sidecar {
 
     /// Like [`Sidecar::bind`], recording into and rendering `exporter` (with
     /// [`metrics::Exporter::global`], the router's series are on `/metrics` too).
+    ///
+    /// Refuses ([`SidecarError::Exposed`]) to listen without tokens on an address other
+    /// machines can reach, unless `allow_anonymous` is set ([`exposure::check`]), whatever set
+    /// `config.bind`; nothing is run or bound then.
     pub async fn bind_with(
         router: Router,
         config: SidecarConfig,
         exporter: metrics::Exporter,
     ) -> Result<Sidecar, SidecarError> {
+        exposure::check(&config, config.bind)?;
         for (entity, sql) in &config.schema {
             let handle = router
                 .relational(entity)
@@ -157,6 +168,9 @@ impl Sidecar {
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| SidecarError::Bind { addr, source })?;
+        // The real port when port 0 was asked for: the Host check compares against it.
+        let mut config = config;
+        config.bind = listener.local_addr().unwrap_or(addr);
         Ok(Sidecar {
             state: Arc::new(AppState::with_exporter(router, config, exporter)),
             listener,
@@ -269,4 +283,50 @@ fn spawn_relays(
         }
     }
     relays
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn router(sidecar: &str) -> (Router, SidecarConfig) {
+        let text = format!(
+            "[stores.kv]\nkind = \"key_value\"\n[entities.sessions]\nstore = \"kv\"\n{sidecar}"
+        );
+        let config = polyroute::Config::from_toml_str(&text, ".").unwrap();
+        let sidecar = SidecarConfig::from_config(&config).unwrap();
+        (Router::connect(config).await.unwrap(), sidecar)
+    }
+
+    #[tokio::test]
+    async fn bind_with_refuses_an_open_address_without_tokens() {
+        let (router, mut config) = router("").await;
+        // Set after the config was read, as `--bind` or a library caller does.
+        config.bind = "0.0.0.0:0".parse().unwrap();
+        let refused = Sidecar::bind_with(router, config, metrics::Exporter::local())
+            .await
+            .unwrap_err();
+        assert!(matches!(refused, SidecarError::Exposed(_)), "{refused}");
+        let message = refused.to_string();
+        assert!(message.contains("0.0.0.0:0"), "{message}");
+        assert!(message.contains("[[sidecar.tokens]]"), "{message}");
+    }
+
+    #[tokio::test]
+    async fn bind_with_serves_loopback_or_consenting_anonymous_addresses() {
+        let (router, mut config) = router("").await;
+        config.bind = "127.0.0.1:0".parse().unwrap();
+        let sidecar = Sidecar::bind_with(router, config, metrics::Exporter::local())
+            .await
+            .unwrap();
+        assert_ne!(sidecar.local_addr().port(), 0);
+        assert_eq!(sidecar.state().config.bind, sidecar.local_addr());
+        let (router, mut config) = router("[sidecar]\nallow_anonymous = true\n").await;
+        config.bind = "0.0.0.0:0".parse().unwrap();
+        assert!(
+            Sidecar::bind_with(router, config, metrics::Exporter::local())
+                .await
+                .is_ok()
+        );
+    }
 }

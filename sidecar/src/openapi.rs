@@ -11,10 +11,12 @@ use crate::routes::{specs, BodyKind, RouteSpec};
 const ERRORS: &[(&str, &str)] = &[
     ("400", "The request is malformed or invalid; `field` names the part to fix"),
     ("401", "No valid bearer token (when tokens are configured)"),
-    ("403", "The token's scope does not cover this entity and access"),
+    ("403", "The token's scope does not cover this entity and access, or the request carries an `Origin` that `[sidecar] allowed_origins` does not list"),
     ("404", "Unknown entity, or the named key, document, node or row does not exist"),
     ("409", "The write conflicts with current state, or an Idempotency-Key was reused for another body"),
     ("413", "The body is larger than `max_body`"),
+    ("415", "A JSON route got a body without `Content-Type: application/json`"),
+    ("421", "A sidecar without tokens was addressed by a host name other than `localhost` (`Host`)"),
     ("503", "A store is unavailable, or the sidecar is at its concurrency limit (retry after Retry-After)"),
     ("504", "The request did not finish within its deadline; a write may or may not have applied"),
 ];
@@ -38,12 +40,12 @@ pub fn document() -> Value {
         ),
         (
             "/readyz",
-            "Readiness: every store answers a ping",
-            "Every store answered; 503 lists those that did not",
+            "Readiness: every store answers a ping (checked at most once a second)",
+            "Every store answered (503 when one did not); each store's state and error only for a token with `ops = true`, or when no tokens are configured",
         ),
         (
             "/metrics",
-            "Prometheus metrics (text format)",
+            "Prometheus metrics (text format); with tokens configured, a token with `ops = true` is required",
             "Metrics in the Prometheus text format",
         ),
         ("/openapi.json", "This document", "The OpenAPI document"),

@@ -1,9 +1,10 @@
-//! The HTTP server: the API routes behind one layer (load shedding → authentication → scope →
-//! idempotency → deadline, with metrics and a log line per request), the operational endpoints
-//! (`/healthz`, `/readyz`, `/metrics`, `/openapi.json`), request ids, and JSON answers for
-//! unknown paths and methods.
+//! The HTTP server: the browser checks in front of every route ([`browser`](crate::browser)),
+//! the API routes behind one layer (load shedding → authentication → scope → idempotency →
+//! deadline, with metrics and a log line per request), the operational endpoints (`/healthz`,
+//! `/readyz`, `/metrics` and its details for operators only, `/openapi.json`), request ids, and
+//! JSON answers for unknown paths and methods.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Request, State};
@@ -17,7 +18,7 @@ use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
 
-use crate::auth::Access;
+use crate::auth::{Access, Caller};
 use crate::errors::ApiError;
 use crate::idempotency::{Answer, Idempotency, RecordKey};
 use crate::routes::{self, RouteSpec, Shared};
@@ -47,6 +48,10 @@ pub fn app(state: Shared) -> axum::Router {
         .fallback(no_route)
         .method_not_allowed_fallback(no_method)
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::browser::guard,
+        ))
         .layer(PropagateRequestIdLayer::new(
             header::HeaderName::from_static(REQUEST_ID),
         ))
@@ -154,18 +159,7 @@ async fn guarded(
             )
             .with_field("entity"))
         }
-        None => {
-            let known: Vec<&str> = app.kinds.keys().map(String::as_str).collect();
-            return Err(ApiError::new(
-                StatusCode::NOT_FOUND,
-                "unknown_entity",
-                format!(
-                    "unknown entity `{entity}`; routed entities: {}",
-                    known.join(", ")
-                ),
-            )
-            .with_field("entity"));
-        }
+        None => return Err(unknown_entity(app, caller, entity)),
     }
     let deadline = app.config.request_timeout;
     let run = async {
@@ -179,6 +173,28 @@ async fn guarded(
     tokio::time::timeout(deadline, run)
         .await
         .map_err(|_| ApiError::timeout(deadline))?
+}
+
+/// 404 for an entity that is not routed, listing the entities this caller may read or write
+/// (never the others: their names are not the caller's to know).
+fn unknown_entity(app: &Shared, caller: Caller, entity: &str) -> ApiError {
+    let known: Vec<&str> = app
+        .kinds
+        .keys()
+        .map(String::as_str)
+        .filter(|name| app.auth.may_see(caller, name))
+        .collect();
+    let listed = if known.is_empty() {
+        "this caller may use no entity".to_owned()
+    } else {
+        format!("entities this caller may use: {}", known.join(", "))
+    };
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "unknown_entity",
+        format!("unknown entity `{entity}`; {listed}"),
+    )
+    .with_field("entity")
 }
 
 async fn idempotent(
@@ -198,10 +214,11 @@ async fn idempotent(
     let bytes = axum::body::to_bytes(body, app.config.max_body)
         .await
         .map_err(|_| crate::body::too_large())?;
-    let request = Request::from_parts(parts, Body::from(bytes.clone()));
+    let fingerprint = Idempotency::fingerprint(parts.uri.query(), &bytes);
+    let request = Request::from_parts(parts, Body::from(bytes));
     match app
         .idempotency
-        .run(record, &bytes, || next.run(request))
+        .run(record, fingerprint, || next.run(request))
         .await
     {
         Answer::Fresh(response) => Ok(response),
@@ -216,10 +233,11 @@ async fn healthz() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// How long readiness waits for one store's ping.
-const READY_PING_TIMEOUT: Duration = Duration::from_secs(2);
-
-async fn readyz(State(app): State<Shared>) -> Response {
+/// Readiness: 200 `ready` when every store answered its last ping (at most a second old, see
+/// [`readiness`](crate::readiness)), 503 `not_ready` otherwise. Each store's state and error
+/// are added for operators only: an `ops` token, or anyone when no tokens are configured. A
+/// probe sends no token and gets the status alone.
+async fn readyz(State(app): State<Shared>, request: Request) -> Response {
     if app.shutdown.is_draining() {
         return ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -228,47 +246,48 @@ async fn readyz(State(app): State<Shared>) -> Response {
         )
         .into_response();
     }
-    let names: Vec<String> = app.router.stores().map(|s| s.name.to_owned()).collect();
-    let pings = names.iter().map(|name| {
-        let router = app.router.clone();
-        async move {
-            let started = Instant::now();
-            let result = tokio::time::timeout(READY_PING_TIMEOUT, router.ping(name)).await;
-            let outcome = match result {
-                Ok(Ok(())) => Ok(started.elapsed()),
-                Ok(Err(error)) => Err(error.to_string()),
-                Err(_) => Err(format!("no answer within {READY_PING_TIMEOUT:?}")),
-            };
-            (name.clone(), outcome)
-        }
-    });
-    let results = futures_util::future::join_all(pings).await;
-    let mut stores = serde_json::Map::new();
-    let mut down = Vec::new();
-    for (name, outcome) in results {
-        app.metrics.set_store_up(&name, outcome.is_ok());
-        let entry = match outcome {
-            Ok(elapsed) => json!({ "up": true, "millis": elapsed.as_secs_f64() * 1000.0 }),
-            Err(error) => {
-                down.push(name.clone());
-                json!({ "up": false, "error": error })
-            }
-        };
-        stores.insert(name, entry);
-    }
-    if down.is_empty() {
-        Json(json!({ "status": "ready", "stores": stores })).into_response()
+    let operator = app
+        .auth
+        .authenticate(request.headers())
+        .is_ok_and(|caller| app.auth.is_ops(caller));
+    let report = app.readiness.check(&app.router, &app.metrics).await;
+    let (status, mut body) = if report.ready() {
+        (StatusCode::OK, json!({ "status": "ready" }))
+    } else if operator {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({
+                "code": "not_ready",
+                "message": format!("unreachable stores: {}", report.down().join(", ")),
+            }),
+        )
     } else {
-        let body = json!({
-            "code": "not_ready",
-            "message": format!("unreachable stores: {}", down.join(", ")),
-            "stores": stores,
-        });
-        (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({
+                "code": "not_ready",
+                "message": "a store is unreachable; an `ops` token sees which, and why",
+            }),
+        )
+    };
+    if operator {
+        body["stores"] = serde_json::Value::Object(report.details());
     }
+    let mut response = (status, Json(body)).into_response();
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    response
 }
 
-async fn metrics(State(app): State<Shared>) -> Response {
+/// The Prometheus page: open when no tokens are configured, otherwise for `ops` tokens only
+/// (it names every entity and store).
+async fn metrics(State(app): State<Shared>, request: Request) -> Response {
+    if let Err(error) = app.auth.require_ops(request.headers()) {
+        return error.into_response();
+    }
     (
         [(
             header::CONTENT_TYPE,

@@ -1,5 +1,5 @@
 //! [`AppState`]: what every handler and layer shares — the router, the checked config, and the
-//! auth, metrics, idempotency, shutdown and load-shedding state.
+//! auth, browser, readiness, metrics, idempotency, shutdown and load-shedding state.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -8,9 +8,11 @@ use polyroute::{Router, StoreKind};
 use tokio::sync::Semaphore;
 
 use crate::auth::Auth;
+use crate::browser::BrowserPolicy;
 use crate::config::SidecarConfig;
 use crate::idempotency::Idempotency;
 use crate::metrics::{Exporter, Metrics};
+use crate::readiness::Readiness;
 use crate::shutdown::Shutdown;
 
 /// The state shared by every request.
@@ -22,6 +24,10 @@ pub struct AppState {
     pub config: SidecarConfig,
     /// The tokens and their scopes.
     pub auth: Auth,
+    /// The Origin and Host checks.
+    pub browser: BrowserPolicy,
+    /// The last readiness check.
+    pub readiness: Readiness,
     /// Every metric.
     pub metrics: Metrics,
     /// The answers kept for idempotent retries.
@@ -55,8 +61,14 @@ impl AppState {
         AppState {
             kinds,
             auth: Auth::new(config.tokens.clone()),
+            browser: BrowserPolicy::new(&config),
+            readiness: Readiness::new(),
             metrics: Metrics::new(entities, config.max_concurrency, exporter),
-            idempotency: Idempotency::new(config.idempotency_ttl, config.idempotency_capacity),
+            idempotency: Idempotency::new(
+                config.idempotency_ttl,
+                config.idempotency_capacity,
+                config.idempotency_max_bytes,
+            ),
             shutdown: Shutdown::new(),
             slots: Arc::new(Semaphore::new(config.max_concurrency)),
             router,

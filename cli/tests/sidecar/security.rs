@@ -10,6 +10,7 @@ use crate::harness::{client, json, Sidecar, STORES};
 
 const APP_TOKEN: &str = "app-token-0123456789abcdef";
 const READER_TOKEN: &str = "reader-token-0123456789abcdef";
+const OPS_TOKEN: &str = "ops-token-0123456789abcdef";
 
 fn config(extra: &str) -> String {
     format!(
@@ -30,6 +31,11 @@ write = ["sessions", "orders"]
 name = "reader"
 token = "${{READER_TOKEN}}"
 read = ["sessions"]
+
+[[sidecar.tokens]]
+name = "monitor"
+token = "${{OPS_TOKEN}}"
+ops = true
 "#
     )
 }
@@ -38,7 +44,11 @@ fn start(dir: &std::path::Path) -> Sidecar {
     Sidecar::start_in(
         dir,
         &config(""),
-        &[("APP_TOKEN", APP_TOKEN), ("READER_TOKEN", READER_TOKEN)],
+        &[
+            ("APP_TOKEN", APP_TOKEN),
+            ("READER_TOKEN", READER_TOKEN),
+            ("OPS_TOKEN", OPS_TOKEN),
+        ],
     )
 }
 
@@ -126,7 +136,7 @@ async fn tokens_are_required_and_scopes_enforced() {
     .await;
     assert_eq!(status, 403);
 
-    // operational endpoints need no token
+    // probes need no token; /metrics needs the ops token
     assert_eq!(
         c.get(sidecar.url("/healthz"))
             .send()
@@ -141,6 +151,15 @@ async fn tokens_are_required_and_scopes_enforced() {
     );
     assert_eq!(
         c.get(sidecar.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    assert_eq!(
+        c.get(sidecar.url("/metrics"))
+            .bearer_auth(OPS_TOKEN)
             .send()
             .await
             .unwrap()
@@ -328,6 +347,7 @@ async fn a_retried_write_with_the_same_key_is_applied_once() {
     assert_eq!(value["value"], "16");
     let metrics = c
         .get(sidecar.url("/metrics"))
+        .bearer_auth(OPS_TOKEN)
         .send()
         .await
         .unwrap()
@@ -395,6 +415,7 @@ async fn excess_requests_are_shed_and_stalled_ones_time_out() {
     assert_eq!(status, 404);
     let metrics = c
         .get(sidecar.url("/metrics"))
+        .bearer_auth(OPS_TOKEN)
         .send()
         .await
         .unwrap()
@@ -417,6 +438,7 @@ fn a_config_mistake_in_the_sidecar_section_exits_2_naming_the_field() {
         .arg(&path)
         .env("APP_TOKEN", "short")
         .env("READER_TOKEN", READER_TOKEN)
+        .env("OPS_TOKEN", OPS_TOKEN)
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
@@ -445,6 +467,7 @@ fn the_kubernetes_example_config_is_valid() {
         .collect();
     let env = std::collections::BTreeMap::from([
         ("APP_TOKEN".to_owned(), APP_TOKEN.to_owned()),
+        ("METRICS_TOKEN".to_owned(), OPS_TOKEN.to_owned()),
         (
             "POSTGRES_URL".to_owned(),
             "postgres://u:p@127.0.0.1:5432/test".to_owned(),
@@ -452,6 +475,7 @@ fn the_kubernetes_example_config_is_valid() {
     ]);
     let config = polyroute::Config::from_toml_str_with_env(&toml, ".", &env).unwrap();
     let sidecar = polyroute_sidecar::SidecarConfig::from_config(&config).unwrap();
-    assert_eq!(sidecar.tokens.len(), 1);
+    assert_eq!(sidecar.tokens.len(), 2);
+    assert!(sidecar.tokens[1].ops);
     assert_eq!(sidecar.queries["orders"]["add"].params, 3);
 }

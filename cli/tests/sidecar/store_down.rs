@@ -2,7 +2,7 @@
 //! test cuts and restores, so the outage is a real lost connection to a real Redis.
 
 #[cfg(feature = "redis")]
-mod redis_outage {
+pub(crate) mod redis_outage {
     use std::sync::{Arc, Mutex};
     use std::time::{Duration, Instant};
 
@@ -13,13 +13,13 @@ mod redis_outage {
     use crate::harness::{client, json, Sidecar};
 
     /// A TCP proxy on a fixed local port to Redis; `stop` closes it and every connection.
-    struct Proxy {
+    pub(crate) struct Proxy {
         accept: JoinHandle<()>,
         connections: Arc<Mutex<Vec<JoinHandle<()>>>>,
     }
 
     impl Proxy {
-        async fn start(port: u16, upstream: String) -> Proxy {
+        pub(crate) async fn start(port: u16, upstream: String) -> Proxy {
             let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
             let connections = Arc::new(Mutex::new(Vec::new()));
             let held = connections.clone();
@@ -41,7 +41,7 @@ mod redis_outage {
             }
         }
 
-        async fn stop(self) {
+        pub(crate) async fn stop(self) {
             self.accept.abort();
             let _ = self.accept.await;
             for task in self.connections.lock().unwrap().drain(..) {
@@ -51,7 +51,7 @@ mod redis_outage {
         }
     }
 
-    fn redis_address() -> String {
+    pub(crate) fn redis_address() -> String {
         let url = std::env::var("POLYROUTE_TEST_REDIS_URL")
             .ok()
             .filter(|url| !url.is_empty())
@@ -120,7 +120,15 @@ store = "db"
             ),
             "{status} {error}"
         );
-        let (status, ready) = json(c.get(sidecar.url("/readyz")).send().await.unwrap()).await;
+        // readiness is checked at most once a second: the outage shows within two
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let (status, ready) = loop {
+            let (status, ready) = json(c.get(sidecar.url("/readyz")).send().await.unwrap()).await;
+            if status != 200 || Instant::now() > deadline {
+                break (status, ready);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
         assert_eq!(status, 503, "{ready}");
         assert_eq!(ready["stores"]["cache"]["up"], false);
         assert_eq!(ready["stores"]["db"]["up"], true);
