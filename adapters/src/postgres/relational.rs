@@ -194,7 +194,7 @@ impl PostgresRelational {
             .rows
             .iter()
             .flatten()
-            .find_map(|node| plan_change(node));
+            .find_map(plan_change);
         match change {
             Some(change) => Err(not_read_only(&change)),
             None => Ok(()),

@@ -272,7 +272,7 @@ mod tests {
         assert_eq!(decode_value(&[TAG_TEXT, b'a']), None);
         assert_eq!(decode_value(&[TAG_LIST, MORE]), None);
         assert_eq!(decode_value(&[0x02, 0x00]), None);
-        let deep = vec![TAG_LIST, MORE].repeat(MAX_DEPTH + 1);
+        let deep = [TAG_LIST, MORE].repeat(MAX_DEPTH + 1);
         assert_eq!(decode_value(&deep), None);
     }
 }
