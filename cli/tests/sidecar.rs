@@ -5,10 +5,10 @@
 
 #[path = "sidecar/answers.rs"]
 mod answers;
-#[path = "sidecar/graph_attacks.rs"]
-mod graph_attacks;
 #[path = "sidecar/exposure.rs"]
 mod exposure;
+#[path = "sidecar/graph_attacks.rs"]
+mod graph_attacks;
 #[path = "sidecar/harness.rs"]
 mod harness;
 #[path = "sidecar/operations.rs"]

@@ -37,10 +37,10 @@ pub mod body;
 pub mod browser;
 pub mod config;
 pub mod errors;
+pub mod exposure;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
-pub mod exposure;
 pub mod idempotency;
 pub mod listener;
 pub mod metrics;
