@@ -116,11 +116,12 @@ impl EmbeddedGraph {
     }
 }
 
-/// Runs `work` on tokio's blocking threads: fjall does file I/O and takes locks.
+/// Runs `work` on tokio's blocking threads (fjall does file I/O and takes locks), a panic
+/// inside it turned into an error ([`engine::contained`]).
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T> + Send + 'static,
 ) -> Result<T> {
-    tokio::task::spawn_blocking(work)
+    tokio::task::spawn_blocking(move || engine::contained(work))
         .await
         .map_err(|err| StoreError::backend_with("a graph operation did not finish", err))?
 }
