@@ -5,6 +5,8 @@
 
 #[path = "sidecar/harness.rs"]
 mod harness;
+#[path = "sidecar/openapi.rs"]
+mod openapi;
 #[path = "sidecar/operations.rs"]
 mod operations;
 #[path = "sidecar/routes.rs"]
