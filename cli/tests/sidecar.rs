@@ -11,6 +11,8 @@ mod exposure;
 mod graph_attacks;
 #[path = "sidecar/harness.rs"]
 mod harness;
+#[path = "sidecar/openapi.rs"]
+mod openapi;
 #[path = "sidecar/operations.rs"]
 mod operations;
 #[path = "sidecar/routes.rs"]

@@ -1,6 +1,10 @@
 //! Request bodies and query strings: [`JsonBody`] reads a JSON body, rejecting a bad one with
 //! the path of the field it got wrong (`points[2].fields`) and what was expected; [`QueryArgs`]
 //! does the same for query strings. A body over the size limit is 413.
+//!
+//! Every JSON body of the API is an object: a body that is an array, a string or a number is
+//! refused as a whole, and a nested object is never read from an array ([`strict`]), so what
+//! the server accepts is what `/openapi.json` describes. Nothing may follow the object.
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
@@ -10,39 +14,65 @@ use serde::de::DeserializeOwned;
 
 use crate::errors::ApiError;
 
+mod strict;
+
 /// A JSON request body of type `T`.
 #[derive(Debug)]
 pub struct JsonBody<T>(pub T);
 
-/// Reads `bytes` as JSON `T`, naming the bad field on failure.
+/// Reads `bytes` as the JSON object `T`, naming the bad field on failure.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    if bytes.is_empty() {
+    let found = match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        None => {
+            return Err(ApiError::bad_request(
+                "invalid_body",
+                "the request body is empty; send a JSON object",
+            )
+            .with_field("body"))
+        }
+        Some(b'{') => None,
+        Some(b'[') => Some("an array"),
+        Some(b'"') => Some("a string"),
+        Some(b't' | b'f') => Some("a boolean"),
+        Some(b'n') => Some("null"),
+        Some(b'-' | b'0'..=b'9') => Some("a number"),
+        Some(_) => None,
+    };
+    if let Some(found) = found {
         return Err(ApiError::bad_request(
             "invalid_body",
-            "the request body is empty; send a JSON object",
-        ));
+            format!("the body is {found}; this route takes a JSON object `{{…}}`, described by its requestBody in /openapi.json"),
+        )
+        .with_field("body"));
     }
-    let deserializer = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(deserializer).map_err(|error| {
-        let path = error.path().to_string();
-        let inner = error.into_inner();
-        let code = if inner.is_syntax() || inner.is_eof() {
-            "malformed_json"
-        } else {
-            "invalid_body"
-        };
-        let message = if code == "malformed_json" {
-            format!("the body is not valid JSON: {inner}")
-        } else {
-            format!("{inner}; see /openapi.json for the shape of this request")
-        };
-        let error = ApiError::bad_request(code, message);
-        if path.is_empty() || path == "." {
-            error
-        } else {
-            error.with_field(path)
-        }
-    })
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value =
+        serde_path_to_error::deserialize(strict::Strict(&mut deserializer)).map_err(|error| {
+            let path = error.path().to_string();
+            json_error(error.into_inner(), &path)
+        })?;
+    deserializer.end().map_err(|error| json_error(error, ""))?;
+    Ok(value)
+}
+
+/// A serde_json error at `path` as a 400.
+fn json_error(inner: serde_json::Error, path: &str) -> ApiError {
+    let code = if inner.is_syntax() || inner.is_eof() {
+        "malformed_json"
+    } else {
+        "invalid_body"
+    };
+    let message = if code == "malformed_json" {
+        format!("the body is not valid JSON: {inner}")
+    } else {
+        format!("{inner}; see /openapi.json for the shape of this request")
+    };
+    let error = ApiError::bad_request(code, message);
+    if path.is_empty() || path == "." {
+        error
+    } else {
+        error.with_field(path)
+    }
 }
 
 /// Reads the whole body, mapping the size limit to 413.
@@ -240,5 +270,36 @@ mod tests {
         let error = parse_json::<Shape>(b"{\"points\": [").unwrap_err();
         assert_eq!(error.code, "malformed_json");
         assert_eq!(parse_json::<Shape>(b"").unwrap_err().code, "invalid_body");
+    }
+
+    #[test]
+    fn only_an_object_is_a_body() {
+        for body in [
+            &br#"[[{"value": 1}]]"#[..],
+            b"  [] ",
+            b"\"x\"",
+            b"1",
+            b"true",
+            b"null",
+        ] {
+            let error = parse_json::<Shape>(body).unwrap_err();
+            assert_eq!(error.code, "invalid_body");
+            assert_eq!(error.field.as_deref(), Some("body"));
+            assert!(
+                error.message.contains("takes a JSON object"),
+                "{}",
+                error.message
+            );
+        }
+        let error = parse_json::<Shape>(br#"{"points": [[1]]}"#).unwrap_err();
+        assert_eq!(error.field.as_deref(), Some("points[0]"));
+        assert!(parse_json::<Shape>(br#" {"points": [{"value": 1}]} "#).is_ok());
+    }
+
+    #[test]
+    fn nothing_may_follow_the_object() {
+        let error = parse_json::<Shape>(br#"{"points": []} {"points": []}"#).unwrap_err();
+        assert_eq!(error.code, "malformed_json");
+        assert!(parse_json::<Shape>(br#"{"points": []}x"#).is_err());
     }
 }

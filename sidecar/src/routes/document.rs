@@ -9,102 +9,167 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use polyroute::kinds::document::{FieldPath, Filter, FindQuery, Order, SortKey};
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{json, Value as Json_};
 
 use super::{spec, BodyKind, PathArgs, Route, Shared};
 use crate::body::JsonBody;
 use crate::errors::ApiError;
+use crate::openapi::{deleted_flag, object, written_flag};
 
 /// The document routes.
 pub fn routes() -> Vec<Route> {
     vec![
         Route::new(
             spec!(Put "/v1/document/{entity}/docs/{id}", "document.put", Document, Write,
-                BodyKind::Json(r#"{"name": "Lamp", "category": "home", "price": 25.0, "tags": ["light"]}"#), &[],
-                "Create or replace a document (the body is the document)"),
+                BodyKind::json::<DocumentObject>(r#"{"name": "Lamp", "category": "home", "price": 25.0, "tags": ["light"]}"#), &[],
+                "Create or replace a document (the body is the document)")
+                .answers(written_flag),
             put,
         ),
         Route::new(
             spec!(Post "/v1/document/{entity}/docs", "document.insert", Document, Write,
-                BodyKind::Json(r#"{"id": "p1", "document": {"name": "Lamp", "price": 25.0}}"#), &[],
-                "Insert a new document: 201, or 409 when the id exists"),
+                BodyKind::json::<InsertBody>(r#"{"id": "p1", "document": {"name": "Lamp", "price": 25.0}}"#), &[],
+                "Insert a new document: 201, or 409 when the id exists")
+                .answers(|_| object(&[("id", json!({"type": "string"}))])),
             insert,
         ),
         Route::new(
             spec!(Get "/v1/document/{entity}/docs/{id}", "document.get", Document, Read,
-                BodyKind::None, &[], "Read a document (404 when absent)"),
+                BodyKind::None, &[], "Read a document (404 when absent)")
+                .answers(|_| schemars::json_schema!({"type": "object", "required": ["id", "document"], "properties": {"id": {"type": "string"}, "document": {"type": "object", "additionalProperties": {}}}})),
             get,
         ),
         Route::new(
             spec!(Delete "/v1/document/{entity}/docs/{id}", "document.delete", Document, Write,
-                BodyKind::None, &[], "Delete a document (404 when absent)"),
+                BodyKind::None, &[], "Delete a document (404 when absent)")
+                .answers(deleted_flag),
             delete,
         ),
         Route::new(
             spec!(Post "/v1/document/{entity}/find", "document.find", Document, Read,
-                BodyKind::Json(r#"{"filter": {"category": "home", "price": {"$lt": 50}}, "sort": [{"field": "price", "order": "desc"}], "skip": 0, "limit": 20}"#), &[],
-                "Documents matching a filter, sorted and paged"),
+                BodyKind::json::<FindBody>(r#"{"filter": {"category": "home", "price": {"$lt": 50}}, "sort": [{"field": "price", "order": "desc"}], "skip": 0, "limit": 20}"#), &[],
+                "Documents matching a filter, sorted and paged")
+                .answers(|_| object(&[("documents", json!({"type": "array", "items": {"type": "object", "required": ["id", "document"], "properties": {"id": {"type": "string"}, "document": {"type": "object", "additionalProperties": {}}}}}))])),
             find,
         ),
         Route::new(
             spec!(Post "/v1/document/{entity}/count", "document.count", Document, Read,
-                BodyKind::Json(r#"{"filter": {"category": "home"}}"#), &[],
-                "How many documents match a filter"),
+                BodyKind::json::<CountBody>(r#"{"filter": {"category": "home"}}"#), &[],
+                "How many documents match a filter")
+                .answers(|_| object(&[("count", json!({"type": "integer", "minimum": 0}))])),
             count,
         ),
         Route::new(
             spec!(Post "/v1/document/{entity}/indexes", "document.create_index", Document, Write,
-                BodyKind::Json(r#"{"field": "customer.id"}"#), &[],
-                "Create a secondary index on a field path (idempotent)"),
+                BodyKind::json::<IndexBody>(r#"{"field": "customer.id"}"#), &[],
+                "Create a secondary index on a field path (idempotent)")
+                .answers(|_| object(&[("created", json!({"type": "boolean"}))])),
             create_index,
         ),
     ]
 }
 
-#[derive(Deserialize)]
+/// A document: any JSON object (what `document.put` reads its body as).
+type DocumentObject = serde_json::Map<String, Json_>;
+
+/// The pattern of a field path ([`FieldPath::parse`]): dot-separated names of letters, digits
+/// and `_`.
+const FIELD_PATH_PATTERN: &str = "^[A-Za-z0-9_]+(\\.[A-Za-z0-9_]+)*$";
+
+/// A field path such as `customer.address.city`.
+fn field_path(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({"type": "string", "pattern": FIELD_PATH_PATTERN})
+}
+
+/// A filter in MongoDB's style: field paths to a value (equality) or an object of operators
+/// (`$eq $ne $lt $lte $gt $gte $in $exists`), and `$and`/`$or` lists of filters.
+fn filter_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "object",
+        "description": "keys are field paths (dot-separated names of letters, digits and _) mapped to a value (equality) or to an object of operators ($eq $ne $lt $lte $gt $gte $in $exists); $and and $or take lists of filters",
+        "properties": {
+            "$and": {"type": "array", "items": {"type": "object", "additionalProperties": {}}},
+            "$or": {"type": "array", "items": {"type": "object", "additionalProperties": {}}},
+        },
+        "additionalProperties": {},
+    })
+}
+
+/// A new document and its id.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "DocumentInsert")]
 struct InsertBody {
+    /// Its id (409 when taken).
     id: String,
+    /// The document.
     document: serde_json::Map<String, Json_>,
 }
 
-#[derive(Deserialize)]
+/// A sort order.
+#[derive(Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
+#[schemars(rename = "DocumentOrder")]
 enum OrderBody {
+    /// Smallest first.
     Asc,
+    /// Largest first.
     Desc,
 }
 
-#[derive(Deserialize)]
+/// One sort key.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "DocumentSortKey")]
 struct SortBody {
+    /// The field path to sort by.
+    #[schemars(schema_with = "field_path")]
     field: String,
+    /// `asc` (default) or `desc`.
+    #[serde(default)]
     order: Option<OrderBody>,
 }
 
-#[derive(Deserialize)]
+/// A query: filter, sort, page.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "DocumentFind")]
 struct FindBody {
+    /// Which documents (default: all).
     #[serde(default)]
+    #[schemars(schema_with = "filter_schema")]
     filter: serde_json::Map<String, Json_>,
+    /// Sort keys, most significant first.
     #[serde(default)]
     sort: Vec<SortBody>,
+    /// Skip this many matches.
     #[serde(default)]
     skip: usize,
+    /// At most this many documents.
+    #[serde(default)]
     limit: Option<usize>,
 }
 
-#[derive(Deserialize)]
+/// Which documents to count.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "DocumentCount")]
 struct CountBody {
+    /// Which documents (default: all).
     #[serde(default)]
+    #[schemars(schema_with = "filter_schema")]
     filter: serde_json::Map<String, Json_>,
 }
 
-#[derive(Deserialize)]
+/// A field to index.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "DocumentIndex")]
 struct IndexBody {
+    /// Its path.
+    #[schemars(schema_with = "field_path")]
     field: String,
 }
 
@@ -209,7 +274,7 @@ fn operator(fp: &FieldPath, op: &str, operand: Json_, field: &str) -> Result<Fil
 async fn put(
     State(app): State<Shared>,
     PathArgs((entity, id)): PathArgs<(String, String)>,
-    JsonBody(document): JsonBody<serde_json::Map<String, Json_>>,
+    JsonBody(document): JsonBody<DocumentObject>,
 ) -> Result<Json<Json_>, ApiError> {
     let docs = app.router.document(&entity)?;
     docs.put(&id, Json_::Object(document)).await?;

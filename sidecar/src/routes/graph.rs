@@ -7,12 +7,14 @@ use axum::extract::State;
 use axum::Json;
 use polyroute::kinds::graph::{Direction, Edge, EdgeFilter, Node, PathQuery, TraverseQuery};
 use polyroute::Value;
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{json, Value as Json_};
 
 use super::{spec, BodyKind, PathArgs, Route, Shared};
 use crate::body::{JsonBody, QueryArgs};
 use crate::errors::ApiError;
+use crate::openapi::{deleted_flag, object, written_flag};
 use crate::values::{to_json, to_value};
 
 const FILTER_QUERY: &[(&str, &str)] = &[
@@ -29,100 +31,136 @@ pub fn routes() -> Vec<Route> {
     vec![
         Route::new(
             spec!(Put "/v1/graph/{entity}/nodes/{id}", "graph.upsert_node", Graph, Write,
-                BodyKind::Json(r#"{"label": "product", "properties": {"name": "Lamp", "price": 25.0}}"#), &[],
-                "Create or replace a node"),
+                BodyKind::json::<NodeBody>(r#"{"label": "product", "properties": {"name": "Lamp", "price": 25.0}}"#), &[],
+                "Create or replace a node")
+                .answers(written_flag),
             upsert_node,
         ),
         Route::new(
             spec!(Get "/v1/graph/{entity}/nodes/{id}", "graph.get_node", Graph, Read,
-                BodyKind::None, &[], "Read a node (404 when absent)"),
+                BodyKind::None, &[], "Read a node (404 when absent)")
+                .answers(|_| schemars::json_schema!({"type": "object", "required": ["id", "label", "properties"], "properties": {"id": {"type": "string"}, "label": {"type": "string"}, "properties": {"type": "object", "additionalProperties": crate::openapi::any_value()}}})),
             get_node,
         ),
         Route::new(
             spec!(Delete "/v1/graph/{entity}/nodes/{id}", "graph.delete_node", Graph, Write,
-                BodyKind::None, &[], "Delete a node and its edges (404 when absent)"),
+                BodyKind::None, &[], "Delete a node and its edges (404 when absent)")
+                .answers(deleted_flag),
             delete_node,
         ),
         Route::new(
             spec!(Post "/v1/graph/{entity}/edges", "graph.upsert_edge", Graph, Write,
-                BodyKind::Json(r#"{"from": "p1", "label": "bought_with", "to": "p2", "properties": {"weight": 3}}"#), &[],
-                "Create or replace an edge between two existing nodes"),
+                BodyKind::json::<EdgeBody>(r#"{"from": "p1", "label": "bought_with", "to": "p2", "properties": {"weight": 3}}"#), &[],
+                "Create or replace an edge between two existing nodes")
+                .answers(written_flag),
             upsert_edge,
         ),
         Route::new(
             spec!(Delete "/v1/graph/{entity}/edges/{from}/{label}/{to}", "graph.delete_edge", Graph, Write,
-                BodyKind::None, &[], "Delete an edge (404 when absent)"),
+                BodyKind::None, &[], "Delete an edge (404 when absent)")
+                .answers(deleted_flag),
             delete_edge,
         ),
         Route::new(
             spec!(Post "/v1/graph/{entity}/batch", "graph.upsert_batch", Graph, Write,
-                BodyKind::Json(r#"{"nodes": [{"id": "p1", "label": "product"}, {"id": "p2", "label": "product"}], "edges": [{"from": "p1", "label": "bought_with", "to": "p2"}]}"#), &[],
-                "Upsert nodes then edges in one batch, checked first"),
+                BodyKind::json::<BatchBody>(r#"{"nodes": [{"id": "p1", "label": "product"}, {"id": "p2", "label": "product"}], "edges": [{"from": "p1", "label": "bought_with", "to": "p2"}]}"#), &[],
+                "Upsert nodes then edges in one batch, checked first")
+                .answers(|_| object(&[("nodes", json!({"type": "integer", "minimum": 0})), ("edges", json!({"type": "integer", "minimum": 0}))])),
             upsert_batch,
         ),
         Route::new(
             spec!(Get "/v1/graph/{entity}/nodes/{id}/neighbors", "graph.neighbors", Graph, Read,
-                BodyKind::None, FILTER_QUERY, "The nodes one edge away, with the edges"),
+                BodyKind::None, FILTER_QUERY, "The nodes one edge away, with the edges")
+                .query_schema(super::schema_of::<FilterQuery>)
+                .answers(|_| object(&[("neighbors", json!({"type": "array", "items": {"type": "object", "required": ["node", "edge"], "properties": {"node": {"type": "object", "required": ["id", "label", "properties"], "properties": {"id": {"type": "string"}, "label": {"type": "string"}, "properties": {"type": "object", "additionalProperties": crate::openapi::any_value()}}}, "edge": {"type": "object", "required": ["from", "label", "to", "properties"], "properties": {"from": {"type": "string"}, "label": {"type": "string"}, "to": {"type": "string"}, "properties": {"type": "object", "additionalProperties": crate::openapi::any_value()}}}}}}))])),
             neighbors,
         ),
         Route::new(
             spec!(Get "/v1/graph/{entity}/nodes/{id}/degree", "graph.degree", Graph, Read,
-                BodyKind::None, FILTER_QUERY, "How many edges a node has in the given direction"),
+                BodyKind::None, FILTER_QUERY, "How many edges a node has in the given direction")
+                .query_schema(super::schema_of::<FilterQuery>)
+                .answers(|_| object(&[("degree", json!({"type": "integer", "minimum": 0}))])),
             degree,
         ),
         Route::new(
             spec!(Post "/v1/graph/{entity}/traverse", "graph.traverse", Graph, Read,
-                BodyKind::Json(r#"{"start": "p1", "direction": "out", "labels": ["bought_with"], "max_depth": 2, "limit": 100}"#), &[],
-                "Nodes reachable within max_depth hops, by depth then id"),
+                BodyKind::json::<TraverseBody>(r#"{"start": "p1", "direction": "out", "labels": ["bought_with"], "max_depth": 2, "limit": 100}"#), &[],
+                "Nodes reachable within max_depth hops, by depth then id")
+                .answers(|_| object(&[("visits", json!({"type": "array", "items": {"type": "object", "required": ["id", "depth"], "properties": {"id": {"type": "string"}, "depth": {"type": "integer", "minimum": 0}}}}))])),
             traverse,
         ),
         Route::new(
             spec!(Post "/v1/graph/{entity}/shortest_path", "graph.shortest_path", Graph, Read,
-                BodyKind::Json(r#"{"from": "p1", "to": "p2", "direction": "both", "max_depth": 6, "weight": null}"#), &[],
-                "The shortest path (by hops, or by the sum of numeric edge property `weight`); path null when none"),
+                BodyKind::json::<PathBody>(r#"{"from": "p1", "to": "p2", "direction": "both", "max_depth": 6, "weight": null}"#), &[],
+                "The shortest path (by hops, or by the sum of numeric edge property `weight`); path null when none")
+                .answers(|_| object(&[("path", json!({"type": "object", "nullable": true, "required": ["nodes", "cost"], "properties": {"nodes": {"type": "array", "items": {"type": "string"}}, "cost": {"type": "number"}}}))])),
             shortest_path,
         ),
     ]
 }
 
-#[derive(Deserialize)]
+/// A node's label and properties.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "GraphNode")]
 struct NodeBody {
+    /// Its label.
     label: String,
+    /// Its properties (values).
     #[serde(default)]
+    #[schemars(schema_with = "crate::openapi::values")]
     properties: serde_json::Map<String, Json_>,
 }
 
-#[derive(Deserialize)]
+/// A node of a batch.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "GraphBatchNode")]
 struct BatchNode {
+    /// Its id.
     id: String,
+    /// Its label.
     label: String,
+    /// Its properties (values).
     #[serde(default)]
+    #[schemars(schema_with = "crate::openapi::values")]
     properties: serde_json::Map<String, Json_>,
 }
 
-#[derive(Deserialize)]
+/// An edge between two existing nodes.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "GraphEdge")]
 struct EdgeBody {
+    /// The id of the node it leaves.
     from: String,
+    /// Its label.
     label: String,
+    /// The id of the node it reaches.
     to: String,
+    /// Its properties (values).
     #[serde(default)]
+    #[schemars(schema_with = "crate::openapi::values")]
     properties: serde_json::Map<String, Json_>,
 }
 
-#[derive(Deserialize)]
+/// Nodes then edges, upserted as one batch.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "GraphBatch")]
 struct BatchBody {
+    /// The nodes.
     #[serde(default)]
     nodes: Vec<BatchNode>,
+    /// The edges (their nodes exist, or are in `nodes`).
     #[serde(default)]
     edges: Vec<EdgeBody>,
 }
 
-#[derive(Deserialize, Clone, Copy, Default)]
+/// Which edges to follow: leaving (`out`), reaching (`in`) or both.
+#[derive(Deserialize, JsonSchema, Clone, Copy, Default)]
 #[serde(rename_all = "snake_case")]
+#[schemars(rename = "GraphDirection")]
 enum DirectionBody {
     #[default]
     Out,
@@ -140,37 +178,58 @@ impl From<DirectionBody> for Direction {
     }
 }
 
-#[derive(Deserialize)]
+/// Which edges to count or follow (a query string).
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "GraphEdgeFilter")]
 struct FilterQuery {
     #[serde(default)]
     direction: DirectionBody,
+    #[serde(default)]
     labels: Option<String>,
+    #[serde(default)]
     limit: Option<usize>,
 }
 
-#[derive(Deserialize)]
+/// A breadth-first traversal.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "GraphTraverse")]
 struct TraverseBody {
+    /// The id of the node to start from.
     start: String,
+    /// Which edges to follow (default `out`).
     #[serde(default)]
     direction: DirectionBody,
+    /// Only edges with these labels (default: every label).
     #[serde(default)]
     labels: Vec<String>,
+    /// At most this many hops.
     max_depth: u32,
+    /// At most this many nodes.
+    #[serde(default)]
     limit: Option<usize>,
 }
 
-#[derive(Deserialize)]
+/// A shortest-path search.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "GraphShortestPath")]
 struct PathBody {
+    /// The id of the node to start from.
     from: String,
+    /// The id of the node to reach.
     to: String,
+    /// Which edges to follow (default `out`).
     #[serde(default)]
     direction: DirectionBody,
+    /// Only edges with these labels (default: every label).
     #[serde(default)]
     labels: Vec<String>,
+    /// At most this many hops.
     max_depth: u32,
+    /// The numeric edge property to sum (default: count hops).
+    #[serde(default)]
     weight: Option<String>,
 }
 

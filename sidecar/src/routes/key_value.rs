@@ -9,12 +9,14 @@ use axum::extract::State;
 use axum::Json;
 use bytes::Bytes;
 use polyroute::kinds::key_value::{SetCondition, SetOptions};
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{json, Value as Json_};
 
 use super::{spec, BodyKind, PathArgs, Route, Shared};
 use crate::body::JsonBody;
 use crate::errors::ApiError;
+use crate::openapi::{deleted_flag, object, written_count, written_flag};
 use crate::values::{decode_base64, encode_base64};
 
 /// The key-value routes.
@@ -22,83 +24,144 @@ pub fn routes() -> Vec<Route> {
     vec![
         Route::new(
             spec!(Get "/v1/key_value/{entity}/keys/{key}", "key_value.get", KeyValue, Read,
-                BodyKind::None, &[], "Read a key's value (404 when absent or expired)"),
+                BodyKind::None, &[], "Read a key's value (404 when absent or expired)")
+                .answers(|_| value_answer(false)),
             get,
         ),
         Route::new(
             spec!(Put "/v1/key_value/{entity}/keys/{key}", "key_value.set", KeyValue, Write,
-                BodyKind::Json(r#"{"value": "alice", "ttl": "30m", "condition": "always"}"#), &[],
-                "Set a key (`value` text or `value_base64`; optional `ttl`; `condition` always, if_absent or if_present: 409 when not met)"),
+                BodyKind::json::<SetBody>(r#"{"value": "alice", "ttl": "30m", "condition": "always"}"#), &[],
+                "Set a key (`value` text or `value_base64`; optional `ttl`; `condition` always, if_absent or if_present: 409 when not met)")
+                .answers(written_flag),
             set,
         ),
         Route::new(
             spec!(Delete "/v1/key_value/{entity}/keys/{key}", "key_value.delete", KeyValue, Write,
-                BodyKind::None, &[], "Delete a key (404 when absent)"),
+                BodyKind::None, &[], "Delete a key (404 when absent)")
+                .answers(deleted_flag),
             delete,
         ),
         Route::new(
             spec!(Post "/v1/key_value/{entity}/keys/{key}/increment", "key_value.increment", KeyValue, Write,
-                BodyKind::Json(r#"{"delta": 1}"#), &[],
-                "Add `delta` to a key holding a decimal integer (absent: 0) and return the result"),
+                BodyKind::json::<IncrementBody>(r#"{"delta": 1}"#), &[],
+                "Add `delta` to a key holding a decimal integer (absent: 0) and return the result")
+                .answers(|_| object(&[("value", json!({"type": "integer", "format": "int64"}))])),
             increment,
         ),
         Route::new(
             spec!(Post "/v1/key_value/{entity}/get_many", "key_value.get_many", KeyValue, Read,
-                BodyKind::Json(r#"{"keys": ["a", "b"]}"#), &[],
-                "Read many keys at once; absent keys answer null"),
+                BodyKind::json::<GetManyBody>(r#"{"keys": ["a", "b"]}"#), &[],
+                "Read many keys at once; absent keys answer null")
+                .answers(|_| object(&[("values", json!({"type": "array", "items": value_answer(true).to_value()}))])),
             get_many,
         ),
         Route::new(
             spec!(Post "/v1/key_value/{entity}/set_many", "key_value.set_many", KeyValue, Write,
-                BodyKind::Json(r#"{"entries": [{"key": "a", "value": "1"}, {"key": "b", "value_base64": "AAE="}], "ttl": "1h"}"#), &[],
-                "Set many keys at once, with one optional `ttl`"),
+                BodyKind::json::<SetManyBody>(r#"{"entries": [{"key": "a", "value": "1"}, {"key": "b", "value_base64": "AAE="}], "ttl": "1h"}"#), &[],
+                "Set many keys at once, with one optional `ttl`")
+                .answers(written_count),
             set_many,
         ),
     ]
 }
 
-#[derive(Deserialize)]
+/// When a set writes.
+#[derive(Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
+#[schemars(rename = "KeyValueCondition")]
 enum Condition {
     Always,
     IfAbsent,
     IfPresent,
 }
 
-#[derive(Deserialize)]
+/// A key's new value (exactly one of `value` and `value_base64`) and how to write it.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "KeyValueSet", extend("oneOf" = [{ "required": ["value"] }, { "required": ["value_base64"] }]))]
 struct SetBody {
+    /// The value as UTF-8 text.
+    #[serde(default)]
+    #[schemars(with = "String")]
     value: Option<String>,
+    /// The value as bytes, in base64.
+    #[serde(default)]
+    #[schemars(schema_with = "crate::openapi::base64")]
     value_base64: Option<String>,
+    /// How long the key lives (default: the entity's `ttl`).
+    #[serde(default)]
+    #[schemars(schema_with = "crate::openapi::duration")]
     ttl: Option<String>,
+    /// `always` (default), `if_absent` or `if_present`; 409 when not met.
+    #[serde(default)]
     condition: Option<Condition>,
 }
 
-#[derive(Deserialize)]
+/// One key and its value (exactly one of `value` and `value_base64`).
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "KeyValueEntry", extend("oneOf" = [{ "required": ["value"] }, { "required": ["value_base64"] }]))]
 struct Entry {
+    /// The key.
     key: String,
+    /// The value as UTF-8 text.
+    #[serde(default)]
+    #[schemars(with = "String")]
     value: Option<String>,
+    /// The value as bytes, in base64.
+    #[serde(default)]
+    #[schemars(schema_with = "crate::openapi::base64")]
     value_base64: Option<String>,
 }
 
-#[derive(Deserialize)]
+/// Keys to set at once.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "KeyValueSetMany")]
 struct SetManyBody {
+    /// The keys and their values.
     entries: Vec<Entry>,
+    /// How long every key lives (default: the entity's `ttl`).
+    #[serde(default)]
+    #[schemars(schema_with = "crate::openapi::duration")]
     ttl: Option<String>,
 }
 
-#[derive(Deserialize)]
+/// Keys to read at once.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "KeyValueGetMany")]
 struct GetManyBody {
+    /// The keys, answered in this order.
     keys: Vec<String>,
 }
 
-#[derive(Deserialize)]
+/// How much to add.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "KeyValueIncrement")]
 struct IncrementBody {
+    /// Added to the key's integer (may be negative).
     delta: i64,
+}
+
+/// A key and its value: `value` when the bytes are UTF-8, else `value_base64`; with `absent`,
+/// `value` may be null (the key is absent).
+fn value_answer(absent: bool) -> schemars::Schema {
+    let text = if absent {
+        json!({"type": "string", "nullable": true})
+    } else {
+        json!({"type": "string"})
+    };
+    schemars::json_schema!({
+        "type": "object",
+        "required": ["key"],
+        "properties": {
+            "key": {"type": "string"},
+            "value": text,
+            "value_base64": {"type": "string"},
+        },
+    })
 }
 
 /// The JSON of a stored value.

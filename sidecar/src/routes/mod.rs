@@ -7,6 +7,7 @@ use std::sync::Arc;
 use axum::handler::Handler;
 use axum::routing::{on, MethodFilter, MethodRouter};
 use polyroute::StoreKind;
+use schemars::{JsonSchema, Schema, SchemaGenerator};
 
 use crate::auth::Access;
 use crate::state::AppState;
@@ -60,15 +61,40 @@ impl Verb {
     }
 }
 
+/// Describes a body or an answer in the OpenAPI document: a JSON schema, or a `$ref` to one
+/// that it adds to the generator's definitions.
+pub type SchemaFn = fn(&mut SchemaGenerator) -> Schema;
+
+/// The schema of `T`, as `JsonBody<T>` reads it: derived from the same type, so the
+/// document says what the server accepts.
+pub fn schema_of<T: JsonSchema>(generator: &mut SchemaGenerator) -> Schema {
+    generator.subschema_for::<T>()
+}
+
 /// What a route takes as its body.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug)]
 pub enum BodyKind {
     /// No body.
     None,
-    /// A JSON body, with an example.
-    Json(&'static str),
+    /// A JSON object read as the type `schema` describes, with an example.
+    Json {
+        /// A valid body, shown in the document (and sent by the tests).
+        example: &'static str,
+        /// The body's schema.
+        schema: SchemaFn,
+    },
     /// Text (`text/plain`), with an example.
     Text(&'static str),
+}
+
+impl BodyKind {
+    /// A JSON body read as `T` (the handler's `JsonBody<T>`), with `example`.
+    pub fn json<T: JsonSchema>(example: &'static str) -> BodyKind {
+        BodyKind::Json {
+            example,
+            schema: schema_of::<T>,
+        }
+    }
 }
 
 /// One route of the API.
@@ -90,6 +116,25 @@ pub struct RouteSpec {
     pub query: &'static [(&'static str, &'static str)],
     /// What it does, for the OpenAPI document.
     pub summary: &'static str,
+    /// The schema of its success answer (set with [`RouteSpec::answers`]).
+    pub answer: Option<SchemaFn>,
+    /// The schema of the type its query string is read into (set with
+    /// [`RouteSpec::query_schema`]): each query parameter's schema is its member's.
+    pub query_schema: Option<SchemaFn>,
+}
+
+impl RouteSpec {
+    /// This route, answering success with a JSON body that `schema` describes.
+    pub fn answers(mut self, schema: SchemaFn) -> RouteSpec {
+        self.answer = Some(schema);
+        self
+    }
+
+    /// This route, reading its query string as the type `schema` describes.
+    pub fn query_schema(mut self, schema: SchemaFn) -> RouteSpec {
+        self.query_schema = Some(schema);
+        self
+    }
 }
 
 /// A route and its handler.
@@ -144,6 +189,8 @@ macro_rules! spec {
             body: $body,
             query: $query,
             summary: $summary,
+            answer: None,
+            query_schema: None,
         }
     };
 }
@@ -175,7 +222,7 @@ mod tests {
                 spec.path
             );
             assert!(spec.op.starts_with(spec.kind.as_str()), "{}", spec.op);
-            if let BodyKind::Json(example) = spec.body {
+            if let BodyKind::Json { example, .. } = spec.body {
                 serde_json::from_str::<serde_json::Value>(example)
                     .unwrap_or_else(|e| panic!("{}: example is not JSON: {e}", spec.op));
             }

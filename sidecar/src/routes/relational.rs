@@ -9,12 +9,14 @@
 
 use axum::extract::State;
 use axum::Json;
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{json, Value as Json_};
 
 use super::{spec, BodyKind, PathArgs, Route, Shared};
 use crate::body::JsonBody;
 use crate::errors::ApiError;
+use crate::openapi::object;
 use crate::values::{to_json, to_values};
 use crate::{SidecarConfig, SidecarError};
 
@@ -23,28 +25,42 @@ pub fn routes() -> Vec<Route> {
     vec![
         Route::new(
             spec!(Post "/v1/relational/{entity}/queries/{name}", "relational.query", Relational, Read,
-                BodyKind::Json(r#"{"params": ["alice"]}"#), &[],
-                "Run a named read statement with its parameters: columns and rows"),
+                BodyKind::json::<ParamsBody>(r#"{"params": ["alice"]}"#), &[],
+                "Run a named read statement with its parameters: columns and rows")
+                .answers(|_| object(&[
+                    ("columns", json!({"type": "array", "items": {"type": "string"}})),
+                    ("rows", json!({"type": "array", "items": {"type": "array", "items": crate::openapi::any_value()}})),
+                ])),
             query,
         ),
         Route::new(
             spec!(Post "/v1/relational/{entity}/statements/{name}", "relational.execute", Relational, Write,
-                BodyKind::Json(r#"{"params": ["alice", 42.5]}"#), &[],
-                "Run a named write statement with its parameters: rows affected"),
+                BodyKind::json::<ParamsBody>(r#"{"params": ["alice", 42.5]}"#), &[],
+                "Run a named write statement with its parameters: rows affected")
+                .answers(|_| object(&[("affected", json!({"type": "integer", "minimum": 0}))])),
             execute,
         ),
         Route::new(
             spec!(Get "/v1/relational/{entity}/queries", "relational.list", Relational, Read,
-                BodyKind::None, &[], "The entity's named statements: name, parameter count, read or write"),
+                BodyKind::None, &[], "The entity's named statements: name, parameter count, read or write")
+                .answers(|_| object(&[("statements", json!({"type": "array", "items": {"type": "object", "required": ["name", "params", "write"], "properties": {
+                    "name": {"type": "string"},
+                    "params": {"type": "integer", "minimum": 0},
+                    "write": {"type": "boolean"},
+                }}}))])),
             list,
         ),
     ]
 }
 
-#[derive(Deserialize)]
+/// A named statement's parameters.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "RelationalParams")]
 struct ParamsBody {
+    /// `$1…$n`, exactly as many as the statement takes.
     #[serde(default)]
+    #[schemars(schema_with = "crate::openapi::value_list")]
     params: Vec<Json_>,
 }
 

@@ -4,12 +4,14 @@
 use axum::extract::State;
 use axum::Json;
 use polyroute::kinds::search::{SearchDocument, SearchFilter, SearchQuery};
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{json, Value as Json_};
 
 use super::{spec, BodyKind, PathArgs, Route, Shared};
 use crate::body::JsonBody;
 use crate::errors::ApiError;
+use crate::openapi::{deleted_flag, object};
 use crate::values::{to_json, to_value, to_values};
 
 /// The search routes.
@@ -17,49 +19,86 @@ pub fn routes() -> Vec<Route> {
     vec![
         Route::new(
             spec!(Post "/v1/search/{entity}/docs", "search.index", Search, Write,
-                BodyKind::Json(r#"{"documents": [{"id": "p1", "fields": {"name": "Desk lamp", "category": "home", "price": 25.0}}]}"#), &[],
-                "Index (add or replace) documents; searchable after the store's commit interval or a refresh"),
+                BodyKind::json::<IndexBody>(r#"{"documents": [{"id": "p1", "fields": {"name": "Desk lamp", "category": "home", "price": 25.0}}]}"#), &[],
+                "Index (add or replace) documents; searchable after the store's commit interval or a refresh")
+                .answers(|_| object(&[("indexed", json!({"type": "integer", "minimum": 0}))])),
             index,
         ),
         Route::new(
             spec!(Delete "/v1/search/{entity}/docs/{id}", "search.delete", Search, Write,
-                BodyKind::None, &[], "Remove a document from the index (404 when absent)"),
+                BodyKind::None, &[], "Remove a document from the index (404 when absent)")
+                .answers(deleted_flag),
             delete,
         ),
         Route::new(
             spec!(Post "/v1/search/{entity}/query", "search.query", Search, Read,
-                BodyKind::Json(r#"{"text": "lamp", "filters": [{"field": "category", "in": ["home"]}, {"field": "price", "min": 10, "max": 50}], "limit": 10, "offset": 0, "snippets": true}"#), &[],
-                "Relevance-ranked hits with scores (and snippets), and the total count"),
+                BodyKind::json::<QueryBody>(r#"{"text": "lamp", "filters": [{"field": "category", "in": ["home"]}, {"field": "price", "min": 10, "max": 50}], "limit": 10, "offset": 0, "snippets": true}"#), &[],
+                "Relevance-ranked hits with scores (and snippets), and the total count")
+                .answers(|_| object(&[
+                    ("total", json!({"type": "integer", "minimum": 0})),
+                    ("hits", json!({"type": "array", "items": {"type": "object", "required": ["id", "score", "fields", "snippets"], "properties": {
+                        "id": {"type": "string"},
+                        "score": {"type": "number"},
+                        "fields": {"type": "object", "additionalProperties": crate::openapi::any_value()},
+                        "snippets": {"type": "object", "additionalProperties": {"type": "string"}},
+                    }}})),
+                ])),
             query,
         ),
         Route::new(
             spec!(Post "/v1/search/{entity}/refresh", "search.refresh", Search, Write,
-                BodyKind::None, &[], "Make every acknowledged write searchable now"),
+                BodyKind::None, &[], "Make every acknowledged write searchable now")
+                .answers(|_| object(&[("refreshed", json!({"type": "boolean"}))])),
             refresh,
         ),
     ]
 }
 
-#[derive(Deserialize)]
+/// A document to index.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "SearchDocument")]
 struct DocumentBody {
+    /// Its id (replaces a document with this id).
     id: String,
+    /// Its fields (values), as declared in the entity's `fields`.
+    #[schemars(schema_with = "crate::openapi::values")]
     fields: serde_json::Map<String, Json_>,
 }
 
-#[derive(Deserialize)]
+/// Documents to index.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "SearchIndex")]
 struct IndexBody {
+    /// The documents.
     documents: Vec<DocumentBody>,
 }
 
-#[derive(Deserialize)]
+/// A filter: `in` (a list of values), or `min` and/or `max` (a numeric range).
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(
+    rename = "SearchFilter",
+    extend("oneOf" = [
+        { "required": ["in"], "not": { "anyOf": [{ "required": ["min"] }, { "required": ["max"] }] } },
+        { "anyOf": [{ "required": ["min"] }, { "required": ["max"] }], "not": { "required": ["in"] } },
+    ])
+)]
 struct FilterBody {
+    /// The field.
     field: String,
-    #[serde(rename = "in")]
+    /// Match documents whose field has one of these values.
+    #[serde(rename = "in", default)]
+    #[schemars(schema_with = "crate::openapi::value_list")]
     one_of: Option<Vec<Json_>>,
+    /// Match documents whose field is at least this.
+    #[serde(default)]
+    #[schemars(with = "f64")]
     min: Option<f64>,
+    /// Match documents whose field is at most this.
+    #[serde(default)]
+    #[schemars(with = "f64")]
     max: Option<f64>,
 }
 
@@ -67,17 +106,24 @@ fn ten() -> usize {
     10
 }
 
-#[derive(Deserialize)]
+/// A search.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "SearchQuery")]
 struct QueryBody {
+    /// Words to match (default: every document, unranked).
     #[serde(default)]
     text: String,
+    /// Every filter must match.
     #[serde(default)]
     filters: Vec<FilterBody>,
+    /// At most this many hits (default 10).
     #[serde(default = "ten")]
     limit: usize,
+    /// Skip this many hits.
     #[serde(default)]
     offset: usize,
+    /// Whether hits carry highlighted snippets.
     #[serde(default)]
     snippets: bool,
 }

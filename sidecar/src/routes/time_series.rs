@@ -10,6 +10,7 @@ use axum::Json;
 use polyroute::kinds::time_series::{
     Aggregate, FieldValue, Point, RangeQuery, TagFilter, WindowQuery,
 };
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{json, Value as Json_};
 
@@ -17,6 +18,7 @@ use super::line_protocol::{self, Precision};
 use super::{spec, BodyKind, PathArgs, Route, Shared};
 use crate::body::{JsonBody, QueryArgs, TextBody};
 use crate::errors::ApiError;
+use crate::openapi::{object, written_count};
 use crate::values::timestamp;
 
 /// The time-series routes.
@@ -24,82 +26,165 @@ pub fn routes() -> Vec<Route> {
     vec![
         Route::new(
             spec!(Post "/v1/time_series/{entity}/points", "time_series.write", TimeSeries, Write,
-                BodyKind::Json(r#"{"points": [{"measurement": "cpu", "tags": {"host": "web-1"}, "fields": {"usage": 0.42, "cores": 8}, "timestamp": "2024-05-01T12:00:00Z"}]}"#), &[],
-                "Write points as JSON (integers stay integers, other numbers are floats)"),
+                BodyKind::json::<WriteBody>(r#"{"points": [{"measurement": "cpu", "tags": {"host": "web-1"}, "fields": {"usage": 0.42, "cores": 8}, "timestamp": "2024-05-01T12:00:00Z"}]}"#), &[],
+                "Write points as JSON (integers stay integers, other numbers are floats)")
+                .answers(written_count),
             write,
         ),
         Route::new(
             spec!(Post "/v1/time_series/{entity}/lines", "time_series.write_lines", TimeSeries, Write,
                 BodyKind::Text("cpu,host=web-1 usage=0.42,cores=8i 1714564800000000000"),
                 &[("precision", "unit of the timestamps: ns (default), us, ms or s")],
-                "Write points in InfluxDB line protocol"),
+                "Write points in InfluxDB line protocol")
+                .query_schema(super::schema_of::<LinesQuery>)
+                .answers(written_count),
             write_lines,
         ),
         Route::new(
             spec!(Post "/v1/time_series/{entity}/range", "time_series.range", TimeSeries, Read,
-                BodyKind::Json(r#"{"measurement": "cpu", "start": 0, "end": "2030-01-01T00:00:00Z", "tags": {"host": ["web-1", "web-2"]}, "fields": ["usage"], "limit": 1000}"#), &[],
-                "Raw points in [start, end) per series, oldest first"),
+                BodyKind::json::<RangeBody>(r#"{"measurement": "cpu", "start": 0, "end": "2030-01-01T00:00:00Z", "tags": {"host": ["web-1", "web-2"]}, "fields": ["usage"], "limit": 1000}"#), &[],
+                "Raw points in [start, end) per series, oldest first")
+                .answers(|_| object(&[("series", json!({"type": "array", "items": {
+                    "type": "object", "required": ["tags", "timestamps", "fields"], "properties": {
+                        "tags": {"type": "object", "additionalProperties": {"type": "string"}},
+                        "timestamps": {"type": "array", "items": {"type": "integer", "format": "int64"}},
+                        "fields": {"type": "object", "additionalProperties": {"type": "array", "items": field_value_schema(true)}},
+                    }}}))])),
             range,
         ),
         Route::new(
             spec!(Post "/v1/time_series/{entity}/window", "time_series.window", TimeSeries, Read,
-                BodyKind::Json(r#"{"measurement": "cpu", "field": "usage", "start": 0, "end": "2030-01-01T00:00:00Z", "every": "1m", "aggregate": "mean", "group_by": ["host"]}"#), &[],
-                "Aggregate (mean, min, max, sum, count, first, last) per time window, grouped by tags"),
+                BodyKind::json::<WindowBody>(r#"{"measurement": "cpu", "field": "usage", "start": 0, "end": "2030-01-01T00:00:00Z", "every": "1m", "aggregate": "mean", "group_by": ["host"]}"#), &[],
+                "Aggregate (mean, min, max, sum, count, first, last) per time window, grouped by tags")
+                .answers(|_| object(&[("groups", json!({"type": "array", "items": {
+                    "type": "object", "required": ["group", "windows"], "properties": {
+                        "group": {"type": "object", "additionalProperties": {"type": "string"}},
+                        "windows": {"type": "array", "items": {"type": "object", "required": ["start", "value"], "properties": {
+                            "start": {"type": "integer", "format": "int64"},
+                            "value": {"type": "number", "nullable": true},
+                        }}},
+                    }}}))])),
             window,
         ),
         Route::new(
             spec!(Post "/v1/time_series/{entity}/last", "time_series.last", TimeSeries, Read,
-                BodyKind::Json(r#"{"measurement": "cpu", "tags": {"host": "web-1"}}"#), &[],
-                "The latest point of each matching series"),
+                BodyKind::json::<LastBody>(r#"{"measurement": "cpu", "tags": {"host": "web-1"}}"#), &[],
+                "The latest point of each matching series")
+                .answers(|_| object(&[("points", json!({"type": "array", "items": {
+                    "type": "object", "required": ["tags", "timestamp", "fields"], "properties": {
+                        "tags": {"type": "object", "additionalProperties": {"type": "string"}},
+                        "timestamp": {"type": "integer", "format": "int64"},
+                        "fields": {"type": "object", "additionalProperties": field_value_schema(false)},
+                    }}}))])),
             last,
         ),
         Route::new(
             spec!(Post "/v1/time_series/{entity}/delete_before", "time_series.delete_before", TimeSeries, Write,
-                BodyKind::Json(r#"{"before": "2024-01-01T00:00:00Z"}"#), &[],
-                "Delete points older than `before` (the backend may keep a partially covered partition)"),
+                BodyKind::json::<DeleteBeforeBody>(r#"{"before": "2024-01-01T00:00:00Z"}"#), &[],
+                "Delete points older than `before` (the backend may keep a partially covered partition)")
+                .answers(|_| object(&[("deleted", json!({"type": "integer", "minimum": 0}))])),
             delete_before,
         ),
     ]
 }
 
-#[derive(Deserialize)]
+/// A field value's schema: a number, a boolean or text (or null in a range's columns, where a
+/// point lacks the field).
+fn field_value_schema(nullable: bool) -> Json_ {
+    json!({
+        "nullable": nullable,
+        "oneOf": [{"type": "number"}, {"type": "boolean"}, {"type": "string"}],
+    })
+}
+
+/// The schema of `tags`: tag names to non-empty values.
+fn point_tags(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "object",
+        "description": "tag names to values (neither empty)",
+        "additionalProperties": {"type": "string", "minLength": 1},
+    })
+}
+
+/// The schema of `fields`: at least one field, each a number, a boolean or text.
+fn point_fields(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "object",
+        "description": "field names to values; integers stay integers, other numbers are floats",
+        "minProperties": 1,
+        "additionalProperties": field_value_schema(false),
+    })
+}
+
+/// One point.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "TimeSeriesPoint")]
 struct PointBody {
+    /// What it measures (not empty).
+    #[schemars(length(min = 1))]
     measurement: String,
+    /// Its series' tags.
     #[serde(default)]
+    #[schemars(schema_with = "point_tags")]
     tags: BTreeMap<String, String>,
+    /// Its values.
+    #[schemars(schema_with = "point_fields")]
     fields: BTreeMap<String, Json_>,
+    /// When (default: the time of the request).
+    #[serde(default)]
+    #[schemars(schema_with = "crate::openapi::timestamp")]
     timestamp: Option<Json_>,
 }
 
-#[derive(Deserialize)]
+/// Points to write.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "TimeSeriesWrite")]
 struct WriteBody {
+    /// The points, written as one batch.
     points: Vec<PointBody>,
 }
 
-#[derive(Deserialize)]
+/// One accepted value of a tag, or a list of them.
+#[derive(Deserialize, JsonSchema)]
 #[serde(untagged)]
+#[schemars(rename = "TimeSeriesTagValues")]
 enum TagValues {
+    /// One value.
     One(String),
+    /// Any of these values.
     Many(Vec<String>),
 }
 
-#[derive(Deserialize)]
+/// Raw points of one measurement in a time range.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "TimeSeriesRange")]
 struct RangeBody {
+    /// The measurement.
     measurement: String,
+    /// From this time (inclusive).
+    #[schemars(schema_with = "crate::openapi::timestamp")]
     start: Json_,
+    /// To this time (exclusive).
+    #[schemars(schema_with = "crate::openapi::timestamp")]
     end: Json_,
+    /// Only series whose tags have one of these values.
     #[serde(default)]
     tags: BTreeMap<String, TagValues>,
+    /// Only these fields (default: all).
     #[serde(default)]
     fields: Vec<String>,
+    /// At most this many points per series.
+    #[serde(default)]
     limit: Option<usize>,
 }
 
-#[derive(Deserialize)]
+/// An aggregate function.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
+#[schemars(rename = "TimeSeriesAggregate")]
 enum AggregateBody {
     Mean,
     Min,
@@ -110,39 +195,69 @@ enum AggregateBody {
     Last,
 }
 
-#[derive(Deserialize)]
+/// An aggregate of one field per time window.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "TimeSeriesWindow")]
 struct WindowBody {
+    /// The measurement.
     measurement: String,
+    /// The field to aggregate.
     field: String,
+    /// From this time (inclusive).
+    #[schemars(schema_with = "crate::openapi::timestamp")]
     start: Json_,
+    /// To this time (exclusive).
+    #[schemars(schema_with = "crate::openapi::timestamp")]
     end: Json_,
+    /// The width of a window.
+    #[schemars(schema_with = "crate::openapi::duration")]
     every: String,
+    /// The aggregate function.
     aggregate: AggregateBody,
+    /// Tags to group by.
     #[serde(default)]
     group_by: Vec<String>,
+    /// Only series whose tags have one of these values.
     #[serde(default)]
     tags: BTreeMap<String, TagValues>,
 }
 
-#[derive(Deserialize)]
+/// The latest point of each series.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "TimeSeriesLast")]
 struct LastBody {
+    /// The measurement.
     measurement: String,
+    /// Only series whose tags have one of these values.
     #[serde(default)]
     tags: BTreeMap<String, TagValues>,
 }
 
-#[derive(Deserialize)]
+/// Where to cut.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "TimeSeriesDeleteBefore")]
 struct DeleteBeforeBody {
+    /// Points older than this are deleted.
+    #[schemars(schema_with = "crate::openapi::timestamp")]
     before: Json_,
 }
 
-#[derive(Deserialize)]
+/// The line protocol's query string.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "TimeSeriesLinesQuery")]
 struct LinesQuery {
+    #[serde(default)]
+    #[schemars(schema_with = "precision_schema")]
     precision: Option<String>,
+}
+
+/// The precisions [`Precision::parse`] reads.
+fn precision_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({"type": "string", "enum": ["ns", "us", "ms", "s", "n", "u"]})
 }
 
 fn now_ns() -> i64 {

@@ -19,12 +19,14 @@ use axum::Json;
 use polyroute::kinds::document::Order;
 use polyroute::kinds::wide_column::{micros_from_nanos, SliceQuery, WideRow, WriteOptions};
 use polyroute::{Value, WideColumn};
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{json, Value as Json_};
 
 use super::{spec, BodyKind, PathArgs, Route, Shared};
 use crate::body::JsonBody;
 use crate::errors::ApiError;
+use crate::openapi::{object, written_count};
 use crate::values::{timestamp, to_json, to_value, to_values};
 
 /// The wide-column routes.
@@ -32,50 +34,87 @@ pub fn routes() -> Vec<Route> {
     vec![
         Route::new(
             spec!(Post "/v1/wide_column/{entity}/rows", "wide_column.put", WideColumn, Write,
-                BodyKind::Json(r#"{"rows": [{"user_id": 7, "at": 1714564800000, "page": "/cart"}], "ttl": "30d"}"#), &[],
-                "Upsert rows (key columns by name, other members are cells) in one atomic batch, with an optional `ttl` and write `timestamp` for every row (nanoseconds since the epoch or RFC 3339 text, kept to the microsecond; omitted: the store's clock)"),
+                BodyKind::json::<PutBody>(r#"{"rows": [{"user_id": 7, "at": 1714564800000, "page": "/cart"}], "ttl": "30d"}"#), &[],
+                "Upsert rows (key columns by name, other members are cells) in one atomic batch, with an optional `ttl` and write `timestamp` for every row (nanoseconds since the epoch or RFC 3339 text, kept to the microsecond; omitted: the store's clock)")
+                .answers(written_count),
             put,
         ),
         Route::new(
             spec!(Post "/v1/wide_column/{entity}/get", "wide_column.get", WideColumn, Read,
-                BodyKind::Json(r#"{"partition": [7], "clustering": [1714564800000]}"#), &[],
-                "Read one row by its full key (404 when absent)"),
+                BodyKind::json::<KeyBody>(r#"{"partition": [7], "clustering": [1714564800000]}"#), &[],
+                "Read one row by its full key (404 when absent)")
+                .answers(|_| object(&[("row", json!({"type": "object", "description": "key columns by name, then cells", "additionalProperties": crate::openapi::any_value()}))])),
             get,
         ),
         Route::new(
             spec!(Post "/v1/wide_column/{entity}/slice", "wide_column.slice", WideColumn, Read,
-                BodyKind::Json(r#"{"partition": [7], "start": {"key": [1714560000000], "inclusive": true}, "order": "desc", "limit": 100}"#), &[],
-                "Rows of one partition in clustering order, within optional start/end bounds (a bound key may be a prefix)"),
+                BodyKind::json::<SliceBody>(r#"{"partition": [7], "start": {"key": [1714560000000], "inclusive": true}, "order": "desc", "limit": 100}"#), &[],
+                "Rows of one partition in clustering order, within optional start/end bounds (a bound key may be a prefix)")
+                .answers(|_| object(&[("rows", json!({"type": "array", "items": {"type": "object", "description": "key columns by name, then cells", "additionalProperties": crate::openapi::any_value()}}))])),
             slice,
         ),
         Route::new(
             spec!(Post "/v1/wide_column/{entity}/delete", "wide_column.delete", WideColumn, Write,
-                BodyKind::Json(r#"{"partition": [7], "clustering": [1714564800000]}"#), &[],
-                "Delete one row, or the whole partition when `clustering` is omitted"),
+                BodyKind::json::<KeyBody>(r#"{"partition": [7], "clustering": [1714564800000]}"#), &[],
+                "Delete one row, or the whole partition when `clustering` is omitted")
+                .answers(|_| object(&[("deleted", json!({"type": "string", "enum": ["row", "partition"]}))])),
             delete,
         ),
     ]
 }
 
-#[derive(Deserialize)]
+/// A row: the entity's key columns by name, every other member a cell (`null` deletes it).
+fn row_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({"type": "object", "description": "key columns by name, then cells", "additionalProperties": crate::openapi::any_value()})
+}
+
+/// A list of rows.
+fn rows_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let row = row_schema(generator);
+    schemars::json_schema!({"type": "array", "items": row})
+}
+
+/// Rows to upsert as one batch.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "WideColumnPut")]
 struct PutBody {
+    /// The rows.
+    #[schemars(schema_with = "rows_schema")]
     rows: Vec<serde_json::Map<String, Json_>>,
+    /// How long the rows live (default: the entity's `ttl`).
+    #[serde(default)]
+    #[schemars(schema_with = "crate::openapi::duration")]
     ttl: Option<String>,
+    /// The write time of every cell (default: now); the latest write of a cell wins.
+    #[serde(default)]
+    #[schemars(schema_with = "crate::openapi::timestamp")]
     timestamp: Option<Json_>,
 }
 
-#[derive(Deserialize)]
+/// A row's key: the partition key's values, then the clustering key's, in key-column order.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "WideColumnKey")]
 struct KeyBody {
+    /// The partition key's values.
+    #[schemars(schema_with = "crate::openapi::value_list")]
     partition: Vec<Json_>,
+    /// The clustering key's values (for `delete`, omit it to delete the whole partition).
+    #[serde(default)]
+    #[schemars(schema_with = "crate::openapi::value_list")]
     clustering: Option<Vec<Json_>>,
 }
 
-#[derive(Deserialize)]
+/// One end of a slice.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "WideColumnBound")]
 struct BoundBody {
+    /// Clustering values (a prefix of the clustering key).
+    #[schemars(schema_with = "crate::openapi::value_list")]
     key: Vec<Json_>,
+    /// Whether the bound itself is included (default true).
     #[serde(default = "yes")]
     inclusive: bool,
 }
@@ -84,20 +123,36 @@ fn yes() -> bool {
     true
 }
 
-#[derive(Deserialize)]
+/// Clustering order.
+#[derive(Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
+#[schemars(rename = "WideColumnOrder")]
 enum OrderBody {
+    /// Ascending.
     Asc,
+    /// Descending.
     Desc,
 }
 
-#[derive(Deserialize)]
+/// A slice of one partition.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "WideColumnSlice")]
 struct SliceBody {
+    /// The partition key's values.
+    #[schemars(schema_with = "crate::openapi::value_list")]
     partition: Vec<Json_>,
+    /// The first row's bound (default: the partition's start).
+    #[serde(default)]
     start: Option<BoundBody>,
+    /// The last row's bound (default: the partition's end).
+    #[serde(default)]
     end: Option<BoundBody>,
+    /// `asc` (default) or `desc`.
+    #[serde(default)]
     order: Option<OrderBody>,
+    /// At most this many rows.
+    #[serde(default)]
     limit: Option<usize>,
 }
 
