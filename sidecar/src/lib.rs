@@ -232,7 +232,7 @@ fn spawn_relays(
 mod tests {
     use super::*;
 
-    async fn router(sidecar: &str) -> (Router, SidecarConfig) {
+    async fn connect(sidecar: &str) -> (Router, SidecarConfig) {
         let text = format!(
             "[stores.kv]\nkind = \"key_value\"\n[entities.sessions]\nstore = \"kv\"\n{sidecar}"
         );
@@ -243,7 +243,7 @@ mod tests {
 
     #[tokio::test]
     async fn bind_with_refuses_an_open_address_without_tokens() {
-        let (router, mut config) = router("").await;
+        let (router, mut config) = connect("").await;
         // Set after the config was read, as `--bind` or a library caller does.
         config.bind = "0.0.0.0:0".parse().unwrap();
         let refused = Sidecar::bind_with(router, config, metrics::Exporter::local())
@@ -257,14 +257,14 @@ mod tests {
 
     #[tokio::test]
     async fn bind_with_serves_loopback_or_consenting_anonymous_addresses() {
-        let (router, mut config) = router("").await;
+        let (router, mut config) = connect("").await;
         config.bind = "127.0.0.1:0".parse().unwrap();
         let sidecar = Sidecar::bind_with(router, config, metrics::Exporter::local())
             .await
             .unwrap();
         assert_ne!(sidecar.local_addr().port(), 0);
         assert_eq!(sidecar.state().config.bind, sidecar.local_addr());
-        let (router, mut config) = router("[sidecar]\nallow_anonymous = true\n").await;
+        let (router, mut config) = connect("[sidecar]\nallow_anonymous = true\n").await;
         config.bind = "0.0.0.0:0".parse().unwrap();
         assert!(
             Sidecar::bind_with(router, config, metrics::Exporter::local())
