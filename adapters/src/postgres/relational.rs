@@ -190,11 +190,7 @@ impl PostgresRelational {
                 )))
             }
         };
-        let change = plan
-            .rows
-            .iter()
-            .flatten()
-            .find_map(|node| plan_change(node));
+        let change = plan.rows.iter().flatten().find_map(plan_change);
         match change {
             Some(change) => Err(not_read_only(&change)),
             None => Ok(()),

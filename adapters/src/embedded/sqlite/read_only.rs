@@ -115,9 +115,9 @@ pub(crate) fn prove(conn: &Connection, sql: &str) -> Result<()> {
         (None, Ok(flags)) if flags.len() > 1 => Err(not_read_only(
             "it holds more than one statement; a read is exactly one",
         )),
-        (None, Ok(flags)) if flags.is_empty() => {
-            Err(not_read_only("it holds no statement (only blanks or comments)"))
-        }
+        (None, Ok(flags)) if flags.is_empty() => Err(not_read_only(
+            "it holds no statement (only blanks or comments)",
+        )),
         (None, Ok(_)) => Err(not_read_only("SQLite reports that it writes")),
         (None, Err(err)) => Err(map_error(err)),
     }
