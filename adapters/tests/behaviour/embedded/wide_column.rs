@@ -388,7 +388,7 @@ async fn options_are_checked() {
 
 #[tokio::test]
 async fn oversized_keys_are_invalid_not_fatal() {
-    use polyroute_adapters::embedded::wide_column::MAX_KEY_BYTES;
+    use polyroute_adapters::kinds::wide_column::MAX_KEY_BYTES;
     let store = connect(json!({})).await;
     let table = open(&*store, "events", events()).await;
     let long = "x".repeat(MAX_KEY_BYTES);
