@@ -48,11 +48,11 @@ async fn slow_headers(addr: SocketAddr, give_up: Duration) -> Option<Duration> {
 /// Sends a whole keep-alive request for `/healthz` on `stream` and reads the answer's status
 /// line; `None` when the server closed the connection instead of answering.
 async fn healthz_on(stream: &mut TcpStream) -> Option<String> {
-    if stream
-        .write_all(b"GET /healthz HTTP/1.1\r\nHost: sidecar\r\n\r\n")
-        .await
-        .is_err()
-    {
+    let Ok(peer) = stream.peer_addr() else {
+        return None;
+    };
+    let request = format!("GET /healthz HTTP/1.1\r\nHost: {peer}\r\n\r\n");
+    if stream.write_all(request.as_bytes()).await.is_err() {
         return None;
     }
     let mut buf = vec![0u8; 4096];

@@ -176,8 +176,12 @@ pub async fn check_read_statements(
                 .check_read_only(&statement.sql)
                 .await
                 .map_err(|error| {
+                    let why = match &error {
+                        polyroute::StoreError::InvalidRequest { message, .. } => message.clone(),
+                        other => other.to_string(),
+                    };
                     refused(format!(
-                        "{error}. A statement without `write = true` runs with read tokens, so it \
+                        "{why}. A statement without `write = true` runs with read tokens, so it \
                      must only read; if it is meant to change data, declare it \
                      `{name} = {{ sql = \"…\", write = true }}` and call it with \
                      POST /v1/relational/{entity}/statements/{name}"
