@@ -379,22 +379,31 @@ impl EntityGraph {
                     )));
                 }
             }
-            tx.insert(
-                &self.parts.out,
-                keys::encode(&[&edge.from, &edge.label, &edge.to]),
-                value.clone(),
-            );
-            tx.insert(
-                &self.parts.into,
-                keys::encode(&[&edge.to, &edge.label, &edge.from]),
-                value,
-            );
+            self.insert_edge(tx, &edge.from, &edge.label, &edge.to, value);
             Ok(true)
         };
         self.write(stage, |adjacency| {
             adjacency.add_edge(&edge.from, &edge.label, &edge.to)
         })?;
         Ok(())
+    }
+
+    /// Stages an edge and its mirror (`out` by source, `in` by target) in `tx`, so the two
+    /// always commit together.
+    fn insert_edge(
+        &self,
+        tx: &mut WriteTransaction<'_>,
+        from: &str,
+        label: &str,
+        to: &str,
+        value: Vec<u8>,
+    ) {
+        tx.insert(
+            &self.parts.out,
+            keys::encode(&[from, label, to]),
+            value.clone(),
+        );
+        tx.insert(&self.parts.into, keys::encode(&[to, label, from]), value);
     }
 
     /// Writes `nodes`, then `edges`, in one write transaction: everything is checked and
@@ -434,16 +443,7 @@ impl EntityGraph {
                 tx.insert(&self.parts.nodes, node.id.as_bytes(), value);
             }
             for (edge, value) in edges.iter().zip(encoded_edges) {
-                tx.insert(
-                    &self.parts.out,
-                    keys::encode(&[&edge.from, &edge.label, &edge.to]),
-                    value.clone(),
-                );
-                tx.insert(
-                    &self.parts.into,
-                    keys::encode(&[&edge.to, &edge.label, &edge.from]),
-                    value,
-                );
+                self.insert_edge(tx, &edge.from, &edge.label, &edge.to, value);
             }
             Ok(true)
         };
