@@ -180,10 +180,19 @@ pub fn wc_prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
     key::prefix_end(prefix)
 }
 
-/// Tokenizes a query string in the syntax the server search backends share; the number of
-/// tokens and of characters in their operands.
+/// Tokenizes and parses a query string in the syntax every search backend shares, for an
+/// entity with the text fields `name` and `description` and the keyword field `category`; the
+/// number of tokens and of characters in their operands.
 pub fn search_tokenize(text: &str) -> Result<(usize, usize)> {
-    use crate::search_syntax::{tokenize, Token};
+    use crate::kinds::search::SearchFieldKind;
+    use crate::search_syntax::{parse, tokenize, Token};
+    let text_fields = ["name".to_owned(), "description".to_owned()];
+    let kind_of = |name: &str| match name {
+        "name" | "description" => Some(SearchFieldKind::Text),
+        "category" => Some(SearchFieldKind::Keyword),
+        _ => None,
+    };
+    let _ = parse(text, &text_fields, &kind_of);
     let tokens = tokenize(text)?;
     let chars = tokens
         .iter()

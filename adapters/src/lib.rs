@@ -32,13 +32,13 @@ pub mod redis;
 pub mod registry;
 #[cfg(feature = "scylla")]
 pub mod scylla;
-#[cfg(any(feature = "postgres", feature = "elasticsearch", feature = "fuzzing"))]
 mod search_syntax;
 pub mod store;
 #[cfg(any(feature = "postgres", feature = "redis"))]
 mod tls;
 pub mod units;
 pub mod value;
+pub mod work;
 
 pub use capabilities::{Capabilities, Capability};
 pub use error::{BoxError, ErrorKind, Result, StoreError};

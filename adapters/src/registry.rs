@@ -154,11 +154,17 @@ const FEATURE_BACKENDS: &[(&str, &str)] = &[
     ("elasticsearch", "elasticsearch"),
 ];
 
-/// Where a backend resolves relative paths in its options (the config file's folder).
+/// What a backend learns from its surroundings when it connects: where it resolves relative
+/// paths in its options (the config file's folder), and how long calls to it may last.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ConnectContext {
     /// Base for relative paths; empty means the current directory.
     pub base_dir: PathBuf,
+    /// The longest deadline any call to this store gets (the router's entity and per-operation
+    /// timeouts), when known. Server backends make it their server-side time limit unless
+    /// their options set one, so a statement whose caller has given up cannot run on for
+    /// long even if its cancel request is lost.
+    pub longest_call: Option<std::time::Duration>,
 }
 
 impl ConnectContext {
@@ -370,7 +376,11 @@ pub async fn connect(
         }
         #[cfg(feature = "postgres")]
         BackendConfig::Postgres(kind, config) => {
-            crate::postgres::connect(kind, config.resolve_paths(context)).await?
+            crate::postgres::connect(
+                kind,
+                config.resolve_paths(context).with_longest_call(context),
+            )
+            .await?
         }
         #[cfg(feature = "redis")]
         BackendConfig::Redis(config) => {

@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+#[path = "sidecar/abandoned_work.rs"]
+mod abandoned_work;
 #[path = "sidecar/answers.rs"]
 mod answers;
 #[path = "sidecar/exposure.rs"]
@@ -17,6 +19,8 @@ mod openapi;
 mod operations;
 #[path = "sidecar/routes.rs"]
 mod routes;
+#[path = "sidecar/search_attacks.rs"]
+mod search_attacks;
 #[path = "sidecar/security.rs"]
 mod security;
 #[path = "sidecar/store_down.rs"]

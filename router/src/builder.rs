@@ -262,6 +262,7 @@ impl RouterBuilder {
     pub fn base_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.context = ConnectContext {
             base_dir: dir.into(),
+            longest_call: None,
         };
         self
     }
@@ -277,7 +278,9 @@ impl RouterBuilder {
         let mut access = self.access;
         let records: BTreeMap<String, RecordSettings> = self.records.into_iter().collect();
         derive_search_fields(&mut self.entities, &records);
-        let (stores, mut failures) = connect_all(self.stores, &self.context, &self.layers).await;
+        let longest = longest_calls(&self.entities, &timeouts, &access, self.timeout);
+        let (stores, mut failures) =
+            connect_all(self.stores, &self.context, &longest, &self.layers).await;
 
         let mut routable = Vec::new();
         let mut problems = Vec::new();
@@ -604,10 +607,34 @@ fn name_problem(path: &str, what: &str, name: &str, seen: &[&str]) -> Option<Con
     }
 }
 
-/// Connects every declared store (concurrently); ready stores are taken as they are.
+/// The longest deadline a call to each store gets: the largest timeout, entity-wide or per
+/// operation, of the entities it serves.
+fn longest_calls(
+    entities: &[EntityDecl],
+    timeouts: &BTreeMap<String, Duration>,
+    access: &BTreeMap<String, Access>,
+    default: Duration,
+) -> BTreeMap<String, Duration> {
+    let mut longest: BTreeMap<String, Duration> = BTreeMap::new();
+    for entity in entities {
+        let entity_wide = timeouts.get(&entity.name).copied().unwrap_or(default);
+        let per_op = access
+            .get(&entity.name)
+            .into_iter()
+            .flat_map(|access| access.timeouts.iter().map(|(_, timeout)| *timeout));
+        let most = per_op.fold(entity_wide, Duration::max);
+        let entry = longest.entry(entity.store.clone()).or_default();
+        *entry = (*entry).max(most);
+    }
+    longest
+}
+
+/// Connects every declared store (concurrently); ready stores are taken as they are. Each
+/// learns the longest deadline its calls get (`longest`).
 async fn connect_all(
     sources: Vec<(String, StoreSource)>,
     context: &ConnectContext,
+    longest: &BTreeMap<String, Duration>,
     policy: &LayerPolicy,
 ) -> (BTreeMap<String, ConnectedStore>, Vec<StartupFailure>) {
     let connected = join_all(sources.into_iter().map(|(name, source)| async move {
@@ -617,7 +644,13 @@ async fn connect_all(
                 kind,
                 backend,
                 options,
-            } => options.connect(kind, &backend, context).await,
+            } => {
+                let context = ConnectContext {
+                    longest_call: longest.get(&name).copied(),
+                    ..context.clone()
+                };
+                options.connect(kind, &backend, &context).await
+            }
         };
         (name, outcome)
     }))

@@ -20,6 +20,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use pin_project_lite::pin_project;
+use polyroute_adapters::work::{self, Deadline, Hold};
 use polyroute_adapters::{Result, StoreError, StoreKind};
 
 use crate::layers::hedge::{race, HedgeEvent};
@@ -188,7 +189,7 @@ impl CallContext {
         let outcome = match target.layers.enter() {
             Ok(entered) => {
                 let in_flight = target.metrics.in_flight();
-                let outcome = self.attempt(op, operation).await;
+                let outcome = self.attempt(op, operation, entered.hold()).await;
                 drop(in_flight);
                 entered.leave(&outcome);
                 outcome
@@ -220,10 +221,13 @@ impl CallContext {
                 }
                 // The first attempt is awaited here, not inside the retry loop: a call that
                 // succeeds at once never builds the loop's future.
+                let hold = entered.hold();
                 let outcome = match target.hedge_for(op) {
-                    None => match (self.attempt(op, make()).await, retry) {
+                    None => match (self.attempt(op, make(), hold.clone()).await, retry) {
                         (Err(err), Some(retry)) if err.is_retryable() => {
-                            retry.after(err, || self.attempt(op, make())).await
+                            retry
+                                .after(err, || self.attempt(op, make(), hold.clone()))
+                                .await
                         }
                         (outcome, _) => outcome,
                     },
@@ -231,9 +235,11 @@ impl CallContext {
                         // Both racing attempts make their future from `make`; the lock is
                         // held only while one is made, never across an await.
                         let make = Mutex::new(make);
-                        match (self.hedged(op, after, &make).await, retry) {
+                        match (self.hedged(op, after, &make, &hold).await, retry) {
                             (Err(err), Some(retry)) if err.is_retryable() => {
-                                retry.after(err, || self.hedged(op, after, &make)).await
+                                retry
+                                    .after(err, || self.hedged(op, after, &make, &hold))
+                                    .await
                             }
                             (outcome, _) => outcome,
                         }
@@ -299,16 +305,17 @@ impl CallContext {
         op: &'static str,
         after: Duration,
         make: &Mutex<F>,
+        hold: &Option<Hold>,
     ) -> Result<T>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T>>,
     {
-        let first = self.attempt(op, next_attempt(make));
+        let first = self.attempt(op, next_attempt(make), hold.clone());
         race(
             after,
             first,
-            || self.attempt(op, next_attempt(make)),
+            || self.attempt(op, next_attempt(make), hold.clone()),
             |event| self.count_hedge(op, event),
         )
         .await
@@ -329,13 +336,18 @@ impl CallContext {
     /// The deadline counts from the first time the operation has to wait: a call that an
     /// in-process store answers on its first poll never arms a timer (arming one costs more
     /// than such a call), and a timer could not have interrupted that poll anyway.
+    ///
+    /// The operation is polled holding `hold` (the call's slot) and with the attempt's
+    /// deadline, for the blocking work and server requests it starts (see
+    /// [`polyroute_adapters::work`]).
     #[inline]
-    fn attempt<T, F>(&self, op: &'static str, operation: F) -> Call<F>
+    fn attempt<T, F>(&self, op: &'static str, operation: F, hold: Option<Hold>) -> Call<F>
     where
         F: Future<Output = Result<T>>,
     {
         Call {
             operation,
+            hold,
             deadline: None,
             timeout: self.target.timeout_for(op),
             span: self.span(op),
@@ -428,6 +440,8 @@ pin_project! {
         deadline: Option<Pin<Box<Sleep>>>,
         timeout: Duration,
         span: Option<Span>,
+        // What the operation's blocking work keeps alive (the call's slot).
+        hold: Option<Hold>,
     }
 }
 
@@ -441,7 +455,13 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let _entered = this.span.as_ref().map(Span::enter);
-        if let Poll::Ready(outcome) = this.operation.poll(cx) {
+        let deadline = match this.deadline {
+            Some(sleep) => Deadline::At(sleep.deadline().into_std()),
+            None => Deadline::In(*this.timeout),
+        };
+        let operation = this.operation;
+        let polled = work::poll_holding(this.hold.clone(), deadline, || operation.poll(cx));
+        if let Poll::Ready(outcome) = polled {
             if let Err(err) = &outcome {
                 failed(err);
             }

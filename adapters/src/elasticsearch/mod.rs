@@ -383,8 +383,13 @@ impl Index {
         out
     }
 
-    /// One search request.
-    async fn search(&self, body: Json) -> Result<Json> {
+    /// One search request, stopped by the server at the call's deadline (see
+    /// [`query::with_time_limit`]).
+    async fn search(&self, mut body: Json) -> Result<Json> {
+        let limit = crate::work::time_limit(None);
+        if let Some(limit) = limit {
+            query::with_time_limit(&mut body, limit);
+        }
         let response = self
             .shared
             .client
@@ -394,10 +399,11 @@ impl Index {
             .await
             .map_err(|err| map_transport(err, self.timeout(), "search"))?;
         let response = checked(response, &format!("search `{}`", self.name)).await?;
-        response
+        let body: Json = response
             .json()
             .await
-            .map_err(|err| map_transport(err, self.timeout(), "search"))
+            .map_err(|err| map_transport(err, self.timeout(), "search"))?;
+        query::complete(body, limit.unwrap_or_else(|| self.timeout()))
     }
 
     /// The hits of a search response.

@@ -16,7 +16,7 @@
 use serde_json::{json, Map, Value as Json};
 
 use crate::kinds::search::{SearchFieldKind, SearchFilter, SearchQuery};
-use crate::search_syntax::{syntax, tokenize, Token};
+use crate::search_syntax::{self, Node};
 use crate::{Result, StoreError, Value};
 
 /// Elasticsearch's default `index.max_result_window`: `from + size` may not exceed it.
@@ -34,138 +34,11 @@ pub(super) trait Schema {
     fn text_fields(&self) -> &[String];
 }
 
-/// The parsed query text.
-#[derive(Clone, Debug, PartialEq)]
-pub(super) enum Node {
-    /// Every child holds.
-    And(Vec<Node>),
-    /// At least one child holds.
-    Or(Vec<Node>),
-    /// The child does not hold.
-    Not(Box<Node>),
-    /// A word (or several, as one term) or a phrase, in every text field or in one.
-    Operand {
-        /// The text field it is scoped to, if any.
-        field: Option<String>,
-        /// The words.
-        text: String,
-        /// Whether the words must be adjacent and in order.
-        phrase: bool,
-    },
-}
-
-/// Parses the query text; `None` when it holds no word at all. Field names are checked
-/// against `schema`: only text fields can be searched.
+/// Parses the query text with the syntax every search backend shares; `None` when it holds
+/// no word at all. Field names are checked against `schema`: only text fields can be searched.
 pub(super) fn parse(text: &str, schema: &dyn Schema) -> Result<Option<Node>> {
-    let mut parser = Parser {
-        tokens: tokenize(text)?,
-        at: 0,
-        text,
-        schema,
-    };
-    let node = parser.or()?;
-    if parser.at < parser.tokens.len() {
-        return Err(syntax(text, "an unmatched `)`"));
-    }
-    Ok(node)
-}
-
-struct Parser<'a> {
-    tokens: Vec<Token>,
-    at: usize,
-    text: &'a str,
-    schema: &'a dyn Schema,
-}
-
-impl Parser<'_> {
-    fn or(&mut self) -> Result<Option<Node>> {
-        let mut parts = vec![self.and()?];
-        while self.tokens.get(self.at) == Some(&Token::Or) {
-            self.at += 1;
-            parts.push(self.and()?);
-        }
-        Ok(join(parts, Node::Or))
-    }
-
-    fn and(&mut self) -> Result<Option<Node>> {
-        let mut parts = Vec::new();
-        loop {
-            match self.tokens.get(self.at) {
-                None | Some(Token::Close | Token::Or) => break,
-                Some(Token::And) => self.at += 1,
-                Some(_) => parts.push(self.unary()?),
-            }
-        }
-        if parts.is_empty() && !self.tokens.is_empty() {
-            return Err(syntax(self.text, "an operator without a term on one side"));
-        }
-        Ok(join(parts, Node::And))
-    }
-
-    fn unary(&mut self) -> Result<Option<Node>> {
-        if self.tokens.get(self.at) == Some(&Token::Not) {
-            self.at += 1;
-            return Ok(self.unary()?.map(|inner| Node::Not(Box::new(inner))));
-        }
-        self.primary()
-    }
-
-    fn primary(&mut self) -> Result<Option<Node>> {
-        let Some(token) = self.tokens.get(self.at) else {
-            return Err(syntax(self.text, "a term is missing at the end"));
-        };
-        self.at += 1;
-        match token {
-            Token::Open => {
-                let inner = self.or()?;
-                if self.tokens.get(self.at) != Some(&Token::Close) {
-                    return Err(syntax(self.text, "an unclosed `(`"));
-                }
-                self.at += 1;
-                Ok(inner)
-            }
-            Token::Operand {
-                field,
-                text,
-                phrase,
-            } => {
-                if let Some(name) = field {
-                    let kind = self.schema.kind(name).map_err(|_| {
-                        StoreError::invalid(format!(
-                            "cannot parse the query `{}`: unknown search field `{name}`; the text fields are: {}",
-                            self.text,
-                            self.schema.text_fields().join(", ")
-                        ))
-                    })?;
-                    if kind != SearchFieldKind::Text {
-                        return Err(StoreError::invalid(format!(
-                            "cannot parse the query `{}`: `{name}` is not a text field; filter on it instead",
-                            self.text
-                        )));
-                    }
-                }
-                // Punctuation alone analyses to nothing: it adds no condition.
-                if !text.chars().any(char::is_alphanumeric) {
-                    return Ok(None);
-                }
-                Ok(Some(Node::Operand {
-                    field: field.clone(),
-                    text: text.clone(),
-                    phrase: *phrase,
-                }))
-            }
-            _ => Err(syntax(self.text, "an operator where a term belongs")),
-        }
-    }
-}
-
-fn join(parts: Vec<Option<Node>>, combine: fn(Vec<Node>) -> Node) -> Option<Node> {
-    let mut parts: Vec<Node> = parts.into_iter().flatten().collect();
-    match parts.len() {
-        0 => None,
-        1 => parts.pop(),
-        _ => Some(combine(parts)),
-    }
+    let kind_of = |name: &str| schema.kind(name).ok();
+    search_syntax::parse(text, schema.text_fields(), &kind_of)
 }
 
 /// The query DSL of a parsed query text, over `text_fields`.
@@ -383,6 +256,21 @@ pub(super) fn search_body(schema: &dyn Schema, query: &SearchQuery) -> Result<Js
         });
     }
     Ok(body)
+}
+
+/// Asks the server to stop searching after `limit`: Elasticsearch's search `timeout`.
+pub(super) fn with_time_limit(body: &mut Json, limit: std::time::Duration) {
+    body["timeout"] = Json::from(format!("{}ms", limit.as_millis().max(1)));
+}
+
+/// The search response, or a timeout when the server stopped early: a search cut short by its
+/// `timeout` answers with the hits found so far and `timed_out: true`, which must never pass
+/// for the whole answer.
+pub(super) fn complete(response: Json, limit: std::time::Duration) -> Result<Json> {
+    if response["timed_out"] == Json::Bool(true) {
+        return Err(StoreError::Timeout { after: limit });
+    }
+    Ok(response)
 }
 
 #[cfg(test)]
@@ -615,5 +503,20 @@ mod tests {
         assert_eq!(page(usize::MAX - 1, usize::MAX), None);
         assert_eq!(page(9_990, 100), Some((9_990, 10)));
         assert_eq!(page(0, 0), None);
+    }
+
+    #[test]
+    fn searches_carry_the_time_limit_and_partial_answers_are_timeouts() {
+        let mut body = json!({"query": {"match_all": {}}});
+        with_time_limit(&mut body, std::time::Duration::from_millis(250));
+        assert_eq!(body["timeout"], json!("250ms"));
+        let limit = std::time::Duration::from_millis(250);
+        let whole = json!({"timed_out": false, "hits": {"hits": []}});
+        assert_eq!(complete(whole.clone(), limit).unwrap(), whole);
+        let partial = json!({"timed_out": true, "hits": {"hits": []}});
+        assert!(matches!(
+            complete(partial, limit),
+            Err(StoreError::Timeout { .. })
+        ));
     }
 }

@@ -4,11 +4,18 @@
 //!
 //! - **Schema.** Each entity declares its fields; a document or filter naming another field, or
 //!   a value of the wrong type for its field, is an invalid request naming the field. `Null`
-//!   means the field is absent. A document id is non-empty text.
-//! - **Query text** searches every text field. Terms are all required unless joined by `OR`;
-//!   `-term` excludes, `"a phrase"` matches adjacent terms, parentheses group. Matching ignores
-//!   case. Text the backend cannot parse is an invalid request. Empty text matches every
-//!   document.
+//!   means the field is absent. A document id is non-empty text of at most [`MAX_ID_BYTES`]
+//!   bytes, and neither `.` nor `..` (which HTTP-addressed engines read as path segments).
+//! - **Query text** searches every text field. Terms are all required unless joined by `OR`
+//!   (`AND` may be written); `-term` or `NOT term` excludes, `"a phrase"` matches adjacent
+//!   terms, `field:term` and `field:"a phrase"` search one text field, parentheses group.
+//!   Matching ignores case. Every backend parses this one language with the same parser, so a
+//!   query means the same on each; text it cannot parse is an invalid request. Empty text
+//!   matches every document; text with no word in it matches none.
+//! - **Bounded query text.** Query text is at most [`MAX_QUERY_BYTES`] bytes, nests groups and
+//!   negations at most [`MAX_QUERY_DEPTH`] deep and holds at most [`MAX_QUERY_TERMS`] terms;
+//!   anything more is an invalid request, refused before any parser runs, so no query text can
+//!   exhaust the stack or the CPU.
 //! - **Filters** restrict hits without changing their scores.
 //! - **Visibility.** Writes are acknowledged before they are searchable; each backend documents
 //!   how long they may take to appear, and [`SearchStore::refresh`] makes every acknowledged
@@ -25,8 +32,15 @@ use crate::{Result, StoreError, Value};
 /// limit on `_id`).
 pub const MAX_ID_BYTES: usize = 512;
 
-/// Refuses a document id longer than [`MAX_ID_BYTES`], naming the field and the fix.
+/// Refuses a document id longer than [`MAX_ID_BYTES`], or `.` or `..`, naming the field and
+/// the fix.
 pub fn check_id(id: &str) -> Result<()> {
+    if id == "." || id == ".." {
+        return Err(StoreError::invalid(format!(
+            "`id` is `{id}`, which HTTP-addressed search engines read as a path segment; \
+             use another id"
+        )));
+    }
     if id.len() > MAX_ID_BYTES {
         return Err(StoreError::invalid(format!(
             "`id` is {} bytes long: a search document id may be at most {MAX_ID_BYTES} bytes; \
@@ -42,6 +56,43 @@ pub fn check_ids(documents: &[SearchDocument]) -> Result<()> {
     documents
         .iter()
         .try_for_each(|document| check_id(&document.id))
+}
+
+/// The longest query text accepted, in bytes of UTF-8.
+pub const MAX_QUERY_BYTES: usize = 4096;
+
+/// The deepest nesting of groups (`(`…`)`) and negations (`-`, `NOT`) in query text.
+pub const MAX_QUERY_DEPTH: usize = 16;
+
+/// The most terms and phrases one query text may hold.
+pub const MAX_QUERY_TERMS: usize = 128;
+
+/// Refuses query text longer than [`MAX_QUERY_BYTES`] or whose parentheses nest deeper than
+/// [`MAX_QUERY_DEPTH`], naming the bound and the fix. It reads the text once, left to right,
+/// so it is safe on any input; every backend calls it before parsing.
+pub fn check_query_text(text: &str) -> Result<()> {
+    if text.len() > MAX_QUERY_BYTES {
+        return Err(StoreError::invalid(format!(
+            "the query is {} bytes long: search query text may be at most {MAX_QUERY_BYTES} \
+             bytes; search for fewer terms, or filter on keyword fields instead",
+            text.len()
+        )));
+    }
+    let (mut depth, mut quoted) = (0usize, false);
+    for c in text.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            '(' if !quoted => {
+                depth += 1;
+                if depth > MAX_QUERY_DEPTH {
+                    return Err(crate::search_syntax::too_deep());
+                }
+            }
+            ')' if !quoted => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// How a field of a search entity is indexed.

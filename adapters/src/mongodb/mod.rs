@@ -274,7 +274,8 @@ impl DocumentStore for Collection {
         if let Some(limit) = query.limit {
             find = find.limit(i64::try_from(limit).unwrap_or(i64::MAX));
         }
-        if let Some(timeout) = self.query_timeout {
+        // The server stops the query at the store's limit or the call's deadline.
+        if let Some(timeout) = crate::work::time_limit(self.query_timeout) {
             find = find.max_time(timeout);
         }
         let records: Vec<BsonDocument> = find
@@ -306,7 +307,7 @@ impl DocumentStore for Collection {
     async fn count(&self, filter: &Filter) -> Result<u64> {
         let filter = query::filter(filter)?;
         let mut count = self.records.count_documents(filter);
-        if let Some(timeout) = self.query_timeout {
+        if let Some(timeout) = crate::work::time_limit(self.query_timeout) {
             count = count.max_time(timeout);
         }
         count.await.map_err(|e| self.error(e))

@@ -32,7 +32,10 @@ pub struct Config {
     /// fails as unavailable (default `5s`).
     pub connect_timeout: ConfigDuration,
     /// The server-side `statement_timeout` of every connection: a statement running longer is
-    /// cancelled by the server and fails as a timeout. Omitted: the server's setting.
+    /// cancelled by the server and fails as a timeout. Omitted: the longest deadline any call
+    /// to the store gets, when the router says (see
+    /// [`ConnectContext::longest_call`](crate::registry::ConnectContext)), else the server's
+    /// setting. Schema changes at startup are not limited.
     pub statement_timeout: Option<ConfigDuration>,
     /// The schema holding this store's tables, created if missing (default `public`). It is also
     /// the `search_path` of relational SQL.
@@ -311,6 +314,14 @@ impl<'de> Deserialize<'de> for TlsMode {
 }
 
 impl Config {
+    /// The default `statement_timeout`: the longest call to the store, unless set.
+    pub(crate) fn with_longest_call(mut self, context: &ConnectContext) -> Self {
+        if self.statement_timeout.is_none() {
+            self.statement_timeout = context.longest_call.map(ConfigDuration);
+        }
+        self
+    }
+
     /// The options' relative file names resolved against the config file's folder.
     pub(crate) fn resolve_paths(mut self, context: &ConnectContext) -> Self {
         for path in [
@@ -567,6 +578,7 @@ mod tests {
                 .unwrap()
                 .resolve_paths(&ConnectContext {
                     base_dir: "/etc/app".into(),
+                    ..Default::default()
                 });
         assert_eq!(config.ca_file, Some(PathBuf::from("/etc/app/ca.pem")));
     }

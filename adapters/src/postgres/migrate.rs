@@ -18,6 +18,11 @@ const LOCK_CLASS: i32 = 0x706f_6c79;
 pub(crate) const MIGRATIONS_TABLE: &str = "polyroute_migrations";
 
 async fn lock(pool: &PgPool, tx: &deadpool_postgres::Transaction<'_>) -> Result<()> {
+    // Waiting for another process's changes, or building an index on a large table, may take
+    // longer than any call: schema changes run without the store's statement timeout.
+    tx.batch_execute("SET LOCAL statement_timeout = 0")
+        .await
+        .map_err(|e| pool.error(e))?;
     tx.execute(
         "SELECT pg_advisory_xact_lock($1, hashtext($2))",
         &[&LOCK_CLASS, &pool.schema()],

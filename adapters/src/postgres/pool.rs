@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime, Timeouts};
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{NoTls, Statement};
+use tokio_postgres::{CancelToken, NoTls, Statement};
 
 use super::config::{Config, TlsMode};
 use super::convert::{encode_params, Cell};
@@ -33,6 +33,8 @@ struct Shared {
     statement_timeout: Option<Duration>,
     /// Connections are plain TCP (`tls = "disable"`).
     plain: bool,
+    /// The TLS connector of this pool's connections (and of their cancel requests).
+    tls: Option<MakeRustls>,
 }
 
 impl std::fmt::Debug for PgPool {
@@ -55,8 +57,9 @@ impl PgPool {
             // give theirs back only once ended, so no statement is needed on recycling.
             recycling_method: RecyclingMethod::Fast,
         };
-        let manager = match config.client_tls()? {
-            Some(tls) => Manager::from_config(driver, MakeRustls::new(tls), manager_config),
+        let tls = config.client_tls()?.map(MakeRustls::new);
+        let manager = match &tls {
+            Some(tls) => Manager::from_config(driver, tls.clone(), manager_config),
             None => Manager::from_config(driver, NoTls, manager_config),
         };
         let wait = config.connect_timeout.0;
@@ -77,6 +80,7 @@ impl PgPool {
                 durable: config.durable(),
                 statement_timeout: config.statement_timeout.map(|d| d.0),
                 plain: config.tls == TlsMode::Disable,
+                tls,
             }),
         };
         let mut client = pool.get().await?;
@@ -99,12 +103,22 @@ impl PgPool {
         format!("\"{}\".\"{}\"", self.shared.schema, name)
     }
 
-    /// A pooled connection, waiting at most `connect_timeout`.
-    pub(crate) async fn get(&self) -> Result<Object> {
-        self.pool
-            .get()
-            .await
-            .map_err(|err| map_pool_error(err, self.shared.statement_timeout, self.shared.plain))
+    /// A pooled connection, waiting at most `connect_timeout`. Taken inside a call and dropped
+    /// when that call is abandoned, it cancels the statement it may be running (see
+    /// [`PgConn`]).
+    pub(crate) async fn get(&self) -> Result<PgConn> {
+        let object =
+            self.pool.get().await.map_err(|err| {
+                map_pool_error(err, self.shared.statement_timeout, self.shared.plain)
+            })?;
+        let token = crate::work::in_call().then(|| object.cancel_token());
+        Ok(PgConn {
+            object,
+            cancel: CancelOnAbandon {
+                token,
+                tls: self.shared.tls.clone(),
+            },
+        })
     }
 
     /// Maps a driver error of a call on this pool.
@@ -172,15 +186,85 @@ impl PgPool {
     }
 }
 
+/// A pooled connection that stops its statement when its call is abandoned.
+///
+/// A call's future dropped mid-statement (its deadline passed, its caller went away) would
+/// leave the statement running on the server, holding a backend and locks until it ends. So a
+/// connection taken inside a call ([`crate::work`]) and dropped outside the call's polls — which
+/// is how an abandoned call's state is dropped; a finished call drops it inside its last poll
+/// — sends the server a cancel request for whatever the connection is running, then goes back
+/// to the pool.
+pub(crate) struct PgConn {
+    object: Object,
+    cancel: CancelOnAbandon,
+}
+
+impl PgConn {
+    /// The pooled connection itself, no longer cancelled on drop (its new owner handles that).
+    pub(crate) fn into_object(self) -> Object {
+        let PgConn { object, mut cancel } = self;
+        cancel.token = None;
+        object
+    }
+}
+
+impl std::ops::Deref for PgConn {
+    type Target = Object;
+
+    fn deref(&self) -> &Object {
+        &self.object
+    }
+}
+
+impl std::ops::DerefMut for PgConn {
+    fn deref_mut(&mut self) -> &mut Object {
+        &mut self.object
+    }
+}
+
+/// The cancel request of a connection taken inside a call, sent if it is dropped outside one.
+struct CancelOnAbandon {
+    token: Option<CancelToken>,
+    tls: Option<MakeRustls>,
+}
+
+impl CancelOnAbandon {
+    /// The cancel request to send now, if the connection's call was abandoned.
+    fn take_if_abandoned(&mut self) -> Option<(CancelToken, Option<MakeRustls>)> {
+        let token = self.token.take()?;
+        (!crate::work::in_call()).then(|| (token, self.tls.take()))
+    }
+}
+
+impl Drop for CancelOnAbandon {
+    fn drop(&mut self) {
+        if let Some((token, tls)) = self.take_if_abandoned() {
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn(cancel(token, tls));
+            }
+        }
+    }
+}
+
+/// Asks the server to cancel whatever the connection of `token` is running.
+async fn cancel(token: CancelToken, tls: Option<MakeRustls>) {
+    let _ = match tls {
+        Some(tls) => token.cancel_query(tls).await,
+        None => token.cancel_query(NoTls).await,
+    };
+}
+
 /// A connection whose session may be inside a transaction: unless [`Session::finish`]ed, it is
 /// rolled back before it returns to the pool (or closed, outside a runtime), so a dropped
 /// transaction or a call cancelled midway never leaks its state into the next user's calls.
+/// When the call it was taken in was abandoned, the statement it may be running is cancelled
+/// first (see [`PgConn`]).
 pub(crate) struct Session {
-    client: Option<Object>,
+    client: Option<PgConn>,
 }
 
 impl Session {
-    pub(crate) fn new(client: Object) -> Self {
+    pub(crate) fn new(client: PgConn) -> Self {
         Session {
             client: Some(client),
         }
@@ -188,24 +272,29 @@ impl Session {
 
     pub(crate) fn client(&self) -> Result<&Object> {
         self.client
-            .as_ref()
+            .as_deref()
             .ok_or_else(|| StoreError::backend("the transaction's connection is gone"))
     }
 
     /// Marks the session clean (committed or rolled back): its connection goes back as is.
     pub(crate) fn finish(mut self) {
-        self.client.take();
+        self.client.take().map(PgConn::into_object);
     }
 }
 
 impl Drop for Session {
     fn drop(&mut self) {
-        let Some(client) = self.client.take() else {
+        let Some(mut conn) = self.client.take() else {
             return;
         };
+        let abandoned = conn.cancel.take_if_abandoned();
+        let client = conn.into_object();
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
                 runtime.spawn(async move {
+                    if let Some((token, tls)) = abandoned {
+                        cancel(token, tls).await;
+                    }
                     if client.batch_execute("ROLLBACK").await.is_err() {
                         // Unknown state: never give this connection to anyone else.
                         drop(Object::take(client));

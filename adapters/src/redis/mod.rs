@@ -478,6 +478,7 @@ mod tests {
         .unwrap();
         let config = config.resolve_paths(&ConnectContext {
             base_dir: "/etc/app".into(),
+            ..Default::default()
         });
         assert_eq!(config.ca_file, Some(PathBuf::from("/etc/app/ca.pem")));
 

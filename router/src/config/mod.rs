@@ -230,6 +230,7 @@ impl Config {
     pub fn connect_context(&self) -> ConnectContext {
         ConnectContext {
             base_dir: self.base_dir.clone(),
+            longest_call: None,
         }
     }
 }

@@ -18,9 +18,18 @@ pub struct Limit {
     rejected: Counter,
 }
 
-/// A place among the calls in flight, given back when dropped.
-#[derive(Debug)]
-pub struct Slot(#[allow(dead_code)] OwnedSemaphorePermit);
+/// A place among the calls in flight, given back when the call and every piece of blocking
+/// work it started have ended (the work holds a clone, see
+/// [`polyroute_adapters::work::holding`]).
+#[derive(Clone, Debug)]
+pub struct Slot(Arc<OwnedSemaphorePermit>);
+
+impl Slot {
+    /// The slot as something the call's work keeps alive.
+    pub fn hold(&self) -> polyroute_adapters::work::Hold {
+        Arc::clone(&self.0) as _
+    }
+}
 
 impl Limit {
     /// At most `most` calls in flight on `store`, counting refusals in the recorder current
@@ -38,7 +47,7 @@ impl Limit {
     pub fn enter(&self) -> Result<Slot, StoreError> {
         Arc::clone(&self.permits)
             .try_acquire_owned()
-            .map(Slot)
+            .map(|permit| Slot(Arc::new(permit)))
             .map_err(|_| {
                 self.rejected.increment(1);
                 StoreError::unavailable(format!(

@@ -65,6 +65,12 @@ pub(crate) struct Entered<'a> {
 }
 
 impl Entered<'_> {
+    /// What the call's work keeps alive: its slot, when the store has a limit.
+    #[inline]
+    pub(crate) fn hold(&self) -> Option<polyroute_adapters::work::Hold> {
+        self.slot.as_ref().map(Slot::hold)
+    }
+
     /// Records the call's final outcome with the breaker and frees its slot.
     #[inline]
     pub(crate) fn leave<T>(self, outcome: &Result<T>) {

@@ -349,6 +349,7 @@ async fn options_are_checked_and_paths_resolve_against_the_config_folder() {
     let dir = tempfile::tempdir().unwrap();
     let context = ConnectContext {
         base_dir: dir.path().to_owned(),
+        ..Default::default()
     };
     let options =
         json!({"path": "data/docs.db", "pool": 2, "busy_timeout": "1s", "synchronous": "normal"});

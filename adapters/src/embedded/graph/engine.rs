@@ -586,6 +586,9 @@ impl Snapshot<'_> {
         labels: &[&str],
         mut visit: impl FnMut(Hop) -> Result<bool>,
     ) -> Result<()> {
+        // Every traversal and path search expands nodes here: an abandoned call stops at the
+        // next node.
+        crate::work::checkpoint()?;
         let partition = match side {
             Side::Out => &self.parts.out,
             Side::In => &self.parts.into,

@@ -56,8 +56,7 @@ use crate::registry::ConnectContext;
 use crate::store::wrong_settings;
 use crate::units::ByteSize;
 use crate::{
-    Capabilities, EntitySettings, EntitySpec, Result, Store, StoreError, StoreHandle, StoreInfo,
-    StoreKind,
+    Capabilities, EntitySettings, EntitySpec, Result, Store, StoreHandle, StoreInfo, StoreKind,
 };
 
 /// Options of an embedded graph store (`[stores.NAME]` with `kind = "graph"`).
@@ -117,13 +116,12 @@ impl EmbeddedGraph {
 }
 
 /// Runs `work` on tokio's blocking threads (fjall does file I/O and takes locks), a panic
-/// inside it turned into an error ([`engine::contained`]).
+/// inside it turned into an error ([`engine::contained`]), stopped at its next checkpoint when
+/// the call is abandoned ([`crate::work::blocking`]).
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T> + Send + 'static,
 ) -> Result<T> {
-    tokio::task::spawn_blocking(move || engine::contained(work))
-        .await
-        .map_err(|err| StoreError::backend_with("a graph operation did not finish", err))?
+    crate::work::blocking(move || engine::contained(work)).await
 }
 
 #[async_trait]

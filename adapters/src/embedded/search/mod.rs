@@ -16,13 +16,12 @@
 //!
 //! # Queries
 //!
-//! The query string uses tantivy's syntax over every text field: terms are **all required**
-//! unless joined by `OR`; `-term` excludes, `"a phrase"` matches adjacent terms, parentheses
-//! group. A syntax error is an invalid request carrying the parser's message. Filters are
-//! non-scoring clauses, so a hit's score is its BM25 score for the text alone; an empty query
-//! string matches every document with score 1. Beyond the contract, terms may name a field
-//! (`category:audio`, `price:[10 TO 20]`). Parentheses nest at most 8 deep: the parser's time
-//! doubles with each level, so deeper query strings are invalid requests.
+//! The query string is parsed with the syntax every search backend shares (see
+//! [`crate::kinds::search`]), in time linear in its length and within the kind's bounds on
+//! length, depth and terms; each term or phrase is analysed with the text fields' tokenizer and
+//! becomes tantivy term and phrase queries over every text field (or the one it names). Filters
+//! are non-scoring clauses, so a hit's score is its BM25 score for the text alone; an empty
+//! query string matches every document with score 1.
 //!
 //! # Writes, visibility and durability
 //!
@@ -47,6 +46,7 @@
 
 mod query;
 pub(crate) mod schema;
+mod text;
 mod wal;
 mod writer;
 
@@ -60,7 +60,7 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use tantivy::directory::error::LockError;
 use tantivy::directory::MmapDirectory;
-use tantivy::query::QueryParser;
+use tantivy::tokenizer::TextAnalyzer;
 use tantivy::{Index, IndexReader, ReloadPolicy, TantivyError};
 use tokio::sync::oneshot;
 
@@ -267,7 +267,8 @@ struct EntityIndex {
     name: String,
     settings: SearchSettings,
     fields: Arc<Fields>,
-    parser: QueryParser,
+    /// The text fields' analyser, for the query text's operands.
+    analyzer: TextAnalyzer,
     reader: IndexReader,
     commands: SyncSender<Command>,
 }
@@ -329,8 +330,12 @@ impl EntityIndex {
             state.wal = Some(wal);
             state.commit()?;
         }
-        let mut parser = QueryParser::for_index(&index, fields.text_fields());
-        parser.set_conjunction_by_default();
+        let analyzer = index.tokenizers().get(options.tokenizer).ok_or_else(|| {
+            StoreError::backend(format!(
+                "the search tokenizer `{}` is not registered",
+                options.tokenizer
+            ))
+        })?;
         let (commands, queue) = mpsc::sync_channel(QUEUE);
         std::thread::Builder::new()
             .name(format!("search-{}", options.name))
@@ -340,7 +345,7 @@ impl EntityIndex {
             name: options.name,
             settings: options.settings,
             fields,
-            parser,
+            analyzer,
             reader,
             commands,
         })
@@ -445,11 +450,12 @@ impl SearchStore for EntityIndex {
 
     async fn query(&self, query: &SearchQuery) -> Result<SearchResults> {
         let searcher = self.reader.searcher();
-        let (fields, parser, query) =
-            (Arc::clone(&self.fields), self.parser.clone(), query.clone());
-        tokio::task::spawn_blocking(move || query::run(&fields, &parser, &searcher, &query))
-            .await
-            .map_err(|err| StoreError::backend_with("search query task failed", err))?
+        let (fields, analyzer, query) = (
+            Arc::clone(&self.fields),
+            self.analyzer.clone(),
+            query.clone(),
+        );
+        crate::work::blocking(move || query::run(&fields, &analyzer, &searcher, &query)).await
     }
 
     async fn refresh(&self) -> Result<()> {

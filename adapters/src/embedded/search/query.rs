@@ -3,28 +3,31 @@
 
 use std::ops::Bound;
 
-use tantivy::collector::{Count, TopDocs};
+use tantivy::collector::{Collector, Count, SegmentCollector, TopDocs};
+use tantivy::query::Weight;
 use tantivy::query::{
-    AllQuery, BooleanQuery, ConstScoreQuery, EmptyQuery, Occur, Query, QueryParser, RangeQuery,
-    TermQuery, TermSetQuery,
+    AllQuery, BooleanQuery, ConstScoreQuery, EmptyQuery, Occur, Query, RangeQuery, TermQuery,
+    TermSetQuery,
 };
 use tantivy::schema::IndexRecordOption;
 use tantivy::snippet::SnippetGenerator;
-use tantivy::{Searcher, TantivyDocument, Term};
+use tantivy::tokenizer::TextAnalyzer;
+use tantivy::{Searcher, SegmentOrdinal, SegmentReader, TantivyDocument, TantivyError, Term};
 
 use super::map_error;
 use super::schema::{finite, wrong_type, Fields};
+use super::text::text_query;
 use crate::kinds::search::{SearchFieldKind, SearchFilter, SearchHit, SearchQuery, SearchResults};
 use crate::{Result, StoreError, Value};
 
 /// Runs `query` on `searcher`.
 pub(super) fn run(
     fields: &Fields,
-    parser: &QueryParser,
+    analyzer: &TextAnalyzer,
     searcher: &Searcher,
     query: &SearchQuery,
 ) -> Result<SearchResults> {
-    let text = parse_text(fields, parser, &query.text)?;
+    let text = text_query(fields, analyzer, &query.text)?;
     let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::with_capacity(query.filters.len() + 1);
     clauses.push((
         Occur::Must,
@@ -49,13 +52,15 @@ pub(super) fn run(
     let limit = query.limit.min(alive.saturating_sub(query.offset));
     let (total, top) = if limit == 0 {
         (
-            searcher.search(&combined, &Count).map_err(map_error)?,
+            searcher
+                .search(&combined, &Checked(Count))
+                .map_err(map_error)?,
             Vec::new(),
         )
     } else {
         let top_docs = TopDocs::with_limit(limit).and_offset(query.offset);
         let (top, total) = searcher
-            .search(&combined, &(top_docs, Count))
+            .search(&combined, &Checked((top_docs, Count)))
             .map_err(map_error)?;
         (total, top)
     };
@@ -74,6 +79,7 @@ pub(super) fn run(
 
     let mut hits = Vec::with_capacity(top.len());
     for (score, address) in top {
+        crate::work::checkpoint()?;
         let document: TantivyDocument = searcher.doc(address).map_err(map_error)?;
         let mut hit = SearchHit {
             id: fields.stored_id(&document)?,
@@ -95,49 +101,47 @@ pub(super) fn run(
     })
 }
 
-/// The deepest nesting of parentheses given to tantivy's query parser: its time doubles with
-/// each level (twenty take seconds), so deeper query strings are refused before parsing.
-const MAX_NESTING: usize = 8;
+/// A collector that stops between segments once its call was abandoned
+/// ([`crate::work::checkpoint`]); the searcher collects segments one after another on this
+/// thread.
+struct Checked<C>(C);
 
-/// How deep the parentheses of `text` nest, counting every `(` (quoted or not) so no text
-/// reaches the parser deeper than the count says.
-fn nesting(text: &str) -> usize {
-    let (mut depth, mut deepest) = (0usize, 0usize);
-    for c in text.chars() {
-        match c {
-            '(' => {
-                depth += 1;
-                deepest = deepest.max(depth);
-            }
-            ')' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    deepest
-}
+impl<C: Collector> Collector for Checked<C> {
+    type Fruit = C::Fruit;
+    type Child = C::Child;
 
-/// The query string over the text fields, or `None` when it is blank (every document matches).
-fn parse_text(fields: &Fields, parser: &QueryParser, text: &str) -> Result<Option<Box<dyn Query>>> {
-    if text.trim().is_empty() {
-        return Ok(None);
+    fn for_segment(
+        &self,
+        ordinal: SegmentOrdinal,
+        segment: &SegmentReader,
+    ) -> tantivy::Result<C::Child> {
+        self.0.for_segment(ordinal, segment)
     }
-    if nesting(text) > MAX_NESTING {
-        return Err(StoreError::invalid(format!(
-            "the query nests parentheses more than {MAX_NESTING} deep; flatten its groups"
-        )));
+
+    fn requires_scoring(&self) -> bool {
+        self.0.requires_scoring()
     }
-    if fields.text_fields().is_empty() {
-        return Err(StoreError::invalid(
-            "this entity has no text fields to search; query with empty text and filters, or declare a text field",
-        ));
+
+    fn merge_fruits(
+        &self,
+        fruits: Vec<<C::Child as SegmentCollector>::Fruit>,
+    ) -> tantivy::Result<C::Fruit> {
+        self.0.merge_fruits(fruits)
     }
-    parser.parse_query(text).map(Some).map_err(|err| {
-        let message = format!("cannot parse the query `{text}`: {err}");
-        StoreError::InvalidRequest {
-            message,
-            source: Some(Box::new(err)),
+
+    fn collect_segment(
+        &self,
+        weight: &dyn Weight,
+        ordinal: SegmentOrdinal,
+        segment: &SegmentReader,
+    ) -> tantivy::Result<<C::Child as SegmentCollector>::Fruit> {
+        if crate::work::cancelled() {
+            return Err(TantivyError::InternalError(
+                "the search was abandoned".to_owned(),
+            ));
         }
-    })
+        self.0.collect_segment(weight, ordinal, segment)
+    }
 }
 
 /// One filter as a tantivy query over a keyword or numeric field.

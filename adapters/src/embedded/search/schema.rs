@@ -97,6 +97,13 @@ impl Fields {
             .collect()
     }
 
+    /// The names of the text fields, in declaration order.
+    pub(super) fn text_field_names(&self) -> Vec<String> {
+        self.named_text_fields()
+            .map(|(name, _)| name.to_owned())
+            .collect()
+    }
+
     /// The text fields with their names, for snippets.
     pub(super) fn named_text_fields(&self) -> impl Iterator<Item = (&str, Field)> {
         self.declared

@@ -168,15 +168,14 @@ impl PooledConnection {
                  was rolled back",
             )
         })?;
-        let (lease, result) = tokio::task::spawn_blocking(move || {
+        let (lease, result) = crate::work::blocking(move || {
             let result = match lease.conn.as_mut() {
                 Some(conn) => f(conn),
                 None => Err(StoreError::backend("pooled connection already returned")),
             };
-            (lease, result)
+            Ok((lease, result))
         })
-        .await
-        .map_err(join_error)?;
+        .await?;
         self.lease = Some(lease);
         result
     }
@@ -239,6 +238,9 @@ fn connect(options: &PoolOptions) -> Result<Connection> {
     };
     conn.execute_batch(&pragmas).map_err(map_error)?;
     conn.set_prepared_statement_cache_capacity(128);
+    // Every few thousand virtual-machine steps, a statement whose call was abandoned is
+    // interrupted, so a timeout stops the work rather than only the waiting.
+    conn.progress_handler(4096, Some(crate::work::cancelled));
     Ok(conn)
 }
 

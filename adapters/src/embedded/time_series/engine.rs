@@ -178,6 +178,7 @@ impl State {
     fn series_rows(&self, id: SeriesId, span: &Span, fields: &[String]) -> Result<Columns> {
         let mut out = Columns::default();
         for partition in self.partitions_in(span) {
+            crate::work::checkpoint()?;
             if let Some(chunk) = partition.chunks.get(&id) {
                 let rows = chunk.read(span, fields).map_err(corrupt)?;
                 append(&mut out, rows);
@@ -248,6 +249,7 @@ impl State {
             // Values arrive in time order: fold a run of one window before touching the map.
             let mut run: Option<(i64, Acc)> = None;
             for partition in self.partitions_in(&span) {
+                crate::work::checkpoint()?;
                 if let Some(chunk) = partition.chunks.get(&id) {
                     chunk
                         .fold(&span, &query.field, |t, v| {
@@ -293,6 +295,7 @@ impl State {
     ) -> Result<Vec<LastPoint>> {
         let mut out = Vec::new();
         for id in self.index.select(measurement, tags) {
+            crate::work::checkpoint()?;
             let newest = self
                 .partitions
                 .values()

@@ -171,13 +171,12 @@ fn join_error(err: tokio::task::JoinError) -> StoreError {
     StoreError::backend_with("a time-series task failed", err)
 }
 
-/// Runs blocking engine work off the async workers.
+/// Runs blocking engine work off the async workers, stopped at its next checkpoint when the
+/// call is abandoned ([`crate::work::blocking`]).
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T> + Send + 'static,
 ) -> Result<T> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(join_error)?
+    crate::work::blocking(work).await
 }
 
 #[async_trait]

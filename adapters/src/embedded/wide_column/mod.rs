@@ -296,11 +296,10 @@ fn map_error(err: fjall::Error) -> StoreError {
     }
 }
 
-/// Runs blocking engine work off the async workers.
+/// Runs blocking engine work off the async workers, stopped at its next checkpoint when the
+/// call is abandoned ([`crate::work::blocking`]).
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T> + Send + 'static,
 ) -> Result<T> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|err| StoreError::backend_with("a storage task failed", err))?
+    crate::work::blocking(work).await
 }

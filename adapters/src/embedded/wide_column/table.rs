@@ -248,7 +248,12 @@ impl Shared {
             Order::Descending => Box::new(scan.rev()),
         };
         let now = now_micros();
-        for item in scan {
+        for (scanned, item) in scan.enumerate() {
+            // Tombstones and expired rows are skipped without returning: check for an
+            // abandoned call every so often, not only per returned row.
+            if scanned % 256 == 0 {
+                crate::work::checkpoint()?;
+            }
             let (key, bytes) = item.map_err(|err| map_error(err.into()))?;
             let Some(cells) = Record::decode(&bytes)?.into_visible(now) else {
                 continue;

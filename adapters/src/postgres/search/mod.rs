@@ -357,7 +357,7 @@ impl SearchStore for Index {
             ));
         } else {
             // A query with no word left matches nothing: an empty tsquery.
-            Some(text::translate(&query.text, &self.text_fields)?.unwrap_or_default())
+            Some(text::translate(&query.text, &self.fields, &self.text_fields)?.unwrap_or_default())
         };
         let mut filters = Where::new(tsquery);
         for filter in &query.filters {

@@ -271,7 +271,7 @@ impl Table {
         let mut client = pool.get().await?;
         if let [key] = keys {
             // One row: its insert is atomic on its own, and is all an append needs.
-            if self.insert(&client, keys, change).await? == 1 {
+            if self.insert(&*client, keys, change).await? == 1 {
                 return Ok(0);
             }
             let tx = client.transaction().await.map_err(|e| pool.error(e))?;

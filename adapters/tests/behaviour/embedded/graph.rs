@@ -98,6 +98,7 @@ async fn relative_paths_resolve_against_the_config_folder() {
     let dir = tempfile::tempdir().unwrap();
     let context = ConnectContext {
         base_dir: dir.path().to_owned(),
+        ..Default::default()
     };
     let options = json!({"path": "data/graph"});
     let store = registry::connect(StoreKind::Graph, "embedded", &options, &context)

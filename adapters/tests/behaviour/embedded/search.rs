@@ -62,33 +62,3 @@ mod directory {
 }
 
 mod durability;
-
-/// tantivy's query parser takes about twice as long for each level of parentheses (twenty
-/// levels take seconds, thirty would take hours): deeper query strings are refused at once.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn deeply_nested_queries_are_refused_before_parsing() {
-    use polyroute_adapters::kinds::search::SearchQuery;
-    use polyroute_adapters::StoreError;
-
-    let store = connect(json!({})).await;
-    let search = open(&*store, &unique("search"), crate::search::settings()).await;
-    crate::search::seed(&*search, vec![crate::search::titled("a", "red shoes")]).await;
-
-    let nested = |depth: usize| format!("{}red{}", "(".repeat(depth), ")".repeat(depth));
-    let hits = search.query(&SearchQuery::new(&nested(8))).await.unwrap();
-    assert_eq!(hits.total, 1, "eight levels are still parsed");
-    for text in [
-        nested(9),
-        "(".repeat(40) + "red",
-        "( ".repeat(9) + "\"(((\" red",
-    ] {
-        let started = std::time::Instant::now();
-        match search.query(&SearchQuery::new(&text)).await {
-            Err(StoreError::InvalidRequest { message, .. }) => {
-                assert!(message.contains("parentheses"), "{message}")
-            }
-            other => panic!("`{text}` should be refused as too deep, got {other:?}"),
-        }
-        assert!(started.elapsed() < std::time::Duration::from_secs(1));
-    }
-}

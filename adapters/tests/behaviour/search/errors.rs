@@ -45,6 +45,11 @@ pub async fn empty_id_is_invalid(f: Fixture<dyn SearchStore>) {
     let store = f.store;
     assert_invalid(store.index(vec![titled("", "no id")]).await, "id");
     assert_invalid(store.delete("").await, "id");
+    // Dot segments would address another path on HTTP-addressed engines.
+    for id in [".", ".."] {
+        assert_invalid(store.index(vec![titled(id, "dots")]).await, "id");
+        assert_invalid(store.delete(id).await, "id");
+    }
 }
 
 pub async fn non_finite_floats_are_invalid(f: Fixture<dyn SearchStore>) {
@@ -93,4 +98,35 @@ pub async fn query_syntax_errors_are_invalid(f: Fixture<dyn SearchStore>) {
     }
     // The store still answers good queries.
     assert_eq!(run(&*store, &SearchQuery::new("something")).await.total, 1);
+}
+
+/// Query text past the kind's bounds (length, nesting of groups and negations, terms) is
+/// refused at once, before any parser runs, and the store answers the next query as before.
+pub async fn runaway_query_text_is_invalid(f: Fixture<dyn SearchStore>) {
+    use polyroute_adapters::kinds::search::{MAX_QUERY_BYTES, MAX_QUERY_DEPTH, MAX_QUERY_TERMS};
+
+    let store = f.store;
+    seed(&*store, vec![titled("t", "red shoes")]).await;
+    let nested = |depth: usize| format!("{}red{}", "(".repeat(depth), ")".repeat(depth));
+    assert_eq!(
+        run(&*store, &SearchQuery::new(&nested(MAX_QUERY_DEPTH)))
+            .await
+            .total,
+        1,
+        "nesting at the bound is parsed"
+    );
+    let terms: Vec<String> = (0..=MAX_QUERY_TERMS).map(|i| format!("w{i}")).collect();
+    for (text, mention) in [
+        ("(".repeat(200_000), "bytes"),
+        ("-".repeat(200_000), "bytes"),
+        ("x".repeat(MAX_QUERY_BYTES + 1), "bytes"),
+        (nested(MAX_QUERY_DEPTH + 1), "deep"),
+        (format!("{}red", "-".repeat(MAX_QUERY_DEPTH + 1)), "deep"),
+        (terms.join(" "), "terms"),
+    ] {
+        let started = std::time::Instant::now();
+        assert_invalid(store.query(&SearchQuery::new(&text)).await, mention);
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    }
+    assert_eq!(run(&*store, &SearchQuery::new("red")).await.total, 1);
 }

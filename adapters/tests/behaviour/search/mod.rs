@@ -65,6 +65,7 @@ macro_rules! search_suite {
             non_finite_floats_are_invalid,
             bad_filters_are_invalid,
             query_syntax_errors_are_invalid,
+            runaway_query_text_is_invalid,
         );
     };
     (@cases $factory:path; $attrs:tt; $($case:ident),* $(,)?) => {
