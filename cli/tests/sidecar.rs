@@ -15,6 +15,8 @@ mod harness;
 mod openapi;
 #[path = "sidecar/operations.rs"]
 mod operations;
+#[path = "sidecar/result_bounds.rs"]
+mod result_bounds;
 #[path = "sidecar/routes.rs"]
 mod routes;
 #[path = "sidecar/security.rs"]
