@@ -17,6 +17,8 @@ mod harness;
 mod openapi;
 #[path = "sidecar/operations.rs"]
 mod operations;
+#[path = "sidecar/result_bounds.rs"]
+mod result_bounds;
 #[path = "sidecar/routes.rs"]
 mod routes;
 #[path = "sidecar/search_attacks.rs"]

@@ -10,6 +10,7 @@
 //! header_timeout = "10s"           # a request head must arrive within it
 //! idle_timeout = "60s"             # nothing read or written for this long: closed
 //! max_connections = 1024           # more open at once: closed at once
+//! max_results = 10000              # items a listing answers at most; more: `next` pages on
 //! allowed_origins = ["https://app.example.com"]   # web pages that may call; others: 403
 //!
 //! [sidecar.tls]                    # optional: HTTPS (files relative to the config file)
@@ -54,6 +55,8 @@ use crate::tls::TlsFiles;
 
 /// The default listen address: loopback only, so nothing off the machine (or pod) can call in.
 pub const DEFAULT_BIND: &str = "127.0.0.1:7878";
+/// The default bound on the items one listing answers (`max_results`).
+pub const DEFAULT_MAX_RESULTS: usize = 10_000;
 /// The default bound on the bytes kept for idempotent retries (`idempotency_max_bytes`).
 pub const DEFAULT_IDEMPOTENCY_MAX_BYTES: u64 = 64 << 20;
 
@@ -65,6 +68,7 @@ const KEYS: &[&str] = &[
     "header_timeout",
     "idle_timeout",
     "max_connections",
+    "max_results",
     "tls",
     "shutdown_grace",
     "idempotency_ttl",
@@ -103,6 +107,11 @@ pub struct SidecarConfig {
     pub idle_timeout: Duration,
     /// Connections open at once; one more is closed at once.
     pub max_connections: usize,
+    /// The most items one answer of a listing route holds (documents found, points per series
+    /// of a range, rows of a slice, neighbours, visits, rows of a read statement): the
+    /// `limit` of a request that gives none, and the largest `limit` accepted. A listing cut
+    /// short answers a `next` to read on from.
+    pub max_results: usize,
     /// TLS on the listener (`[sidecar.tls]`), paths resolved against the config's folder.
     pub tls: Option<TlsFiles>,
     /// How long shutdown waits for in-flight requests.
@@ -197,6 +206,7 @@ impl Default for SidecarConfig {
             header_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
             max_connections: 1024,
+            max_results: DEFAULT_MAX_RESULTS,
             tls: None,
             shutdown_grace: Duration::from_secs(30),
             idempotency_ttl: Duration::from_secs(24 * 3600),
@@ -327,6 +337,16 @@ impl Reader<'_> {
                         out.max_connections = usize::try_from(n).unwrap_or(usize::MAX);
                     }
                 }
+                "max_results" => match value.as_u64() {
+                    Some(n) if n > 0 => out.max_results = usize::try_from(n).unwrap_or(usize::MAX),
+                    _ => self.report(
+                        ProblemKind::InvalidValue,
+                        &path,
+                        format!("expected a whole number above zero, not {value}"),
+                        "write the most items one answer may hold, such as `10000` (the \
+                         default); callers read longer listings page by page with `next`",
+                    ),
+                },
                 "tls" => out.tls = self.tls(value),
                 "idempotency_capacity" => {
                     if let Some(n) = self.positive(&path, value) {
@@ -1022,6 +1042,21 @@ orders = "CREATE TABLE IF NOT EXISTS orders (id INTEGER PRIMARY KEY)"
         assert!(!orders["by_customer"].write);
         assert_eq!(orders["add"].params, 2);
         assert!(orders["add"].write);
+    }
+
+    #[test]
+    fn max_results_defaults_and_refuses_zero() {
+        assert_eq!(load("", &[]).unwrap().max_results, DEFAULT_MAX_RESULTS);
+        let config = load("[sidecar]\nmax_results = 5\n", &[]).unwrap();
+        assert_eq!(config.max_results, 5);
+        for bad in ["0", "-3", "\"many\""] {
+            let problems = load(&format!("[sidecar]\nmax_results = {bad}\n"), &[]).unwrap_err();
+            assert_eq!(problems.len(), 1, "{problems:?}");
+            assert!(
+                problems[0].starts_with("sidecar.max_results") && problems[0].contains("10000"),
+                "{problems:?}"
+            );
+        }
     }
 
     #[test]

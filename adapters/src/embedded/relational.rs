@@ -19,7 +19,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::sqlite::{bind_params, map_error, read_rows, PooledConnection, Proven, SqlitePool};
+use super::sqlite::{
+    bind_params, map_error, read_rows, read_rows_at_most, PooledConnection, Proven, SqlitePool,
+};
 pub use super::sqlite::{Config, Synchronous};
 use crate::kinds::relational::{
     not_read_only, Dialect, RelationalStore, RelationalTransaction, Rows,
@@ -102,6 +104,7 @@ fn run_query_read_only(
     proven: &Proven,
     sql: &str,
     params: &[Value],
+    max_rows: usize,
 ) -> Result<Rows> {
     proven.ensure(conn, sql)?;
     let mut stmt = conn.prepare_cached(sql).map_err(map_error)?;
@@ -110,7 +113,7 @@ fn run_query_read_only(
         return Err(not_read_only("SQLite reports that it writes"));
     }
     bind_params(&mut stmt, params)?;
-    read_rows(&mut stmt)
+    read_rows_at_most(&mut stmt, max_rows)
 }
 
 fn run_execute(conn: &rusqlite::Connection, sql: &str, params: &[Value]) -> Result<u64> {
@@ -153,9 +156,18 @@ impl RelationalStore for EmbeddedRelational {
     }
 
     async fn query_read_only(&self, sql: &str, params: &[Value]) -> Result<Rows> {
+        self.query_read_only_at_most(sql, params, usize::MAX).await
+    }
+
+    async fn query_read_only_at_most(
+        &self,
+        sql: &str,
+        params: &[Value],
+        max_rows: usize,
+    ) -> Result<Rows> {
         let (sql, params, proven) = (sql.to_owned(), params.to_vec(), self.proven.clone());
         self.pool
-            .run(move |conn| run_query_read_only(conn, &proven, &sql, &params))
+            .run(move |conn| run_query_read_only(conn, &proven, &sql, &params, max_rows))
             .await
     }
 

@@ -226,6 +226,16 @@ impl FindQuery {
         self.skip = skip;
         self
     }
+
+    /// The query of the page after one that returned `returned` documents: the same query,
+    /// skipping those too. Documents come in a total order (the sort keys, then the id), so
+    /// following pages until one comes back shorter than its `limit` reads every match once,
+    /// as long as the matches do not change meanwhile.
+    pub fn next_page(&self, returned: usize) -> Self {
+        let mut next = self.clone();
+        next.skip = self.skip.saturating_add(returned);
+        next
+    }
 }
 
 /// A document with its id, as returned by [`DocumentStore::find`].
@@ -307,5 +317,13 @@ mod tests {
             .and(Filter::eq("a", 1).unwrap())
             .and(Filter::eq("b", 2).unwrap());
         assert!(matches!(f, Filter::And(ref v) if v.len() == 2));
+    }
+
+    #[test]
+    fn the_next_page_skips_what_was_returned() {
+        let query = FindQuery::new(Filter::All).skip(3).limit(10);
+        let next = query.next_page(10);
+        assert_eq!((next.skip, next.limit), (13, Some(10)));
+        assert_eq!(next.next_page(usize::MAX).skip, usize::MAX);
     }
 }

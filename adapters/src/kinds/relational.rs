@@ -98,6 +98,25 @@ pub trait RelationalStore: Send + Sync + fmt::Debug {
     /// The path for callers allowed to read and not to write.
     async fn query_read_only(&self, sql: &str, params: &[Value]) -> Result<Rows>;
 
+    /// [`query_read_only`](RelationalStore::query_read_only), reading at most `max_rows` rows:
+    /// the first ones in the statement's order, the rest never read. A caller learns whether
+    /// there were more by asking for one row more than it wants.
+    ///
+    /// SQL cannot be paged generically (only the statement knows its order): a caller that
+    /// needs every row pages in SQL (`ORDER BY … LIMIT $n`, with the last key as a
+    /// parameter). The default reads every row and drops the extra ones; backends that can
+    /// stop reading midway (SQLite and PostgreSQL both do) override it.
+    async fn query_read_only_at_most(
+        &self,
+        sql: &str,
+        params: &[Value],
+        max_rows: usize,
+    ) -> Result<Rows> {
+        let mut rows = self.query_read_only(sql, params).await?;
+        rows.rows.truncate(max_rows);
+        Ok(rows)
+    }
+
     /// Runs several statements without parameters (schema set-up, migrations), atomically where
     /// the backend allows DDL in transactions.
     async fn execute_script(&self, sql: &str) -> Result<()>;

@@ -169,6 +169,44 @@ pub struct RangeQuery {
     pub limit: Option<usize>,
 }
 
+impl RangeQuery {
+    /// The query of the page that starts at `start` (inclusive), as [`cut_page`] gives it:
+    /// the same query, its range narrowed.
+    pub fn next_page(&self, start: i64) -> Self {
+        let mut next = self.clone();
+        next.start = start;
+        next
+    }
+}
+
+/// Cuts the answer to a range read with a limit of `limit + 1` points per series into a page
+/// of at most `limit` points per series, and returns the start of the next page (`None` when
+/// the range holds nothing more).
+///
+/// When a series had more than `limit` points, every series is cut at the earliest instant
+/// where one was, so the page holds exactly the range's points before that instant: the next
+/// page ([`RangeQuery::next_page`]) starts there, and following pages reads every point once.
+/// Points of one series have distinct timestamps, so each page moves the start forward. Series
+/// left without points are dropped, as a range drops them.
+pub fn cut_page(series: &mut Vec<SeriesData>, limit: usize) -> Option<i64> {
+    let cut = series
+        .iter()
+        .filter_map(|data| data.timestamps.get(limit).copied())
+        .min()?;
+    for data in series.iter_mut() {
+        let keep = data.timestamps.partition_point(|&at| at < cut);
+        data.timestamps.truncate(keep);
+        for column in data.fields.values_mut() {
+            column.truncate(keep);
+        }
+        // A requested field with no value left is no longer in the page.
+        data.fields
+            .retain(|_, column| column.iter().any(Option::is_some));
+    }
+    series.retain(|data| !data.timestamps.is_empty());
+    Some(cut)
+}
+
 /// The points of one series, in time order, stored as columns.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SeriesData {
@@ -296,6 +334,46 @@ mod tests {
             fields: BTreeMap::from([(field.to_owned(), FieldValue::Float(1.0))]),
             timestamp: 0,
         }
+    }
+
+    fn series(host: &str, timestamps: &[i64]) -> SeriesData {
+        SeriesData {
+            tags: BTreeMap::from([("host".to_owned(), host.to_owned())]),
+            timestamps: timestamps.to_vec(),
+            fields: BTreeMap::from([(
+                "f".to_owned(),
+                timestamps
+                    .iter()
+                    .map(|&t| Some(FieldValue::Int(t)))
+                    .collect(),
+            )]),
+        }
+    }
+
+    #[test]
+    fn a_page_is_cut_at_the_earliest_cut_of_any_series() {
+        // Limit 2, read with 3: `a` was cut at 30, `b` at 25; `c` was not cut.
+        let mut page = vec![
+            series("a", &[10, 20, 30]),
+            series("b", &[5, 15, 25]),
+            series("c", &[26, 40]),
+        ];
+        assert_eq!(cut_page(&mut page, 2), Some(25));
+        assert_eq!(page, vec![series("a", &[10, 20]), series("b", &[5, 15])]);
+        // Nothing was cut: the range is done.
+        let mut last = vec![series("a", &[30]), series("c", &[26, 40])];
+        assert_eq!(cut_page(&mut last, 2), None);
+        assert_eq!(last.len(), 2);
+        let query = RangeQuery {
+            measurement: "m".into(),
+            start: 0,
+            end: 100,
+            tags: TagFilter::all(),
+            fields: Vec::new(),
+            limit: Some(3),
+        };
+        assert_eq!(query.next_page(25).start, 25);
+        assert_eq!(query.next_page(25).end, 100);
     }
 
     #[test]

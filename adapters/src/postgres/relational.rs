@@ -18,8 +18,11 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use futures_util::StreamExt;
+use tokio_postgres::types::ToSql;
 
 use super::config::Config;
+use super::convert::{encode_params, Cell};
 use super::pool::{PgPool, Session};
 use crate::kinds::relational::{
     not_read_only, Dialect, RelationalStore, RelationalTransaction, Rows,
@@ -111,6 +114,15 @@ impl RelationalStore for PostgresRelational {
     }
 
     async fn query_read_only(&self, sql: &str, params: &[Value]) -> Result<Rows> {
+        self.query_read_only_at_most(sql, params, usize::MAX).await
+    }
+
+    async fn query_read_only_at_most(
+        &self,
+        sql: &str,
+        params: &[Value],
+        max_rows: usize,
+    ) -> Result<Rows> {
         let session = Session::new(self.pool.get().await?);
         let client = session.client()?;
         client
@@ -121,7 +133,8 @@ impl RelationalStore for PostgresRelational {
             // A statement without rows (SET, BEGIN, COMMIT, DDL) would change the session or
             // end the read-only transaction rather than read.
             Ok(statement) if statement.columns().is_empty() => Err(no_rows()),
-            Ok(_) => self.pool.query(client, sql, params).await,
+            Ok(_) if max_rows == usize::MAX => self.pool.query(client, sql, params).await,
+            Ok(_) => self.query_at_most(client, sql, params, max_rows).await,
             Err(err) => Err(err),
         };
         let end = if rows.is_ok() { "COMMIT" } else { "ROLLBACK" };
@@ -166,6 +179,44 @@ impl RelationalStore for PostgresRelational {
 }
 
 impl PostgresRelational {
+    /// Runs `sql` and reads its first `max_rows` rows as they stream in; the rest are never
+    /// decoded or kept (the connection discards them before its next statement).
+    async fn query_at_most(
+        &self,
+        client: &deadpool_postgres::Object,
+        sql: &str,
+        params: &[Value],
+        max_rows: usize,
+    ) -> Result<Rows> {
+        let statement = self.pool.prepare(client, sql).await?;
+        let params = encode_params(params, statement.params())
+            .map_err(|err| StoreError::invalid(err.to_string()))?;
+        let columns: Vec<String> = statement
+            .columns()
+            .iter()
+            .map(|c| c.name().to_owned())
+            .collect();
+        let stream = client
+            .query_raw(&statement, params.iter().map(|p| p as &(dyn ToSql + Sync)))
+            .await
+            .map_err(|e| self.pool.error(e))?;
+        let mut stream = std::pin::pin!(stream);
+        let mut rows = Vec::new();
+        while rows.len() < max_rows {
+            let Some(row) = stream.next().await else {
+                break;
+            };
+            let row = row.map_err(|e| self.pool.error(e))?;
+            let mut values = Vec::with_capacity(columns.len());
+            for index in 0..columns.len() {
+                let Cell(value) = row.try_get(index).map_err(|e| self.pool.error(e))?;
+                values.push(value);
+            }
+            rows.push(values);
+        }
+        Ok(Rows { columns, rows })
+    }
+
     /// The read-only proof of [`RelationalStore::check_read_only`], in a read-only transaction
     /// it opens on `client` and leaves for the caller to end.
     async fn prove_read_only(&self, client: &deadpool_postgres::Object, sql: &str) -> Result<()> {

@@ -127,6 +127,16 @@ impl RelationalStore for Guarded<dyn RelationalStore> {
     async fn query_read_only(&self, sql: &str, params: &[Value]) -> Result<Rows> {
         self.inner.query_read_only(sql, params).await
     }
+    async fn query_read_only_at_most(
+        &self,
+        sql: &str,
+        params: &[Value],
+        max_rows: usize,
+    ) -> Result<Rows> {
+        self.inner
+            .query_read_only_at_most(sql, params, max_rows)
+            .await
+    }
     async fn execute_script(&self, sql: &str) -> Result<()> {
         self.inner.execute_script(sql).await
     }

@@ -46,6 +46,7 @@ macro_rules! relational_suite {
             cancelled_call_leaves_the_store_usable,
             cancelled_statement_in_a_transaction_rolls_it_back,
             reads_are_proven_read_only_and_run_read_only,
+            read_only_queries_stop_at_their_row_bound,
             writes_are_not_read_only_and_change_nothing,
         );
     };
@@ -870,6 +871,49 @@ pub async fn reads_are_proven_read_only_and_run_read_only(f: Fixture<dyn Relatio
         store.check_read_only("SELECT * FROM no_such_table").await,
         ErrorKind::InvalidRequest,
     );
+}
+
+pub async fn read_only_queries_stop_at_their_row_bound(f: Fixture<dyn RelationalStore>) {
+    let store = &*f.store;
+    let table = simple_table(store).await;
+    for id in 1..=5 {
+        insert(store, &table, id, "row").await.unwrap();
+    }
+    let sql = format!("SELECT id FROM {table} WHERE id >= $1 ORDER BY id");
+    let ids = |rows: Rows| -> Vec<i64> {
+        rows.rows
+            .iter()
+            .map(|row| row[0].as_i64().unwrap_or(-1))
+            .collect()
+    };
+    for (max, expected) in [
+        (0, vec![]),
+        (2, vec![1, 2]),
+        (5, vec![1, 2, 3, 4, 5]),
+        (6, vec![1, 2, 3, 4, 5]),
+    ] {
+        let rows = store
+            .query_read_only_at_most(&sql, &[Value::Int(1)], max)
+            .await
+            .unwrap();
+        assert_eq!(rows.columns, vec!["id".to_owned()]);
+        assert_eq!(ids(rows), expected, "at most {max}");
+    }
+    // Only the first rows of a large result are kept.
+    let large = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c \
+                 WHERE x < 1000000) SELECT x FROM c";
+    let rows = store.query_read_only_at_most(large, &[], 3).await.unwrap();
+    assert_eq!(rows.len(), 3);
+    // The store is usable after a read it stopped midway.
+    assert_eq!(count(store, &table).await, 5);
+    // A write is still refused.
+    assert_error(
+        store
+            .query_read_only_at_most(&format!("DELETE FROM {table} RETURNING id"), &[], 1)
+            .await,
+        ErrorKind::InvalidRequest,
+    );
+    assert_eq!(count(store, &table).await, 5);
 }
 
 pub async fn writes_are_not_read_only_and_change_nothing(f: Fixture<dyn RelationalStore>) {

@@ -99,6 +99,7 @@ fn traversal(start: u32, depth: u32) -> TraverseQuery {
         edges: knows(),
         max_depth: depth,
         limit: None,
+        skip: 0,
     }
 }
 

@@ -172,7 +172,7 @@ async fn every_kind_round_trips_and_metrics_show_each_entity() {
         .await,
         (
             200,
-            json!({"columns": ["id", "total"], "rows": [[1, 12.5], [2, 7.5]]})
+            json!({"columns": ["id", "total"], "rows": [[1, 12.5], [2, 7.5]], "truncated": false, "next": null})
         )
     );
     let (status, body) = call(&c, s, "GET", "/v1/relational/orders/queries", None).await;
@@ -299,7 +299,7 @@ async fn every_kind_round_trips_and_metrics_show_each_entity() {
         )
         .await
         .1,
-        json!({"visits": [{"id": "b", "depth": 1}, {"id": "c", "depth": 2}]})
+        json!({"visits": [{"id": "b", "depth": 1}, {"id": "c", "depth": 2}], "next": null})
     );
     assert_eq!(
         call(
@@ -426,7 +426,7 @@ async fn every_kind_round_trips_and_metrics_show_each_entity() {
     let (_, body) = call(&c, s, "POST", "/v1/wide_column/clicks/slice", Some(json!({"partition": [7], "start": {"key": [1], "inclusive": false}, "order": "desc", "limit": 5}))).await;
     assert_eq!(
         body,
-        json!({"rows": [{"user_id": 7, "at": 3, "page": "/c"}, {"user_id": 7, "at": 2, "page": "/b"}]})
+        json!({"rows": [{"user_id": 7, "at": 3, "page": "/c"}, {"user_id": 7, "at": 2, "page": "/b"}], "next": null})
     );
     assert_eq!(
         call(

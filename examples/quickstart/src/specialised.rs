@@ -163,6 +163,7 @@ pub async fn also_bought(router: &Router, report: &mut Report) -> anyhow::Result
         edges: edges.clone(),
         max_depth: 2,
         limit: Some(20),
+        skip: 0,
     };
     report
         .time(

@@ -81,7 +81,29 @@ impl Graph {
             .await
     }
 
-    /// Every node within the query's depth of its start.
+    /// A page of the neighbours of `id`: at most `limit` of them, after the first `skip` in the
+    /// neighbours' order (edge label, neighbour id, out before in). Following pages (`skip`
+    /// plus what the last page returned) until one comes back shorter than `limit` reads every
+    /// neighbour once, as long as the edges do not change meanwhile. The store reads the
+    /// neighbours it skips, so a page's cost grows with `skip`.
+    pub async fn neighbors_page(
+        &self,
+        id: &str,
+        edges: &EdgeFilter,
+        skip: usize,
+        limit: Option<usize>,
+    ) -> Result<Vec<Neighbor>> {
+        if skip == 0 {
+            return self.neighbors(id, edges, limit).await;
+        }
+        let through = limit.map(|limit| limit.saturating_add(skip));
+        let mut found = self.neighbors(id, edges, through).await?;
+        found.drain(..skip.min(found.len()));
+        Ok(found)
+    }
+
+    /// Every node within the query's depth of its start (after its `skip` first ones, at most
+    /// its `limit`; [`TraverseQuery::next_page`] builds the query of the next page).
     pub async fn traverse(&self, query: &TraverseQuery) -> Result<Vec<Visit>> {
         self.context
             .call_idempotent("traverse", || self.store.traverse(query))

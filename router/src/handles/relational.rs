@@ -48,6 +48,24 @@ impl Relational {
             .await
     }
 
+    /// [`Relational::query_read_only`], reading at most `max_rows` rows (the first ones in the
+    /// statement's order; the store reads no further where it can stop midway). Ask for one row
+    /// more than you want to learn whether there were more. SQL is not paged generically: to
+    /// read a large result, page in the statement (`ORDER BY key LIMIT $n` with the last key
+    /// as a parameter). Counted as a `query`.
+    pub async fn query_read_only_at_most(
+        &self,
+        sql: &str,
+        params: &[Value],
+        max_rows: usize,
+    ) -> Result<Rows> {
+        self.context
+            .call_idempotent("query", || {
+                self.store.query_read_only_at_most(sql, params, max_rows)
+            })
+            .await
+    }
+
     /// Checks, without running it, that `sql` only reads (see
     /// [`RelationalStore::check_read_only`]): for refusing, when it is declared, a statement
     /// that will be run through [`Relational::query_read_only`]. Counted as a `query`.

@@ -50,8 +50,11 @@ pub fn routes() -> Vec<Route> {
         Route::new(
             spec!(Post "/v1/document/{entity}/find", "document.find", Document, Read,
                 BodyKind::json::<FindBody>(r#"{"filter": {"category": "home", "price": {"$lt": 50}}, "sort": [{"field": "price", "order": "desc"}], "skip": 0, "limit": 20}"#), &[],
-                "Documents matching a filter, sorted and paged")
-                .answers(|_| object(&[("documents", json!({"type": "array", "items": {"type": "object", "required": ["id", "document"], "properties": {"id": {"type": "string"}, "document": {"type": "object", "additionalProperties": {}}}}}))])),
+                "Documents matching a filter, sorted (then by id) and paged: at most `limit` (default and most: the sidecar's `max_results`), and a `next` to read on from")
+                .answers(|_| object(&[
+                    ("documents", json!({"type": "array", "items": {"type": "object", "required": ["id", "document"], "properties": {"id": {"type": "string"}, "document": {"type": "object", "additionalProperties": {}}}}})),
+                    ("next", super::page::next_schema(&[("skip", json!({"type": "integer", "minimum": 0}))], "send the same request with this `skip`")),
+                ])),
             find,
         ),
         Route::new(
@@ -144,11 +147,12 @@ struct FindBody {
     /// Sort keys, most significant first.
     #[serde(default)]
     sort: Vec<SortBody>,
-    /// Skip this many matches.
+    /// Skip this many matches (the `skip` of an answer's `next` reads the next page).
     #[serde(default)]
     skip: usize,
-    /// At most this many documents.
+    /// At most this many documents (default and most: the sidecar's `max_results`).
     #[serde(default)]
+    #[schemars(range(min = 1))]
     limit: Option<usize>,
 }
 
@@ -334,19 +338,23 @@ async fn find(
             },
         });
     }
+    let limit = super::page::limit(body.limit, app.config.max_results)?;
     let query = FindQuery {
         filter: parse_filter(body.filter, "filter")?,
         sort,
         skip: body.skip,
-        limit: body.limit,
+        limit: Some(super::page::probe(limit)),
     };
-    let found: Vec<Json_> = docs
-        .find(&query)
-        .await?
+    let mut found = docs.find(&query).await?;
+    let next = (found.len() > limit).then(|| {
+        found.truncate(limit);
+        json!({ "skip": query.next_page(limit).skip })
+    });
+    let found: Vec<Json_> = found
         .into_iter()
         .map(|stored| json!({ "id": stored.id, "document": stored.document }))
         .collect();
-    Ok(Json(json!({ "documents": found })))
+    Ok(Json(json!({ "documents": found, "next": next })))
 }
 
 async fn count(

@@ -23,7 +23,14 @@ const FILTER_QUERY: &[(&str, &str)] = &[
         "labels",
         "comma-separated edge labels to follow (default: every label)",
     ),
-    ("limit", "at most this many neighbours"),
+    (
+        "limit",
+        "at most this many neighbours (default and most: the sidecar's `max_results`)",
+    ),
+    (
+        "skip",
+        "leave out this many neighbours first (the `skip` of an answer's `next`)",
+    ),
 ];
 
 /// The graph routes.
@@ -70,9 +77,12 @@ pub fn routes() -> Vec<Route> {
         ),
         Route::new(
             spec!(Get "/v1/graph/{entity}/nodes/{id}/neighbors", "graph.neighbors", Graph, Read,
-                BodyKind::None, FILTER_QUERY, "The nodes one edge away, with the edges")
+                BodyKind::None, FILTER_QUERY, "The nodes one edge away, with the edges, ordered by (edge label, neighbour id, out before in): at most `limit`, and a `next` to read on from")
                 .query_schema(super::schema_of::<FilterQuery>)
-                .answers(|_| object(&[("neighbors", json!({"type": "array", "items": {"type": "object", "required": ["node", "edge"], "properties": {"node": {"type": "object", "required": ["id", "label", "properties"], "properties": {"id": {"type": "string"}, "label": {"type": "string"}, "properties": {"type": "object", "additionalProperties": crate::openapi::any_value()}}}, "edge": {"type": "object", "required": ["from", "label", "to", "properties"], "properties": {"from": {"type": "string"}, "label": {"type": "string"}, "to": {"type": "string"}, "properties": {"type": "object", "additionalProperties": crate::openapi::any_value()}}}}}}))])),
+                .answers(|_| object(&[
+                    ("neighbors", json!({"type": "array", "items": {"type": "object", "required": ["node", "edge"], "properties": {"node": {"type": "object", "required": ["id", "label", "properties"], "properties": {"id": {"type": "string"}, "label": {"type": "string"}, "properties": {"type": "object", "additionalProperties": crate::openapi::any_value()}}}, "edge": {"type": "object", "required": ["from", "label", "to", "properties"], "properties": {"from": {"type": "string"}, "label": {"type": "string"}, "to": {"type": "string"}, "properties": {"type": "object", "additionalProperties": crate::openapi::any_value()}}}}}})),
+                    ("next", skip_next("repeat the request with `skip` set to this in its query string")),
+                ])),
             neighbors,
         ),
         Route::new(
@@ -85,8 +95,11 @@ pub fn routes() -> Vec<Route> {
         Route::new(
             spec!(Post "/v1/graph/{entity}/traverse", "graph.traverse", Graph, Read,
                 BodyKind::json::<TraverseBody>(r#"{"start": "p1", "direction": "out", "labels": ["bought_with"], "max_depth": 2, "limit": 100}"#), &[],
-                "Nodes reachable within max_depth hops, by depth then id")
-                .answers(|_| object(&[("visits", json!({"type": "array", "items": {"type": "object", "required": ["id", "depth"], "properties": {"id": {"type": "string"}, "depth": {"type": "integer", "minimum": 0}}}}))])),
+                "Nodes reachable within max_depth hops, by depth then id: at most `limit` (default and most: the sidecar's `max_results`), after the first `skip`, and a `next` to read on from")
+                .answers(|_| object(&[
+                    ("visits", json!({"type": "array", "items": {"type": "object", "required": ["id", "depth"], "properties": {"id": {"type": "string"}, "depth": {"type": "integer", "minimum": 0}}}})),
+                    ("next", skip_next("send the same request with this `skip`")),
+                ])),
             traverse,
         ),
         Route::new(
@@ -97,6 +110,14 @@ pub fn routes() -> Vec<Route> {
             shortest_path,
         ),
     ]
+}
+
+/// The `next` of a listing continued by `skip`.
+fn skip_next(continue_with: &str) -> Json_ {
+    super::page::next_schema(
+        &[("skip", json!({"type": "integer", "minimum": 0}))],
+        continue_with,
+    )
 }
 
 /// A node's label and properties.
@@ -188,7 +209,10 @@ struct FilterQuery {
     #[serde(default)]
     labels: Option<String>,
     #[serde(default)]
+    #[schemars(range(min = 1))]
     limit: Option<usize>,
+    #[serde(default)]
+    skip: usize,
 }
 
 /// A breadth-first traversal.
@@ -206,9 +230,14 @@ struct TraverseBody {
     labels: Vec<String>,
     /// At most this many hops.
     max_depth: u32,
-    /// At most this many nodes.
+    /// At most this many nodes (default and most: the sidecar's `max_results`).
     #[serde(default)]
+    #[schemars(range(min = 1))]
     limit: Option<usize>,
+    /// Leave out this many nodes first, in (depth, id) order (the `skip` of an answer's
+    /// `next` reads the next page).
+    #[serde(default)]
+    skip: usize,
 }
 
 /// A shortest-path search.
@@ -386,14 +415,24 @@ async fn neighbors(
     QueryArgs(query): QueryArgs<FilterQuery>,
 ) -> Result<Json<Json_>, ApiError> {
     let graph = app.router.graph(&entity)?;
-    let found = graph
-        .neighbors(&id, &query_filter(&query), query.limit)
+    let limit = super::page::limit(query.limit, app.config.max_results)?;
+    let mut found = graph
+        .neighbors_page(
+            &id,
+            &query_filter(&query),
+            query.skip,
+            Some(super::page::probe(limit)),
+        )
         .await?;
+    let next = (found.len() > limit).then(|| {
+        found.truncate(limit);
+        json!({ "skip": query.skip.saturating_add(limit) })
+    });
     let items: Vec<Json_> = found
         .iter()
         .map(|n| json!({ "node": node_json(&n.node), "edge": edge_json(&n.edge) }))
         .collect();
-    Ok(Json(json!({ "neighbors": items })))
+    Ok(Json(json!({ "neighbors": items, "next": next })))
 }
 
 async fn degree(
@@ -412,19 +451,24 @@ async fn traverse(
     JsonBody(body): JsonBody<TraverseBody>,
 ) -> Result<Json<Json_>, ApiError> {
     let graph = app.router.graph(&entity)?;
+    let limit = super::page::limit(body.limit, app.config.max_results)?;
     let query = TraverseQuery {
         start: body.start,
         edges: filter(body.direction, body.labels),
         max_depth: body.max_depth,
-        limit: body.limit,
+        limit: Some(super::page::probe(limit)),
+        skip: body.skip,
     };
-    let visits: Vec<Json_> = graph
-        .traverse(&query)
-        .await?
+    let mut found = graph.traverse(&query).await?;
+    let next = (found.len() > limit).then(|| {
+        found.truncate(limit);
+        json!({ "skip": query.next_page(limit).skip })
+    });
+    let visits: Vec<Json_> = found
         .iter()
         .map(|v| json!({ "id": v.id, "depth": v.depth }))
         .collect();
-    Ok(Json(json!({ "visits": visits })))
+    Ok(Json(json!({ "visits": visits, "next": next })))
 }
 
 async fn shortest_path(

@@ -16,6 +16,7 @@ pub mod document;
 pub mod graph;
 pub mod key_value;
 pub(crate) mod line_protocol;
+mod page;
 mod params;
 pub mod relational;
 pub mod search;

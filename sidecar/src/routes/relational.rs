@@ -6,6 +6,11 @@
 //! starts ([`check_read_statements`]: a statement that can write is a startup error naming it)
 //! and runs through the store's read-only path, which refuses any write at run time too (on
 //! PostgreSQL, a `READ ONLY` transaction). A read token can therefore never change data.
+//!
+//! A read statement answers at most `[sidecar] max_results` rows: the store stops reading past
+//! them, and the answer says `"truncated": true`. SQL cannot be paged generically (only the
+//! statement knows its order), so `next` is always null; a statement meant to read many rows
+//! pages itself (`ORDER BY id LIMIT $2` with `WHERE id > $1`, the last id read as `$1`).
 
 use axum::extract::State;
 use axum::Json;
@@ -26,10 +31,12 @@ pub fn routes() -> Vec<Route> {
         Route::new(
             spec!(Post "/v1/relational/{entity}/queries/{name}", "relational.query", Relational, Read,
                 BodyKind::json::<ParamsBody>(r#"{"params": ["alice"]}"#), &[],
-                "Run a named read statement with its parameters: columns and rows")
+                "Run a named read statement with its parameters: columns and at most the sidecar's `max_results` rows (`truncated` when the statement had more, which are not read; page in SQL)")
                 .answers(|_| object(&[
                     ("columns", json!({"type": "array", "items": {"type": "string"}})),
                     ("rows", json!({"type": "array", "items": {"type": "array", "items": crate::openapi::any_value()}})),
+                    ("truncated", json!({"type": "boolean", "description": "true when the statement had more rows than the sidecar's `max_results`: the rest were not read. Page in the statement itself (`ORDER BY key LIMIT $n`, the last key read as a parameter)"})),
+                    ("next", json!({"nullable": true, "description": "always null: SQL cannot be paged generically, so a named statement pages itself with its parameters (see `truncated`)"})),
                 ])),
             query,
         ),
@@ -118,13 +125,23 @@ async fn query(
     let handle = app.router.relational(&entity)?;
     let statement = named(&app, &entity, &name, false)?;
     let params = params(body, statement.params)?;
-    let rows = handle.query_read_only(&statement.sql, &params).await?;
+    let max = app.config.max_results;
+    let mut rows = handle
+        .query_read_only_at_most(&statement.sql, &params, max.saturating_add(1))
+        .await?;
+    let truncated = rows.rows.len() > max;
+    rows.rows.truncate(max);
     let data: Vec<Json_> = rows
         .rows
         .iter()
         .map(|row| Json_::Array(row.iter().map(to_json).collect()))
         .collect();
-    Ok(Json(json!({ "columns": rows.columns, "rows": data })))
+    Ok(Json(json!({
+        "columns": rows.columns,
+        "rows": data,
+        "truncated": truncated,
+        "next": Json_::Null,
+    })))
 }
 
 async fn execute(

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use axum::extract::State;
 use axum::Json;
 use polyroute::kinds::time_series::{
-    Aggregate, FieldValue, Point, RangeQuery, TagFilter, WindowQuery,
+    cut_page, Aggregate, FieldValue, Point, RangeQuery, TagFilter, WindowQuery,
 };
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -43,13 +43,19 @@ pub fn routes() -> Vec<Route> {
         Route::new(
             spec!(Post "/v1/time_series/{entity}/range", "time_series.range", TimeSeries, Read,
                 BodyKind::json::<RangeBody>(r#"{"measurement": "cpu", "start": 0, "end": "2030-01-01T00:00:00Z", "tags": {"host": ["web-1", "web-2"]}, "fields": ["usage"], "limit": 1000}"#), &[],
-                "Raw points in [start, end) per series, oldest first")
-                .answers(|_| object(&[("series", json!({"type": "array", "items": {
-                    "type": "object", "required": ["tags", "timestamps", "fields"], "properties": {
-                        "tags": {"type": "object", "additionalProperties": {"type": "string"}},
-                        "timestamps": {"type": "array", "items": {"type": "integer", "format": "int64"}},
-                        "fields": {"type": "object", "additionalProperties": {"type": "array", "items": field_value_schema(true)}},
-                    }}}))])),
+                "Raw points in [start, end) per series, oldest first: at most `limit` per series (default and most: the sidecar's `max_results`); when a series has more, every series stops before the same instant, which `next` gives as the next page's `start`")
+                .answers(|_| object(&[
+                    ("series", json!({"type": "array", "items": {
+                        "type": "object", "required": ["tags", "timestamps", "fields"], "properties": {
+                            "tags": {"type": "object", "additionalProperties": {"type": "string"}},
+                            "timestamps": {"type": "array", "items": {"type": "integer", "format": "int64"}},
+                            "fields": {"type": "object", "additionalProperties": {"type": "array", "items": field_value_schema(true)}},
+                        }}})),
+                    ("next", super::page::next_schema(
+                        &[("start", json!({"type": "integer", "format": "int64", "description": "nanoseconds since the Unix epoch, inclusive"}))],
+                        "send the same request with this `start`",
+                    )),
+                ])),
             range,
         ),
         Route::new(
@@ -176,8 +182,9 @@ struct RangeBody {
     /// Only these fields (default: all).
     #[serde(default)]
     fields: Vec<String>,
-    /// At most this many points per series.
+    /// At most this many points per series (default and most: the sidecar's `max_results`).
     #[serde(default)]
+    #[schemars(range(min = 1))]
     limit: Option<usize>,
 }
 
@@ -380,17 +387,18 @@ async fn range(
     JsonBody(body): JsonBody<RangeBody>,
 ) -> Result<Json<Json_>, ApiError> {
     let ts = app.router.time_series(&entity)?;
+    let limit = super::page::limit(body.limit, app.config.max_results)?;
     let query = RangeQuery {
         measurement: body.measurement,
         start: timestamp(&body.start, "start")?,
         end: timestamp(&body.end, "end")?,
         tags: tag_filter(body.tags),
         fields: body.fields,
-        limit: body.limit,
+        limit: Some(super::page::probe(limit)),
     };
-    let series: Vec<Json_> = ts
-        .range(&query)
-        .await?
+    let mut found = ts.range(&query).await?;
+    let next = cut_page(&mut found, limit).map(|start| json!({ "start": start }));
+    let series: Vec<Json_> = found
         .into_iter()
         .map(|series| {
             let fields: serde_json::Map<String, Json_> = series
@@ -407,7 +415,7 @@ async fn range(
             json!({ "tags": series.tags, "timestamps": series.timestamps, "fields": fields })
         })
         .collect();
-    Ok(Json(json!({ "series": series })))
+    Ok(Json(json!({ "series": series, "next": next })))
 }
 
 async fn window(

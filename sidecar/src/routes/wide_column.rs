@@ -49,8 +49,11 @@ pub fn routes() -> Vec<Route> {
         Route::new(
             spec!(Post "/v1/wide_column/{entity}/slice", "wide_column.slice", WideColumn, Read,
                 BodyKind::json::<SliceBody>(r#"{"partition": [7], "start": {"key": [1714560000000], "inclusive": true}, "order": "desc", "limit": 100}"#), &[],
-                "Rows of one partition in clustering order, within optional start/end bounds (a bound key may be a prefix)")
-                .answers(|_| object(&[("rows", json!({"type": "array", "items": {"type": "object", "description": "key columns by name, then cells", "additionalProperties": crate::openapi::any_value()}}))])),
+                "Rows of one partition in clustering order, within optional start/end bounds (a bound key may be a prefix): at most `limit` (default and most: the sidecar's `max_results`), and a `next` to read on from")
+                .answers(|_| object(&[
+                    ("rows", json!({"type": "array", "items": {"type": "object", "description": "key columns by name, then cells", "additionalProperties": crate::openapi::any_value()}})),
+                    ("next", next_schema()),
+                ])),
             slice,
         ),
         Route::new(
@@ -61,6 +64,21 @@ pub fn routes() -> Vec<Route> {
             delete,
         ),
     ]
+}
+
+/// A slice's `next`: the bound past the last row answered (`start` in ascending order, `end`
+/// in descending order), excluded.
+fn next_schema() -> Json_ {
+    let bound = json!({"type": "object", "required": ["key", "inclusive"], "properties": {
+        "key": {"type": "array", "items": crate::openapi::any_value()},
+        "inclusive": {"type": "boolean"},
+    }});
+    let mut schema = super::page::next_schema(
+        &[],
+        "send the same request with this `start` (ascending) or `end` (descending) bound",
+    );
+    schema["properties"] = json!({"start": bound.clone(), "end": bound});
+    schema
 }
 
 /// A row: the entity's key columns by name, every other member a cell (`null` deletes it).
@@ -151,8 +169,9 @@ struct SliceBody {
     /// `asc` (default) or `desc`.
     #[serde(default)]
     order: Option<OrderBody>,
-    /// At most this many rows.
+    /// At most this many rows (default and most: the sidecar's `max_results`).
     #[serde(default)]
+    #[schemars(range(min = 1))]
     limit: Option<usize>,
 }
 
@@ -221,6 +240,17 @@ fn bound(body: Option<BoundBody>, field: &str) -> Result<Bound<Vec<Value>>, ApiE
     })
 }
 
+/// A bound as a request gives it (`{"key": [...], "inclusive": bool}`), or `null` unbounded.
+fn bound_json(bound: &Bound<Vec<Value>>) -> Json_ {
+    let (key, inclusive) = match bound {
+        Bound::Included(key) => (key, true),
+        Bound::Excluded(key) => (key, false),
+        Bound::Unbounded => return Json_::Null,
+    };
+    let key: Vec<Json_> = key.iter().map(to_json).collect();
+    json!({ "key": key, "inclusive": inclusive })
+}
+
 async fn put(
     State(app): State<Shared>,
     PathArgs(entity): PathArgs<String>,
@@ -272,6 +302,7 @@ async fn slice(
     JsonBody(body): JsonBody<SliceBody>,
 ) -> Result<Json<Json_>, ApiError> {
     let handle = app.router.wide_column(&entity)?;
+    let limit = super::page::limit(body.limit, app.config.max_results)?;
     let query = SliceQuery {
         partition: to_values(body.partition, "partition")?,
         start: bound(body.start, "start")?,
@@ -280,15 +311,22 @@ async fn slice(
             None | Some(OrderBody::Asc) => Order::Ascending,
             Some(OrderBody::Desc) => Order::Descending,
         },
-        limit: body.limit,
+        limit: Some(super::page::probe(limit)),
     };
-    let rows: Vec<Json_> = handle
-        .slice(&query)
-        .await?
-        .iter()
-        .map(|row| row_json(&handle, row))
-        .collect();
-    Ok(Json(json!({ "rows": rows })))
+    let mut rows = handle.slice(&query).await?;
+    let mut next = Json_::Null;
+    if rows.len() > limit {
+        rows.truncate(limit);
+        if let Some(last) = rows.last() {
+            let after = query.after(last);
+            next = match query.order {
+                Order::Ascending => json!({ "start": bound_json(&after.start) }),
+                Order::Descending => json!({ "end": bound_json(&after.end) }),
+            };
+        }
+    }
+    let rows: Vec<Json_> = rows.iter().map(|row| row_json(&handle, row)).collect();
+    Ok(Json(json!({ "rows": rows, "next": next })))
 }
 
 async fn delete(

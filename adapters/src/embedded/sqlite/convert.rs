@@ -75,11 +75,20 @@ fn from_sql(value: ValueRef<'_>) -> Result<Value> {
 
 /// Runs a bound statement and reads every row into [`Rows`].
 pub(crate) fn read_rows(stmt: &mut Statement<'_>) -> Result<Rows> {
+    read_rows_at_most(stmt, usize::MAX)
+}
+
+/// Runs a bound statement and reads its first `max_rows` rows into [`Rows`]; SQLite computes
+/// no row past them (the statement is reset when the rows are dropped).
+pub(crate) fn read_rows_at_most(stmt: &mut Statement<'_>, max_rows: usize) -> Result<Rows> {
     let columns: Vec<String> = stmt.column_names().into_iter().map(str::to_owned).collect();
     let width = columns.len();
     let mut rows = Vec::new();
     let mut raw = stmt.raw_query();
-    while let Some(row) = raw.next().map_err(map_error)? {
+    while rows.len() < max_rows {
+        let Some(row) = raw.next().map_err(map_error)? else {
+            break;
+        };
         let mut values = Vec::with_capacity(width);
         for index in 0..width {
             values.push(from_sql(row.get_ref(index).map_err(map_error)?)?);

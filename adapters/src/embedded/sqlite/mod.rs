@@ -9,6 +9,6 @@ mod read_only;
 
 pub use config::{Config, Synchronous};
 
-pub(crate) use convert::{bind_params, map_error, read_rows};
+pub(crate) use convert::{bind_params, map_error, read_rows, read_rows_at_most};
 pub(crate) use pool::{Location, PoolOptions, PooledConnection, SqlitePool};
 pub(crate) use read_only::Proven;

@@ -144,12 +144,22 @@ impl GraphStore for Bounded {
 
     async fn traverse(&self, query: &TraverseQuery) -> Result<Vec<Visit>> {
         self.check_traverse(query)?;
-        self.inner.traverse(query).await
+        if query.skip == 0 {
+            return self.inner.traverse(query).await;
+        }
+        let mut visits = self.inner.traverse(&unskipped(query)).await?;
+        visits.drain(..query.skip.min(visits.len()));
+        Ok(visits)
     }
 
     async fn count_reachable(&self, query: &TraverseQuery) -> Result<u64> {
         self.check_traverse(query)?;
-        self.inner.count_reachable(query).await
+        if query.skip == 0 {
+            return self.inner.count_reachable(query).await;
+        }
+        let skip = u64::try_from(query.skip).unwrap_or(u64::MAX);
+        let count = self.inner.count_reachable(&unskipped(query)).await?;
+        Ok(count.saturating_sub(skip))
     }
 
     async fn shortest_path(&self, query: &PathQuery) -> Result<Option<Path>> {
@@ -168,6 +178,15 @@ impl GraphStore for Bounded {
         check_filter(edges)?;
         self.inner.degree(id, edges).await
     }
+}
+
+/// `query` as a backend answers it: from the first visit, up to the end of the page `skip`
+/// and `limit` describe (the visits to leave out are dropped after).
+fn unskipped(query: &TraverseQuery) -> TraverseQuery {
+    let mut whole = query.clone();
+    whole.limit = query.limit.map(|limit| limit.saturating_add(query.skip));
+    whole.skip = 0;
+    whole
 }
 
 /// `err` about item `index` of the batch's `list`.

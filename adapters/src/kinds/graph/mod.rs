@@ -169,6 +169,40 @@ pub struct TraverseQuery {
     pub max_depth: u32,
     /// Return at most this many nodes: the first ones in (depth, id) order.
     pub limit: Option<usize>,
+    /// Leave out this many nodes first, in (depth, id) order: how a caller reads a traversal
+    /// page by page ([`TraverseQuery::next_page`]). Applied by [`Bounded`] for every backend,
+    /// so a backend itself always sees 0.
+    pub skip: usize,
+}
+
+impl TraverseQuery {
+    /// A traversal of at most `max_depth` hops from `start` along `edges`, every node at once.
+    pub fn new(start: impl Into<String>, edges: EdgeFilter, max_depth: u32) -> Self {
+        TraverseQuery {
+            start: start.into(),
+            edges,
+            max_depth,
+            limit: None,
+            skip: 0,
+        }
+    }
+
+    /// Returns at most `limit` nodes.
+    pub fn limit(mut self, limit: usize) -> Self {
+        self.limit = Some(limit);
+        self
+    }
+
+    /// The query of the page after one that returned `returned` nodes: the same traversal,
+    /// skipping those too. Visits come in (depth, id) order, so following pages until one
+    /// comes back shorter than its `limit` reads every node once, as long as the graph does not
+    /// change meanwhile. Each page traverses up to its end again: the work of a page grows with
+    /// `skip`, within the reach the entity's `max_depth` already bounds.
+    pub fn next_page(&self, returned: usize) -> Self {
+        let mut next = self.clone();
+        next.skip = self.skip.saturating_add(returned);
+        next
+    }
 }
 
 /// A node reached by a traversal, each node once, at its smallest depth.

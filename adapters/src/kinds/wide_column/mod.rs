@@ -174,6 +174,21 @@ impl SliceQuery {
         self.limit = Some(limit);
         self
     }
+
+    /// The query of the page after `last`, the last row a page of this query returned: the
+    /// same slice, bounded to the rows past `last` in the query's order (the start bound becomes
+    /// `Excluded(last)` in ascending order, the end bound in descending order). Clustering keys
+    /// are unique within a partition, so following pages reads every row once, in order, and
+    /// rows written meanwhile past `last` are read too.
+    pub fn after(&self, last: &WideRow) -> Self {
+        let mut next = self.clone();
+        let bound = Bound::Excluded(last.clustering.clone());
+        match self.order {
+            Order::Ascending => next.start = bound,
+            Order::Descending => next.end = bound,
+        }
+        next
+    }
 }
 
 /// The table shape of one wide-column entity.
@@ -222,4 +237,34 @@ pub trait WideColumnStore: Send + Sync + fmt::Debug {
 
     /// Removes every row of a partition.
     async fn delete_partition(&self, partition: &[Value]) -> Result<()>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(clustering: i64) -> WideRow {
+        WideRow {
+            partition: vec![Value::Int(1)],
+            clustering: vec![Value::Int(clustering)],
+            cells: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn the_next_page_starts_after_the_last_row_in_the_query_order() {
+        let ascending = SliceQuery::partition(vec![Value::Int(1)])
+            .to(Bound::Included(vec![Value::Int(9)]))
+            .limit(2);
+        let next = ascending.after(&row(4));
+        assert_eq!(next.start, Bound::Excluded(vec![Value::Int(4)]));
+        assert_eq!(next.end, ascending.end);
+        assert_eq!(next.limit, Some(2));
+        let descending = SliceQuery::partition(vec![Value::Int(1)])
+            .from(Bound::Included(vec![Value::Int(0)]))
+            .descending();
+        let next = descending.after(&row(4));
+        assert_eq!(next.end, Bound::Excluded(vec![Value::Int(4)]));
+        assert_eq!(next.start, descending.start);
+    }
 }

@@ -168,6 +168,7 @@ async fn graph_survives_reopening_the_folder() {
         edges: EdgeFilter::new(Direction::Out),
         max_depth: 5,
         limit: None,
+        skip: 0,
     };
     let visits = graph.traverse(&reach).await.unwrap();
     let ids: Vec<&str> = visits.iter().map(|v| v.id.as_str()).collect();
@@ -187,6 +188,7 @@ async fn handles_on_one_entity_share_what_traversals_see() {
         edges: EdgeFilter::new(Direction::Out),
         max_depth: 3,
         limit: None,
+        skip: 0,
     };
     // Both handles have traversed, then one writes: the other sees it.
     assert_eq!(first.count_reachable(&reach).await.unwrap(), 1);

@@ -16,6 +16,7 @@ fn traversal(start: &str, depth: u32) -> TraverseQuery {
         edges: EdgeFilter::new(Direction::Both),
         max_depth: depth,
         limit: None,
+        skip: 0,
     }
 }
 

@@ -54,6 +54,7 @@ macro_rules! graph_suite {
             traverse_visits_each_node_once_at_its_smallest_depth,
             traverse_follows_direction_and_labels,
             traverse_limit_keeps_the_nearest,
+            traverse_pages_visit_every_node_once_in_order,
             traverse_of_depth_zero_is_empty,
             count_reachable_matches_traverse,
             traversals_see_every_committed_write,

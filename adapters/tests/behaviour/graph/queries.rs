@@ -41,6 +41,7 @@ fn traverse(start: &str, direction: Direction, labels: &[&str], depth: u32) -> T
         edges: filter(direction, labels),
         max_depth: depth,
         limit: None,
+        skip: 0,
     }
 }
 
@@ -306,6 +307,39 @@ pub async fn traverse_limit_keeps_the_nearest(f: Fixture<dyn GraphStore>) {
     assert_eq!(reached[5..], visits(&[("leaf0", 2), ("leaf1", 2)]));
     query.limit = Some(0);
     assert!(store.traverse(&query).await.unwrap().is_empty());
+}
+
+pub async fn traverse_pages_visit_every_node_once_in_order(f: Fixture<dyn GraphStore>) {
+    let store = &*f.store;
+    small_graph(store).await;
+    for direction in [Direction::Out, Direction::Both] {
+        let whole = traverse("a", direction, &[], 3);
+        let everything = store.traverse(&whole).await.unwrap();
+        for size in [1, 2, 3] {
+            let mut query = whole.clone().limit(size);
+            let mut read = Vec::new();
+            loop {
+                let page = store.traverse(&query).await.unwrap();
+                assert!(page.len() <= size, "{query:?}");
+                assert_eq!(
+                    store.count_reachable(&query).await.unwrap(),
+                    page.len() as u64,
+                    "{query:?}"
+                );
+                let done = page.len() < size;
+                query = query.next_page(page.len());
+                read.extend(page);
+                if done {
+                    break;
+                }
+            }
+            assert_eq!(read, everything, "{direction:?}, pages of {size}");
+        }
+        let mut past = whole.clone();
+        past.skip = everything.len() + 1;
+        assert!(store.traverse(&past).await.unwrap().is_empty());
+        assert_eq!(store.count_reachable(&past).await.unwrap(), 0);
+    }
 }
 
 pub async fn traverse_of_depth_zero_is_empty(f: Fixture<dyn GraphStore>) {

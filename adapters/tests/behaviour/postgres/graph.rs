@@ -117,6 +117,7 @@ async fn deep_traversals_of_a_dense_graph_expand_each_node_once() {
             edges: EdgeFilter::new(direction),
             max_depth: depth,
             limit: None,
+            skip: 0,
         };
         let started = Instant::now();
         let visits = graph.traverse(&query).await.unwrap();

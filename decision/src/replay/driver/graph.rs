@@ -67,6 +67,7 @@ pub(super) async fn run(
                 edges: out,
                 max_depth: depth(access),
                 limit: None,
+                skip: 0,
             };
             timed(store.traverse(&query)).await?
         }
