@@ -34,7 +34,7 @@ pub mod registry;
 pub mod scylla;
 mod search_syntax;
 pub mod store;
-#[cfg(any(feature = "postgres", feature = "redis"))]
+#[cfg(any(feature = "postgres", feature = "redis", feature = "scylla"))]
 mod tls;
 pub mod units;
 pub mod value;

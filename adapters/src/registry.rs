@@ -303,7 +303,17 @@ fn parse_config(
         #[cfg(feature = "redis")]
         (StoreKind::KeyValue, "redis") => parse(options).map(BackendConfig::Redis),
         #[cfg(feature = "scylla")]
-        (StoreKind::WideColumn, "scylla") => parse(options).map(BackendConfig::Scylla),
+        (StoreKind::WideColumn, "scylla") => parse(options)
+            .and_then(|config: crate::scylla::Config| {
+                config.check().map_err(|message| RegistryError::InvalidOption {
+                    problem: OptionProblem {
+                        field: String::new(),
+                        message,
+                    },
+                })?;
+                Ok(config)
+            })
+            .map(BackendConfig::Scylla),
         #[cfg(feature = "neo4j")]
         (StoreKind::Graph, "neo4j") => parse(options).map(BackendConfig::Neo4j),
         #[cfg(feature = "influxdb")]
@@ -388,7 +398,7 @@ pub async fn connect(
         }
         #[cfg(feature = "scylla")]
         BackendConfig::Scylla(config) => {
-            Arc::new(crate::scylla::ScyllaWideColumn::open(config).await?)
+            Arc::new(crate::scylla::ScyllaWideColumn::open(config.resolve_paths(context)).await?)
         }
         #[cfg(feature = "neo4j")]
         BackendConfig::Neo4j(config) => Arc::new(crate::neo4j::Neo4jGraph::open(config).await?),

@@ -17,10 +17,12 @@ use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use serde::{Deserialize, Deserializer};
 use rustls::{
     CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
 };
 
+use crate::registry::ConnectContext;
 use crate::{Result, StoreError};
 
 /// How a client checks the certificate a server presents.
@@ -34,6 +36,71 @@ pub(crate) enum Verify {
     /// Only the handshake's own signatures are checked: the traffic is encrypted, which stops
     /// passive listeners, but any certificate is accepted.
     Nothing,
+}
+
+/// Transport security of a store's connections (the `tls` option of PostgreSQL and ScyllaDB),
+/// with the names of libpq's `sslmode`. Modes that may fall back to plain TCP without telling
+/// (`prefer`, `allow`) are refused.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TlsMode {
+    /// Plain TCP (for a local server or a trusted network); the default.
+    #[default]
+    Disable,
+    /// TLS, never plain TCP. As in libpq, the server's certificate is not checked unless a CA
+    /// is given (`ca_file`, or PostgreSQL's `sslrootcert` in the URL), in which case it is checked as in
+    /// `VerifyCa`. Without a CA this stops passive listeners, not a man in the middle.
+    Require,
+    /// TLS, with the server's certificate signed by a trusted CA (`ca_file`, else the system's
+    /// trust store); the host it names is not checked.
+    VerifyCa,
+    /// TLS, with the server's certificate signed by a trusted CA and naming the host connected
+    /// to: the mode for a server across a network.
+    VerifyFull,
+}
+
+impl TlsMode {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            TlsMode::Disable => "disable",
+            TlsMode::Require => "require",
+            TlsMode::VerifyCa => "verify-ca",
+            TlsMode::VerifyFull => "verify-full",
+        }
+    }
+
+    /// Reads a mode written in `place` (for the message).
+    pub(crate) fn parse(text: &str, place: &str) -> std::result::Result<Self, String> {
+        match text {
+            "disable" => Ok(TlsMode::Disable),
+            "require" => Ok(TlsMode::Require),
+            "verify-ca" => Ok(TlsMode::VerifyCa),
+            "verify-full" => Ok(TlsMode::VerifyFull),
+            "prefer" | "allow" => Err(format!(
+                "{place} is `{text}`, which falls back to an unencrypted connection without telling; use \"verify-full\" (or \"verify-ca\", \"require\") to require TLS, or \"disable\" for a local server"
+            )),
+            other => Err(format!(
+                "{place} is `{other}`, an unknown TLS mode; use \"disable\", \"require\", \"verify-ca\" or \"verify-full\""
+            )),
+        }
+    }
+
+    /// How the server's certificate is checked; `with_ca` says whether a CA file is given.
+    pub(crate) fn verify(self, with_ca: bool) -> Option<Verify> {
+        match self {
+            TlsMode::Disable => None,
+            TlsMode::Require if with_ca => Some(Verify::Chain),
+            TlsMode::Require => Some(Verify::Nothing),
+            TlsMode::VerifyCa => Some(Verify::Chain),
+            TlsMode::VerifyFull => Some(Verify::Full),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for TlsMode {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        TlsMode::parse(&text, "tls").map_err(serde::de::Error::custom)
+    }
 }
 
 /// A PEM file named by an option, remembered with the option's name so every error can say
@@ -282,6 +349,16 @@ impl ServerCertVerifier for AnyCertificate {
     }
 }
 
+/// Resolves the file options' relative names against the config file's folder.
+pub(crate) fn resolve_files<const N: usize>(
+    context: &ConnectContext,
+    files: [&mut Option<PathBuf>; N],
+) {
+    for path in files.into_iter().flatten() {
+        *path = context.resolve(path);
+    }
+}
+
 /// Checks the pairing rules of the file options at config time: a certificate needs its key
 /// and a key its certificate; files need TLS to be on. `tls_on` says whether it is, and
 /// `enable` how to turn it on (for the message).
@@ -336,6 +413,19 @@ pub(crate) fn explain(err: &(dyn StdError + 'static), ca_option: &str) -> Option
             "the server refused the TLS handshake ({alert:?}); if it requires a client certificate, set `client_cert` and `client_key`, and check it trusts their CA"
         ),
         other => format!("TLS handshake failed: {other}"),
+    })
+}
+
+/// As [`explain`], and for drivers that keep the handshake's I/O error out of the chain, a
+/// verification failure recognised by rustls's text ("invalid peer certificate: …").
+pub(crate) fn explain_any(err: &(dyn StdError + 'static), ca_option: &str) -> Option<String> {
+    explain(err, ca_option).or_else(|| {
+        let text = err.to_string();
+        text.contains("invalid peer certificate").then(|| {
+            format!(
+                "TLS certificate verification failed ({text}); set `{ca_option}` to the CA certificate that signed the server's certificate, and connect by a name the certificate lists"
+            )
+        })
     })
 }
 

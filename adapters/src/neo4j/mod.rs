@@ -69,6 +69,10 @@ impl Neo4jGraph {
             message: format!("cannot reach Neo4j at {}: {detail}", config.url),
             source: None,
         };
+        // For `neo4j+s://` URLs the driver builds its TLS configuration with the process's
+        // default crypto provider, which rustls cannot pick once two are compiled in: make it
+        // ring (what polyroute's own TLS uses) unless the program chose one.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let connect = async {
             let graph = neo4rs::Graph::connect(driver_config)
                 .await

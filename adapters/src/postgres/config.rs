@@ -13,7 +13,8 @@ use serde::{Deserialize, Deserializer};
 use super::conninfo;
 use crate::registry::ConnectContext;
 use crate::store::is_identifier;
-use crate::tls::{ClientTls, PemFile, Verify};
+pub use crate::tls::TlsMode;
+use crate::tls::{ClientTls, PemFile};
 use crate::units::ConfigDuration;
 use crate::{Result, StoreError};
 use tokio_postgres::config::SslMode;
@@ -249,70 +250,6 @@ impl SynchronousCommit {
     }
 }
 
-/// Transport security of the connections, as libpq's `sslmode` names it. Modes that may fall
-/// back to plain TCP without telling (`prefer`, `allow`) are refused.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum TlsMode {
-    /// Plain TCP (for a local server or a trusted network).
-    #[default]
-    Disable,
-    /// TLS, never plain TCP. As in libpq, the server's certificate is not checked unless a CA
-    /// is given (`ca_file` or the URL's `sslrootcert`), in which case it is checked as in
-    /// `VerifyCa`. Without a CA this stops passive listeners, not a man in the middle.
-    Require,
-    /// TLS, with the server's certificate signed by a trusted CA (`ca_file`, else the system's
-    /// trust store); the host it names is not checked.
-    VerifyCa,
-    /// TLS, with the server's certificate signed by a trusted CA and naming the host connected
-    /// to: the mode for a server across a network.
-    VerifyFull,
-}
-
-impl TlsMode {
-    fn as_str(self) -> &'static str {
-        match self {
-            TlsMode::Disable => "disable",
-            TlsMode::Require => "require",
-            TlsMode::VerifyCa => "verify-ca",
-            TlsMode::VerifyFull => "verify-full",
-        }
-    }
-
-    /// Reads a mode written in `place` (for the message).
-    fn parse(text: &str, place: &str) -> std::result::Result<Self, String> {
-        match text {
-            "disable" => Ok(TlsMode::Disable),
-            "require" => Ok(TlsMode::Require),
-            "verify-ca" => Ok(TlsMode::VerifyCa),
-            "verify-full" => Ok(TlsMode::VerifyFull),
-            "prefer" | "allow" => Err(format!(
-                "{place} is `{text}`, which falls back to an unencrypted connection without telling; use \"verify-full\" (or \"verify-ca\", \"require\") to require TLS, or \"disable\" for a local server"
-            )),
-            other => Err(format!(
-                "{place} is `{other}`, an unknown TLS mode; use \"disable\", \"require\", \"verify-ca\" or \"verify-full\""
-            )),
-        }
-    }
-
-    /// How the server's certificate is checked; `with_ca` says whether a CA file is given.
-    fn verify(self, with_ca: bool) -> Option<Verify> {
-        match self {
-            TlsMode::Disable => None,
-            TlsMode::Require if with_ca => Some(Verify::Chain),
-            TlsMode::Require => Some(Verify::Nothing),
-            TlsMode::VerifyCa => Some(Verify::Chain),
-            TlsMode::VerifyFull => Some(Verify::Full),
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for TlsMode {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        TlsMode::parse(&text, "tls").map_err(serde::de::Error::custom)
-    }
-}
-
 impl Config {
     /// The default `statement_timeout`: the longest call to the store, unless set.
     pub(crate) fn with_longest_call(mut self, context: &ConnectContext) -> Self {
@@ -324,16 +261,14 @@ impl Config {
 
     /// The options' relative file names resolved against the config file's folder.
     pub(crate) fn resolve_paths(mut self, context: &ConnectContext) -> Self {
-        for path in [
-            &mut self.ca_file,
-            &mut self.client_cert,
-            &mut self.client_key,
-        ]
-        .into_iter()
-        .flatten()
-        {
-            *path = context.resolve(path);
-        }
+        crate::tls::resolve_files(
+            context,
+            [
+                &mut self.ca_file,
+                &mut self.client_cert,
+                &mut self.client_key,
+            ],
+        );
         self
     }
 

@@ -133,16 +133,14 @@ fn connection_info(url: &str) -> std::result::Result<ConnectionInfo, String> {
 impl Config {
     /// The options' relative file names resolved against the config file's folder.
     pub(crate) fn resolve_paths(mut self, context: &ConnectContext) -> Self {
-        for path in [
-            &mut self.ca_file,
-            &mut self.client_cert,
-            &mut self.client_key,
-        ]
-        .into_iter()
-        .flatten()
-        {
-            *path = context.resolve(path);
-        }
+        crate::tls::resolve_files(
+            context,
+            [
+                &mut self.ca_file,
+                &mut self.client_cert,
+                &mut self.client_key,
+            ],
+        );
         self
     }
 
@@ -172,7 +170,8 @@ impl Config {
             _ => None,
         };
         // The client builds its rustls configuration with the process's default crypto
-        // provider: make it ring (what this crate's TLS uses) unless the program chose one.
+        // provider, which rustls cannot pick once two are compiled in (ScyllaDB's driver brings
+        // aws-lc-rs): make it ring (what this crate's TLS uses) unless the program chose one.
         let _ = rustls::crypto::ring::default_provider().install_default();
         Client::build_with_tls(
             info,
@@ -312,16 +311,13 @@ pub(crate) fn map_error(err: RedisError, response_timeout: Duration) -> StoreErr
             after: response_timeout,
         };
     }
-    // The client keeps the I/O error of a failed handshake out of the error chain, so the
-    // rustls failure is recognised by its text ("invalid peer certificate: …").
-    let text = err.to_string();
-    if err.is_io_error() && text.contains("invalid peer certificate") {
-        return StoreError::Unavailable {
-            message: format!(
-                "Redis connection failed: TLS certificate verification failed ({text}); set `ca_file` to the CA certificate that signed the server's certificate, and connect by a name the certificate lists"
-            ),
-            source: Some(Box::new(err)),
-        };
+    if err.is_io_error() {
+        if let Some(tls) = crate::tls::explain_any(&err, "ca_file") {
+            return StoreError::Unavailable {
+                message: format!("Redis connection failed: {tls}"),
+                source: Some(Box::new(err)),
+            };
+        }
     }
     if err.is_io_error() || err.is_connection_refusal() || err.is_connection_dropped() {
         return StoreError::Unavailable {

@@ -110,8 +110,8 @@ pub fn prepare(err: PrepareError, what: &str, timeout: Duration) -> StoreError {
     build(classify_prepare(&err), what, timeout, Box::new(err))
 }
 
-/// A failed connection: unavailable naming the `nodes` tried, or invalid for a configuration
-/// the driver refuses.
+/// A failed connection: unavailable naming the `nodes` tried (and the option to fix when a TLS
+/// handshake failed), or invalid for a configuration the driver refuses.
 pub fn new_session(err: NewSessionError, nodes: &str) -> StoreError {
     match err {
         NewSessionError::IllegalConfig(_) | NewSessionError::EmptyKnownNodesList => {
@@ -121,7 +121,10 @@ pub fn new_session(err: NewSessionError, nodes: &str) -> StoreError {
             }
         }
         _ => StoreError::Unavailable {
-            message: format!("cannot connect to Scylla/Cassandra at {nodes}: {err}"),
+            message: format!(
+                "cannot connect to Scylla/Cassandra at {nodes}: {}",
+                crate::tls::explain_any(&err, "ca_file").unwrap_or_else(|| err.to_string())
+            ),
             source: Some(Box::new(err)),
         },
     }

@@ -42,6 +42,7 @@ mod wide_column;
 
 use std::collections::HashMap;
 use std::fmt;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -56,7 +57,10 @@ use scylla::statement::{Consistency, SerialConsistency, Statement};
 use serde::Deserialize;
 
 use crate::embedded::wide_column::{rules, Clock};
+use crate::registry::ConnectContext;
 use crate::store::wrong_settings;
+pub use crate::tls::TlsMode;
+use crate::tls::{ClientTls, PemFile};
 use crate::units::ConfigDuration;
 use crate::{
     Capabilities, EntitySettings, EntitySpec, Result, Store, StoreError, StoreHandle, StoreInfo,
@@ -111,6 +115,19 @@ pub struct Config {
     /// Connections per node (per shard on ScyllaDB; default 1).
     #[serde(default = "default_connections")]
     pub connections: Connections,
+    /// Transport security (default `"disable"`): `"require"`, `"verify-ca"` or `"verify-full"`,
+    /// as for PostgreSQL (see [`TlsMode`]). The driver connects to the addresses the nodes
+    /// announce, so under `"verify-full"` each node's certificate must list its IP address.
+    #[serde(default)]
+    pub tls: TlsMode,
+    /// The CA certificate(s), PEM, that sign the nodes' certificates (default: the system's
+    /// trust store). Relative to the config file's folder.
+    pub ca_file: Option<PathBuf>,
+    /// The client's certificate chain (PEM), for nodes that authenticate clients by
+    /// certificate (`require_client_auth: true`); with `client_key`.
+    pub client_cert: Option<PathBuf>,
+    /// The private key (PEM) of `client_cert`.
+    pub client_key: Option<PathBuf>,
 }
 
 impl fmt::Debug for Config {
@@ -129,6 +146,10 @@ impl fmt::Debug for Config {
             .field("request_timeout", &self.request_timeout)
             .field("page_size", &self.page_size)
             .field("connections", &self.connections)
+            .field("tls", &self.tls)
+            .field("ca_file", &self.ca_file)
+            .field("client_cert", &self.client_cert)
+            .field("client_key", &self.client_key)
             .finish()
     }
 }
@@ -357,6 +378,57 @@ impl TryFrom<Level> for ReadConsistency {
 }
 
 impl Config {
+    /// The pairing rules of the TLS options, checked when the config is read: files need TLS
+    /// on, a certificate needs its key.
+    pub(crate) fn check(&self) -> std::result::Result<(), String> {
+        crate::tls::check_files(
+            self.tls != TlsMode::Disable,
+            "set tls = \"verify-full\"",
+            self.ca_file.as_deref(),
+            self.client_cert.as_deref(),
+            self.client_key.as_deref(),
+        )
+    }
+
+    /// The options' relative file names resolved against the config file's folder.
+    pub(crate) fn resolve_paths(mut self, context: &ConnectContext) -> Self {
+        crate::tls::resolve_files(
+            context,
+            [
+                &mut self.ca_file,
+                &mut self.client_cert,
+                &mut self.client_key,
+            ],
+        );
+        self
+    }
+
+    /// The TLS client configuration, `None` with `tls = "disable"`. Reads the files now, so a
+    /// missing or malformed one fails the connect naming its option.
+    fn client_tls(&self) -> Result<Option<Arc<rustls::ClientConfig>>> {
+        let ca_file = self
+            .ca_file
+            .as_ref()
+            .map(|path| PemFile::new("ca_file", path));
+        let Some(verify) = self.tls.verify(ca_file.is_some()) else {
+            return Ok(None);
+        };
+        let identity = match (&self.client_cert, &self.client_key) {
+            (Some(cert), Some(key)) => Some((
+                PemFile::new("client_cert", cert),
+                PemFile::new("client_key", key),
+            )),
+            _ => None,
+        };
+        ClientTls {
+            verify,
+            ca_file,
+            identity,
+        }
+        .client_config(&[])
+        .map(Some)
+    }
+
     fn replication(&self) -> cql::Replication {
         let factor = self.replication_factor.0;
         match self.replication_strategy {
@@ -480,6 +552,9 @@ impl ScyllaWideColumn {
             .default_execution_profile_handle(profile.into_handle());
         if let Some(user) = &config.username {
             builder = builder.user(user, config.password.clone().unwrap_or_default());
+        }
+        if let Some(tls) = config.client_tls()? {
+            builder = builder.tls_context(Some(tls));
         }
         // The driver's own timeouts bound each connection; this bounds the whole connect
         // (hostname resolution, connections, the first metadata fetch).

@@ -1,12 +1,13 @@
 //! TLS to the stores, against real servers started here: a PostgreSQL cluster that accepts only
 //! TLS connections and redis-server on a TLS port, both with certificates from a CA these tests
-//! make. Verification is always on except where a case says otherwise.
+//! make, and a TLS endpoint standing in for a ScyllaDB node's handshake. Verification is always
+//! on except where a case says otherwise.
 //!
 //! The tests run with the other server tests (`POLYROUTE_TEST_POSTGRES_URL` /
 //! `POLYROUTE_TEST_REDIS_URL` set, or `POLYROUTE_REQUIRE_SERVICES=1`); then missing server
 //! programs (`initdb`/`postgres`, `redis-server`) fail them.
 
-#![cfg(any(feature = "postgres", feature = "redis"))]
+#![cfg(any(feature = "postgres", feature = "redis", feature = "scylla"))]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod servers;
@@ -294,5 +295,214 @@ mod redis {
             &["Redis"],
         )
         .await;
+    }
+}
+
+/// ScyllaDB cannot run here, so its TLS is tried against a node that speaks only the TLS half:
+/// a rustls server on a loopback port that records each handshake and the first bytes after
+/// it (the driver's first CQL frame), then hangs up. A completed handshake followed by CQL is
+/// the driver talking CQL over verified TLS; the live suite covers the rest against a real node.
+#[cfg(feature = "scylla")]
+mod scylla {
+    use std::sync::Arc;
+
+    use parking_lot::Mutex;
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    use rustls::server::WebPkiClientVerifier;
+    use rustls::{RootCertStore, ServerConfig};
+    use tokio::io::AsyncReadExt;
+    use tokio::net::TcpListener;
+    use tokio_rustls::TlsAcceptor;
+
+    use super::servers::{Certs, Pair};
+    use super::*;
+
+    /// What the node saw on one connection.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    enum Seen {
+        /// The handshake completed and the client then sent a CQL request frame.
+        Cql,
+        /// The handshake completed, then nothing CQL-like came.
+        TlsOnly,
+        /// The handshake failed (a plain client, or a client that refused the certificate).
+        Refused,
+    }
+
+    struct Node {
+        port: u16,
+        seen: Arc<Mutex<Vec<Seen>>>,
+        task: tokio::task::JoinHandle<()>,
+    }
+
+    impl Drop for Node {
+        fn drop(&mut self) {
+            self.task.abort();
+        }
+    }
+
+    fn certificates(path: &std::path::Path) -> Vec<CertificateDer<'static>> {
+        CertificateDer::pem_file_iter(path)
+            .unwrap()
+            .map(|cert| cert.unwrap())
+            .collect()
+    }
+
+    /// A node serving `pair` (which names 127.0.0.1), asking clients for a certificate signed
+    /// by `client_ca` when one is given.
+    async fn node(pair: &Pair, client_ca: Option<&std::path::Path>) -> Node {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = ServerConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .unwrap();
+        let builder = match client_ca {
+            None => builder.with_no_client_auth(),
+            Some(ca) => {
+                let mut roots = RootCertStore::empty();
+                for cert in certificates(ca) {
+                    roots.add(cert).unwrap();
+                }
+                let verifier =
+                    WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                        .build()
+                        .unwrap();
+                builder.with_client_cert_verifier(verifier)
+            }
+        };
+        let config = builder
+            .with_single_cert(
+                certificates(&pair.cert),
+                PrivateKeyDer::from_pem_file(&pair.key).unwrap(),
+            )
+            .unwrap();
+        let acceptor = TlsAcceptor::from(Arc::new(config));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let record = seen.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                let acceptor = acceptor.clone();
+                let record = record.clone();
+                tokio::spawn(async move {
+                    let outcome = match acceptor.accept(socket).await {
+                        Err(_) => Seen::Refused,
+                        Ok(mut stream) => {
+                            // A CQL request frame starts with the protocol version (3 to 5),
+                            // its high bit clear.
+                            let mut first = [0u8; 1];
+                            match stream.read_exact(&mut first).await {
+                                Ok(_) if (3..=5).contains(&first[0]) => Seen::Cql,
+                                _ => Seen::TlsOnly,
+                            }
+                        }
+                    };
+                    record.lock().push(outcome);
+                });
+            }
+        });
+        Node { port, seen, task }
+    }
+
+    fn options(node: &Node, extra: Value) -> Value {
+        let mut options = json!({
+            "url": format!("127.0.0.1:{}", node.port),
+            "connect_timeout": "2s",
+        });
+        for (key, value) in extra.as_object().unwrap() {
+            options[key] = value.clone();
+        }
+        options
+    }
+
+    /// Connects (which fails: the node speaks no CQL) and returns what the node saw.
+    async fn attempt(node: &Node, extra: Value) -> (StoreError, Vec<Seen>) {
+        let err = match connect(StoreKind::WideColumn, "scylla", options(node, extra)).await {
+            Ok(_) => panic!("a node without CQL accepted the session"),
+            Err(err) => err,
+        };
+        // The node records a connection when its task ends, just after the client gave up.
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let seen = node.seen.lock().drain(..).collect();
+        (err, seen)
+    }
+
+    #[tokio::test]
+    async fn scylla_speaks_cql_over_verified_tls() {
+        let certs = Certs::new();
+        let node = node(&certs.redis, None).await;
+
+        let (_, seen) = attempt(&node, json!({"tls": "verify-full", "ca_file": certs.ca})).await;
+        assert!(seen.contains(&Seen::Cql), "{seen:?}");
+
+        // A CA that did not sign the node's certificate: no session, an error naming the fix.
+        let (err, seen) = attempt(
+            &node,
+            json!({"tls": "verify-full", "ca_file": certs.wrong_ca}),
+        )
+        .await;
+        let message = err.to_string();
+        assert!(
+            message.contains("certificate verification failed") && message.contains("`ca_file`"),
+            "{message}"
+        );
+        assert!(matches!(err, StoreError::Unavailable { .. }), "{err:?}");
+        assert!(!seen.contains(&Seen::Cql), "{seen:?}");
+
+        // The default is plain TCP, which a TLS node refuses.
+        let (_, seen) = attempt(&node, json!({})).await;
+        assert!(
+            !seen.is_empty() && seen.iter().all(|s| *s == Seen::Refused),
+            "{seen:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn scylla_presents_its_client_certificate() {
+        let certs = Certs::new();
+        let node = node(&certs.redis, Some(&certs.ca)).await;
+        let (_, seen) = attempt(
+            &node,
+            json!({
+                "tls": "verify-full", "ca_file": certs.ca,
+                "client_cert": certs.client.cert, "client_key": certs.client.key
+            }),
+        )
+        .await;
+        assert!(seen.contains(&Seen::Cql), "{seen:?}");
+
+        let (_, seen) = attempt(&node, json!({"tls": "verify-full", "ca_file": certs.ca})).await;
+        assert!(!seen.contains(&Seen::Cql), "{seen:?}");
+    }
+
+    #[test]
+    fn tls_options_pair_when_the_config_is_checked() {
+        for (options, words) in [
+            (
+                json!({"url": "127.0.0.1:9042", "ca_file": "ca.pem"}),
+                &["`ca_file`", "TLS is off", "tls = \"verify-full\""][..],
+            ),
+            (
+                json!({"url": "127.0.0.1:9042", "tls": "verify-full", "client_cert": "c.pem"}),
+                &["`client_key`"][..],
+            ),
+            (
+                json!({"url": "127.0.0.1:9042", "tls": "prefer"}),
+                &["unencrypted", "verify-full"][..],
+            ),
+        ] {
+            let err = registry::validate(StoreKind::WideColumn, "scylla", &options)
+                .unwrap_err()
+                .to_string();
+            for word in words {
+                assert!(err.contains(word), "{options}: `{word}` not in {err}");
+            }
+        }
+        registry::validate(
+            StoreKind::WideColumn,
+            "scylla",
+            &json!({"url": "127.0.0.1:9042", "tls": "verify-ca", "ca_file": "ca.pem"}),
+        )
+        .unwrap();
     }
 }
