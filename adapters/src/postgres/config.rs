@@ -8,7 +8,7 @@ use std::time::Duration;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 
 use super::conninfo;
 use crate::registry::ConnectContext;
