@@ -305,12 +305,14 @@ fn parse_config(
         #[cfg(feature = "scylla")]
         (StoreKind::WideColumn, "scylla") => parse(options)
             .and_then(|config: crate::scylla::Config| {
-                config.check().map_err(|message| RegistryError::InvalidOption {
-                    problem: OptionProblem {
-                        field: String::new(),
-                        message,
-                    },
-                })?;
+                config
+                    .check()
+                    .map_err(|message| RegistryError::InvalidOption {
+                        problem: OptionProblem {
+                            field: String::new(),
+                            message,
+                        },
+                    })?;
                 Ok(config)
             })
             .map(BackendConfig::Scylla),

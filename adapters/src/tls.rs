@@ -17,10 +17,10 @@ use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use serde::{Deserialize, Deserializer};
 use rustls::{
     CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
 };
+use serde::{Deserialize, Deserializer};
 
 use crate::registry::ConnectContext;
 use crate::{Result, StoreError};
