@@ -80,12 +80,20 @@ pub fn document() -> Value {
         };
         let mut responses =
             json!({ "200": { "description": ok, "content": { media: { "schema": schema } } } });
+        let mut security = json!([]);
         if path == "/readyz" {
             responses["503"] = json!({ "description": "A store did not answer, or the sidecar is shutting down", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/NotReady" } } } });
         }
+        if path == "/metrics" {
+            // With tokens configured, metrics need a token with `ops = true`.
+            security = json!([{}, { "bearer": [] }]);
+            let error = json!({ "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } });
+            responses["401"] = json!({ "description": "Tokens are configured and the request carries none, or an unknown one", "content": error.clone() });
+            responses["403"] = json!({ "description": "The token does not have `ops = true`", "content": error });
+        }
         paths.insert(
             path.to_owned(),
-            json!({ "get": { "summary": summary, "operationId": path.trim_start_matches('/').replace('.', "_"), "security": [], "responses": responses } }),
+            json!({ "get": { "summary": summary, "operationId": path.trim_start_matches('/').replace('.', "_"), "security": security, "responses": responses } }),
         );
     }
     let mut schemas = generator.take_definitions(true);
