@@ -10,6 +10,7 @@
 //!
 //! Services normally depend on the `polyroute` crate, which re-exports this one.
 
+pub mod backend;
 pub mod capabilities;
 #[cfg(feature = "elasticsearch")]
 pub mod elasticsearch;

@@ -2,6 +2,7 @@
 //! kind for each entity routed to it.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -14,6 +15,30 @@ use crate::kinds::search::{SearchSettings, SearchStore};
 use crate::kinds::time_series::{TimeSeriesSettings, TimeSeriesStore};
 use crate::kinds::wide_column::{WideColumnSettings, WideColumnStore};
 use crate::{Capabilities, Result, StoreError, StoreKind};
+
+/// What a backend learns from its surroundings when it connects: where it resolves relative
+/// paths in its options (the config file's folder), and how long calls to it may last.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ConnectContext {
+    /// Base for relative paths; empty means the current directory.
+    pub base_dir: PathBuf,
+    /// The longest deadline any call to this store gets (the router's entity and per-operation
+    /// timeouts), when known. Server backends make it their server-side time limit unless
+    /// their options set one, so a statement whose caller has given up cannot run on for
+    /// long even if its cancel request is lost.
+    pub longest_call: Option<std::time::Duration>,
+}
+
+impl ConnectContext {
+    /// `path` as given when absolute, else joined to the base folder.
+    pub fn resolve(&self, path: &std::path::Path) -> PathBuf {
+        if path.is_absolute() {
+            path.to_owned()
+        } else {
+            self.base_dir.join(path)
+        }
+    }
+}
 
 /// What a connected store is: its kind, its backend and what that backend can do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -22,7 +22,7 @@ use rustls::{
 };
 use serde::{Deserialize, Deserializer};
 
-use crate::registry::ConnectContext;
+use crate::store::ConnectContext;
 use crate::{Result, StoreError};
 
 /// How a client checks the certificate a server presents.
@@ -59,6 +59,7 @@ pub enum TlsMode {
 }
 
 impl TlsMode {
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     pub(crate) fn as_str(self) -> &'static str {
         match self {
             TlsMode::Disable => "disable",
@@ -418,6 +419,7 @@ pub(crate) fn explain(err: &(dyn StdError + 'static), ca_option: &str) -> Option
 
 /// As [`explain`], and for drivers that keep the handshake's I/O error out of the chain, a
 /// verification failure recognised by rustls's text ("invalid peer certificate: …").
+#[cfg_attr(not(any(feature = "redis", feature = "scylla")), allow(dead_code))]
 pub(crate) fn explain_any(err: &(dyn StdError + 'static), ca_option: &str) -> Option<String> {
     explain(err, ca_option).or_else(|| {
         let text = err.to_string();

@@ -62,9 +62,11 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // The sidecar logs a line per request (with its request id) by default; the other
-    // commands only warnings.
+    // commands only warnings. Dependencies (the storage engines, the HTTP stack) log only
+    // warnings either way: their startup chatter is not the operator's business. `RUST_LOG`
+    // replaces the filter (`RUST_LOG=debug`, `RUST_LOG=warn,polyroute=debug`).
     let (default_level, json) = match &cli.command {
-        Command::Serve(args) => ("info", args.log_format == "json"),
+        Command::Serve(args) => ("warn,polyroute=info", args.log_format == "json"),
         _ => ("warn", false),
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
-use crate::embedded::search::Stemming;
+use crate::kinds::search::Stemming;
 use crate::units::ConfigDuration;
 use crate::{Result, StoreError};
 

@@ -47,16 +47,16 @@ use elasticsearch::{BulkParts, DeleteParts, Elasticsearch, SearchParts};
 use serde_json::{json, Map, Value as Json};
 
 use self::error::{bulk_failure, exception, from_status, map_transport};
-use crate::embedded::search::schema::{check_id, finite, wrong_type, MAX_TERM_BYTES};
-use crate::embedded::search::Stemming;
+use crate::backend::{Backend, BackendDescriptor};
+use crate::kinds::search::fields::DeclaredFields;
 use crate::kinds::search::{
     SearchDocument, SearchFieldKind, SearchHit, SearchQuery, SearchResults, SearchSettings,
-    SearchStore,
+    SearchStore, Stemming,
 };
-use crate::store::{is_identifier, wrong_settings};
+use crate::store::{wrong_settings, ConnectContext};
 use crate::{
     Capabilities, EntitySettings, EntitySpec, Result, Store, StoreError, StoreHandle, StoreInfo,
-    StoreKind, Value,
+    StoreKind,
 };
 
 const INFO: StoreInfo = StoreInfo {
@@ -137,6 +137,21 @@ impl ElasticsearchSearch {
     }
 }
 
+/// The Elasticsearch backend, as the registry lists it.
+pub const BACKENDS: &[BackendDescriptor] = &[BackendDescriptor::of::<ElasticsearchSearch>(
+    StoreKind::Search,
+    "elasticsearch",
+    "an Elasticsearch index per entity with explicit mappings; bulk indexing",
+)];
+
+impl Backend for ElasticsearchSearch {
+    type Config = Config;
+
+    async fn connect(_: StoreKind, config: Config, _: &ConnectContext) -> Result<Arc<dyn Store>> {
+        Ok(Arc::new(ElasticsearchSearch::open(config).await?))
+    }
+}
+
 #[async_trait]
 impl Store for ElasticsearchSearch {
     fn info(&self) -> StoreInfo {
@@ -206,31 +221,16 @@ struct Index {
     shared: Arc<Shared>,
     /// The index's name.
     name: String,
-    fields: Vec<(String, SearchFieldKind)>,
-    text_fields: Vec<String>,
+    fields: DeclaredFields,
 }
 
 impl query::Schema for Index {
     fn kind(&self, name: &str) -> Result<SearchFieldKind> {
-        self.fields
-            .iter()
-            .find(|(field, _)| field == name)
-            .map(|(_, kind)| *kind)
-            .ok_or_else(|| {
-                let known: Vec<&str> = self.fields.iter().map(|(n, _)| n.as_str()).collect();
-                StoreError::invalid(format!(
-                    "unknown search field `{name}`; the entity's fields are: {}",
-                    if known.is_empty() {
-                        "none".to_owned()
-                    } else {
-                        known.join(", ")
-                    }
-                ))
-            })
+        self.fields.kind(name)
     }
 
     fn text_fields(&self) -> &[String] {
-        &self.text_fields
+        self.fields.text()
     }
 }
 
@@ -241,32 +241,11 @@ impl Index {
                 "entity name `{entity}` has upper-case letters, which Elasticsearch index names cannot hold; the elasticsearch backend needs lower-case entity names"
             )));
         }
-        let mut fields: Vec<(String, SearchFieldKind)> = Vec::new();
-        for field in &settings.fields {
-            if !is_identifier(&field.name) {
-                return Err(StoreError::invalid(format!(
-                    "search field name `{}` is not valid: use ASCII letters, digits and `_`, starting with a letter or `_`",
-                    field.name
-                )));
-            }
-            if fields.iter().any(|(name, _)| *name == field.name) {
-                return Err(StoreError::invalid(format!(
-                    "search field `{}` is declared twice",
-                    field.name
-                )));
-            }
-            fields.push((field.name.clone(), field.kind));
-        }
-        let text_fields = fields
-            .iter()
-            .filter(|(_, kind)| *kind == SearchFieldKind::Text)
-            .map(|(name, _)| name.clone())
-            .collect();
+        let fields = DeclaredFields::new(settings)?;
         Ok(Index {
             name: format!("{}{entity}", shared.config.index_prefix),
             shared,
             fields,
-            text_fields,
         })
     }
 
@@ -293,7 +272,7 @@ impl Index {
                     "refresh_interval": config.refresh_interval_setting(),
                 }
             },
-            "mappings": mappings(&self.fields, config.stemming),
+            "mappings": mappings(self.fields.all(), config.stemming),
         })
     }
 
@@ -316,7 +295,7 @@ impl Index {
         let response = client
             .indices()
             .put_mapping(IndicesPutMappingParts::Index(&[&self.name]))
-            .body(mappings(&self.fields, self.shared.config.stemming))
+            .body(mappings(self.fields.all(), self.shared.config.stemming))
             .send()
             .await
             .map_err(|err| map_transport(err, self.timeout(), "update mappings"))?;
@@ -327,60 +306,13 @@ impl Index {
 
     /// Checks `document` against the schema and converts it to its `_source`.
     fn to_source(&self, document: &SearchDocument) -> Result<Json> {
-        check_id(&document.id)?;
         if document.id.len() > MAX_ID_BYTES {
             return Err(StoreError::invalid(format!(
                 "a search document id is at most {MAX_ID_BYTES} bytes in Elasticsearch, got {}",
                 document.id.len()
             )));
         }
-        let mut out = Map::new();
-        for (name, value) in &document.fields {
-            let kind = query::Schema::kind(self, name)?;
-            let json = match (kind, value) {
-                (_, Value::Null) => continue,
-                (SearchFieldKind::Text, Value::Text(text)) => Json::from(text.as_str()),
-                (SearchFieldKind::Keyword, Value::Text(text)) => {
-                    if text.len() > MAX_TERM_BYTES {
-                        return Err(StoreError::invalid(format!(
-                            "keyword field `{name}` holds {} bytes; a keyword is at most {MAX_TERM_BYTES} bytes (use a text field for long text)",
-                            text.len()
-                        )));
-                    }
-                    Json::from(text.as_str())
-                }
-                (SearchFieldKind::Integer, Value::Int(n)) => Json::from(*n),
-                (SearchFieldKind::Float, Value::Int(_) | Value::Float(_)) => {
-                    Json::from(finite(name, value)?)
-                }
-                _ => return Err(wrong_type(name, kind, value)),
-            };
-            out.insert(name.clone(), json);
-        }
-        Ok(Json::Object(out))
-    }
-
-    /// The declared fields of a `_source`, absent ones left out.
-    fn stored_fields(&self, source: &Json) -> BTreeMap<String, Value> {
-        let mut out = BTreeMap::new();
-        for (name, kind) in &self.fields {
-            let value = match (kind, source.get(name)) {
-                (SearchFieldKind::Text | SearchFieldKind::Keyword, Some(Json::String(text))) => {
-                    Value::Text(text.clone())
-                }
-                (SearchFieldKind::Integer, Some(json)) => match json.as_i64() {
-                    Some(n) => Value::Int(n),
-                    None => continue,
-                },
-                (SearchFieldKind::Float, Some(json)) => match json.as_f64() {
-                    Some(x) => Value::Float(x),
-                    None => continue,
-                },
-                _ => continue,
-            };
-            out.insert(name.clone(), value);
-        }
-        out
+        self.fields.to_json(document)
     }
 
     /// One search request, stopped by the server at the call's deadline (see
@@ -432,7 +364,7 @@ impl Index {
                 Ok(SearchHit {
                     id,
                     score: hit["_score"].as_f64().unwrap_or(0.0) as f32,
-                    fields: self.stored_fields(&hit["_source"]),
+                    fields: self.fields.from_json(&hit["_source"]),
                     snippets: snippet_map,
                 })
             })
@@ -513,7 +445,6 @@ impl SearchStore for Index {
 
     async fn delete(&self, id: &str) -> Result<bool> {
         crate::kinds::search::check_id(id)?;
-        check_id(id)?;
         let response = self
             .shared
             .client
@@ -583,6 +514,7 @@ impl SearchStore for Index {
 mod tests {
     use super::*;
     use crate::kinds::search::SearchField;
+    use crate::Value;
 
     fn fields() -> Vec<(String, SearchFieldKind)> {
         vec![
@@ -690,7 +622,7 @@ mod tests {
             .unwrap();
         assert_eq!(source, json!({"title": "x", "price": 7.0}));
         assert_eq!(
-            index.stored_fields(&source),
+            index.fields.from_json(&source),
             BTreeMap::from([
                 ("title".to_owned(), Value::from("x")),
                 ("price".to_owned(), Value::Float(7.0)),

@@ -188,11 +188,11 @@ fn float_bound(x: f64) -> Json {
 }
 
 fn finite(name: &str, value: &Value) -> Result<f64> {
-    crate::embedded::search::schema::finite(name, value)
+    crate::kinds::search::fields::finite(name, value)
 }
 
 fn wrong_type(name: &str, kind: SearchFieldKind, value: &Value) -> StoreError {
-    crate::embedded::search::schema::wrong_type(name, kind, value)
+    crate::kinds::search::fields::wrong_type(name, kind, value)
 }
 
 /// The page to ask for: `from` and `size` within the result window. `None` when the page lies

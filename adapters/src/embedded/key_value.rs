@@ -16,8 +16,9 @@ use moka::sync::Cache;
 use moka::Expiry;
 use serde::Deserialize;
 
+use crate::backend::{Backend, BackendDescriptor};
 use crate::kinds::key_value::{check_key, check_keys, KeyValueStore, SetCondition, SetOptions};
-use crate::store::wrong_settings;
+use crate::store::{wrong_settings, ConnectContext};
 use crate::units::ByteSize;
 use crate::{
     Capabilities, EntitySettings, EntitySpec, Result, Store, StoreError, StoreHandle, StoreInfo,
@@ -121,6 +122,21 @@ impl EmbeddedKeyValue {
     pub fn memory_used(&self) -> u64 {
         self.map.run_pending_tasks();
         self.map.weighted_size()
+    }
+}
+
+/// The embedded key-value backend, as the registry lists it.
+pub const BACKEND: BackendDescriptor = BackendDescriptor::of::<EmbeddedKeyValue>(
+    StoreKind::KeyValue,
+    "embedded",
+    "in-process concurrent map with per-entry TTL and an optional memory bound",
+);
+
+impl Backend for EmbeddedKeyValue {
+    type Config = Config;
+
+    async fn connect(_: StoreKind, config: Config, _: &ConnectContext) -> Result<Arc<dyn Store>> {
+        Ok(Arc::new(EmbeddedKeyValue::open(config)?))
     }
 }
 

@@ -10,3 +10,16 @@ pub mod search;
 pub(crate) mod sqlite;
 pub mod time_series;
 pub mod wide_column;
+
+use crate::backend::BackendDescriptor;
+
+/// The embedded backends, one per kind, as the registry lists them.
+pub const BACKENDS: &[BackendDescriptor] = &[
+    key_value::BACKEND,
+    relational::BACKEND,
+    document::BACKEND,
+    wide_column::BACKEND,
+    graph::BACKEND,
+    time_series::BACKEND,
+    search::BACKEND,
+];

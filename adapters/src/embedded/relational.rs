@@ -23,11 +23,11 @@ use super::sqlite::{
     bind_params, map_error, read_rows, read_rows_at_most, PooledConnection, Proven, SqlitePool,
 };
 pub use super::sqlite::{Config, Synchronous};
+use crate::backend::{Backend, BackendDescriptor};
 use crate::kinds::relational::{
     not_read_only, Dialect, RelationalStore, RelationalTransaction, Rows,
 };
-use crate::registry::ConnectContext;
-use crate::store::wrong_settings;
+use crate::store::{wrong_settings, ConnectContext};
 use crate::{
     Capabilities, EntitySettings, EntitySpec, Result, Store, StoreError, StoreHandle, StoreInfo,
     StoreKind, Value,
@@ -65,6 +65,25 @@ impl EmbeddedRelational {
             pool: SqlitePool::open(config.pool_options(context)).await?,
             proven: Proven::default(),
         })
+    }
+}
+
+/// The embedded relational backend, as the registry lists it.
+pub const BACKEND: BackendDescriptor = BackendDescriptor::of::<EmbeddedRelational>(
+    StoreKind::Relational,
+    "embedded",
+    "SQLite (bundled), in a file or in memory, pooled",
+);
+
+impl Backend for EmbeddedRelational {
+    type Config = Config;
+
+    async fn connect(
+        _: StoreKind,
+        config: Config,
+        context: &ConnectContext,
+    ) -> Result<Arc<dyn Store>> {
+        Ok(Arc::new(EmbeddedRelational::open(config, context).await?))
     }
 }
 

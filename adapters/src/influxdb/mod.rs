@@ -28,11 +28,13 @@ pub use config::Config;
 use csv::Table;
 use error::{map_status, map_transport};
 
+use crate::backend::{Backend, BackendDescriptor};
 use crate::kinds::time_series::{
     FieldValue, LastPoint, Point, RangeQuery, SeriesData, TagFilter, TimeSeriesStore, WindowQuery,
     WindowSeries,
 };
 use crate::store::wrong_settings;
+use crate::store::ConnectContext;
 use crate::{
     Capabilities, EntitySettings, EntitySpec, Result, Store, StoreError, StoreHandle, StoreInfo,
     StoreKind,
@@ -223,6 +225,21 @@ impl InfluxTimeSeries {
         Ok(InfluxTimeSeries {
             client: Arc::new(client),
         })
+    }
+}
+
+/// The InfluxDB 2 backend, as the registry lists it.
+pub const BACKENDS: &[BackendDescriptor] = &[BackendDescriptor::of::<InfluxTimeSeries>(
+    StoreKind::TimeSeries,
+    "influxdb",
+    "InfluxDB 2 over HTTP: line-protocol writes, Flux reads, the delete API",
+)];
+
+impl Backend for InfluxTimeSeries {
+    type Config = Config;
+
+    async fn connect(_: StoreKind, config: Config, _: &ConnectContext) -> Result<Arc<dyn Store>> {
+        Ok(Arc::new(InfluxTimeSeries::open(config).await?))
     }
 }
 

@@ -23,6 +23,34 @@ pub fn check_id(id: &str) -> Result<()> {
     Ok(())
 }
 
+/// The deepest nesting a document may have, counting the document itself as level 1 (as in
+/// MongoDB). Deeper documents are invalid requests.
+pub const MAX_DEPTH: usize = 100;
+
+/// Rejects what could not be stored or read back: an empty id, a document nested too deep.
+pub(crate) fn check_document(id: &str, document: &Document) -> Result<()> {
+    if id.is_empty() {
+        return Err(StoreError::invalid("a document id must not be empty"));
+    }
+    // Depth-first with an explicit stack, so a hostile document cannot exhaust the call stack.
+    let mut stack: Vec<(&Json, usize)> = document.values().map(|value| (value, 2)).collect();
+    while let Some((value, depth)) = stack.pop() {
+        let too_deep = || {
+            StoreError::invalid(format!(
+                "document `{id}` is nested more than {MAX_DEPTH} levels deep"
+            ))
+        };
+        match value {
+            Json::Array(_) if depth > MAX_DEPTH => return Err(too_deep()),
+            Json::Object(_) if depth > MAX_DEPTH => return Err(too_deep()),
+            Json::Array(items) => stack.extend(items.iter().map(|child| (child, depth + 1))),
+            Json::Object(fields) => stack.extend(fields.values().map(|child| (child, depth + 1))),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// A JSON document (an object) as stored.
 pub type Document = serde_json::Map<String, Json>;
 

@@ -24,7 +24,7 @@
 //!   are elements of an array `a`, `a.0` indexes an array, and a comparison on an array field
 //!   matches when an element matches (the embedded and PostgreSQL backends stop at arrays).
 //! - Ids are non-empty; documents nest at most
-//!   [`MAX_DEPTH`](crate::embedded::document::MAX_DEPTH)` - 1` levels (the record adds one, and
+//!   [`MAX_DEPTH`](crate::kinds::document::MAX_DEPTH)` - 1` levels (the record adds one, and
 //!   MongoDB stops at 100) and a record is at most 16 MiB of BSON.
 
 mod config;
@@ -44,11 +44,13 @@ use mongodb::options::IndexOptions;
 use mongodb::{Client, Collection as MongoCollection, Database, IndexModel};
 
 use self::error::map_error;
-use crate::embedded::document::{check_document, MAX_DEPTH};
+use crate::backend::{Backend, BackendDescriptor};
+use crate::kinds::document::{check_document, MAX_DEPTH};
 use crate::kinds::document::{
     Document, DocumentStore, FieldPath, Filter, FindQuery, StoredDocument,
 };
 use crate::store::wrong_settings;
+use crate::store::ConnectContext;
 use crate::{
     Capabilities, EntitySettings, EntitySpec, Result, Store, StoreError, StoreHandle, StoreInfo,
     StoreKind,
@@ -99,6 +101,21 @@ impl MongoDocument {
             other => other,
         })?;
         Ok(store)
+    }
+}
+
+/// The MongoDB backend, as the registry lists it.
+pub const BACKENDS: &[BackendDescriptor] = &[BackendDescriptor::of::<MongoDocument>(
+    StoreKind::Document,
+    "mongodb",
+    "a MongoDB collection per entity, with indexes on declared fields",
+)];
+
+impl Backend for MongoDocument {
+    type Config = Config;
+
+    async fn connect(_: StoreKind, config: Config, _: &ConnectContext) -> Result<Arc<dyn Store>> {
+        Ok(Arc::new(MongoDocument::open(config).await?))
     }
 }
 

@@ -26,10 +26,12 @@ pub use config::Config;
 use cypher::Statements;
 use error::map_error;
 
+use crate::backend::{Backend, BackendDescriptor};
 use crate::kinds::graph::{
     Bounded, Edge, EdgeFilter, GraphStore, Neighbor, Node, Path, PathQuery, TraverseQuery, Visit,
 };
 use crate::store::wrong_settings;
+use crate::store::ConnectContext;
 use crate::{
     Capabilities, EntitySettings, EntitySpec, Result, Store, StoreError, StoreHandle, StoreInfo,
     StoreKind, Value,
@@ -95,6 +97,21 @@ impl Neo4jGraph {
                 "no answer within connect_timeout ({timeout:?})"
             ))),
         }
+    }
+}
+
+/// The Neo4j backend, as the registry lists it.
+pub const BACKENDS: &[BackendDescriptor] = &[BackendDescriptor::of::<Neo4jGraph>(
+    StoreKind::Graph,
+    "neo4j",
+    "Neo4j over Bolt: a label and relationship type per entity, MERGE upserts",
+)];
+
+impl Backend for Neo4jGraph {
+    type Config = Config;
+
+    async fn connect(_: StoreKind, config: Config, _: &ConnectContext) -> Result<Arc<dyn Store>> {
+        Ok(Arc::new(Neo4jGraph::open(config).await?))
     }
 }
 

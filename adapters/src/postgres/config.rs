@@ -11,8 +11,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use super::conninfo;
-use crate::registry::ConnectContext;
-use crate::store::is_identifier;
+use crate::store::{is_identifier, ConnectContext};
 pub use crate::tls::TlsMode;
 use crate::tls::{ClientTls, PemFile};
 use crate::units::ConfigDuration;
@@ -35,7 +34,7 @@ pub struct Config {
     /// The server-side `statement_timeout` of every connection: a statement running longer is
     /// cancelled by the server and fails as a timeout. Omitted: the longest deadline any call
     /// to the store gets, when the router says (see
-    /// [`ConnectContext::longest_call`](crate::registry::ConnectContext)), else the server's
+    /// [`ConnectContext::longest_call`](crate::store::ConnectContext)), else the server's
     /// setting. Schema changes at startup are not limited.
     pub statement_timeout: Option<ConfigDuration>,
     /// The schema holding this store's tables, created if missing (default `public`). It is also
@@ -69,7 +68,7 @@ pub struct Config {
     /// How search entities reduce the words of text fields: `"none"` (default: only
     /// lower-cased, the `simple` text search configuration) or `"english"` (also stemmed, the
     /// `english` configuration). Changing it requires recreating existing search entities.
-    pub stemming: crate::embedded::search::Stemming,
+    pub stemming: crate::kinds::search::Stemming,
 }
 
 /// The options as written, before the URL's TLS parameters are reconciled with them.
@@ -100,7 +99,7 @@ struct Options {
     #[serde(default = "default_tombstone_grace")]
     tombstone_grace: ConfigDuration,
     #[serde(default)]
-    stemming: crate::embedded::search::Stemming,
+    stemming: crate::kinds::search::Stemming,
 }
 
 impl TryFrom<Options> for Config {

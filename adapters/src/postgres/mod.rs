@@ -40,10 +40,71 @@ pub use wide_column::PostgresWideColumn;
 
 use std::sync::Arc;
 
+use crate::backend::{Backend, BackendDescriptor};
+use crate::store::ConnectContext;
 use crate::{Result, Store, StoreKind};
 
+/// The PostgreSQL backends, one per kind, as the registry lists them.
+pub const BACKENDS: &[BackendDescriptor] = &[
+    BackendDescriptor::of::<Postgres>(
+        StoreKind::Relational,
+        "postgres",
+        "PostgreSQL, pooled, with cached prepared statements",
+    ),
+    BackendDescriptor::of::<Postgres>(
+        StoreKind::KeyValue,
+        "postgres",
+        "a PostgreSQL table per entity with an expiry column",
+    ),
+    BackendDescriptor::of::<Postgres>(
+        StoreKind::Document,
+        "postgres",
+        "JSONB in PostgreSQL with a GIN index and expression indexes",
+    ),
+    BackendDescriptor::of::<Postgres>(
+        StoreKind::TimeSeries,
+        "postgres",
+        "PostgreSQL series, field-type and point tables; windows aggregated in SQL",
+    ),
+    BackendDescriptor::of::<Postgres>(
+        StoreKind::Graph,
+        "postgres",
+        "node and edge tables in PostgreSQL; traversal by recursive CTE",
+    ),
+    BackendDescriptor::of::<Postgres>(
+        StoreKind::WideColumn,
+        "postgres",
+        "a PostgreSQL table per entity keyed by partition then clustering columns",
+    ),
+    BackendDescriptor::of::<Postgres>(
+        StoreKind::Search,
+        "postgres",
+        "PostgreSQL full-text search: a tsvector column with a GIN index per entity",
+    ),
+];
+
+/// The PostgreSQL backend of every kind: one options type, a store type per kind.
+#[derive(Debug)]
+pub struct Postgres;
+
+impl Backend for Postgres {
+    type Config = Config;
+
+    async fn connect(
+        kind: StoreKind,
+        config: Config,
+        context: &ConnectContext,
+    ) -> Result<Arc<dyn Store>> {
+        connect(
+            kind,
+            config.resolve_paths(context).with_longest_call(context),
+        )
+        .await
+    }
+}
+
 /// Connects a PostgreSQL store of `kind`.
-pub(crate) async fn connect(kind: StoreKind, config: Config) -> Result<Arc<dyn Store>> {
+async fn connect(kind: StoreKind, config: Config) -> Result<Arc<dyn Store>> {
     Ok(match kind {
         StoreKind::Relational => Arc::new(PostgresRelational::open(config).await?),
         StoreKind::KeyValue => Arc::new(PostgresKeyValue::open(config).await?),

@@ -29,9 +29,9 @@ use deadpool::managed::{self, Metrics, Object, Pool, PoolError, RecycleResult, T
 use deadpool::Runtime;
 use serde::Deserialize;
 
+use crate::backend::{Backend, BackendDescriptor};
 use crate::kinds::key_value::KeyValueStore;
-use crate::registry::ConnectContext;
-use crate::store::wrong_settings;
+use crate::store::{wrong_settings, ConnectContext};
 use crate::tls::PemFile;
 use crate::units::ConfigDuration;
 use crate::{
@@ -398,6 +398,27 @@ impl RedisKeyValue {
         };
         store.ping().await?;
         Ok(store)
+    }
+}
+
+/// The Redis backend, as the registry lists it.
+pub const BACKENDS: &[BackendDescriptor] = &[BackendDescriptor::of::<RedisKeyValue>(
+    StoreKind::KeyValue,
+    "redis",
+    "Redis, pooled, with native TTLs and pipelined batches",
+)];
+
+impl Backend for RedisKeyValue {
+    type Config = Config;
+
+    async fn connect(
+        _: StoreKind,
+        config: Config,
+        context: &ConnectContext,
+    ) -> Result<Arc<dyn Store>> {
+        Ok(Arc::new(
+            RedisKeyValue::open(config.resolve_paths(context)).await?,
+        ))
     }
 }
 

@@ -56,9 +56,10 @@ use scylla::statement::prepared::PreparedStatement;
 use scylla::statement::{Consistency, SerialConsistency, Statement};
 use serde::Deserialize;
 
-use crate::embedded::wide_column::{rules, Clock};
-use crate::registry::ConnectContext;
-use crate::store::wrong_settings;
+use crate::backend::{Backend, BackendDescriptor};
+use crate::kinds::wide_column::clock::Clock;
+use crate::kinds::wide_column::rules;
+use crate::store::{wrong_settings, ConnectContext};
 pub use crate::tls::TlsMode;
 use crate::tls::{ClientTls, PemFile};
 use crate::units::ConfigDuration;
@@ -378,18 +379,6 @@ impl TryFrom<Level> for ReadConsistency {
 }
 
 impl Config {
-    /// The pairing rules of the TLS options, checked when the config is read: files need TLS
-    /// on, a certificate needs its key.
-    pub(crate) fn check(&self) -> std::result::Result<(), String> {
-        crate::tls::check_files(
-            self.tls != TlsMode::Disable,
-            "set tls = \"verify-full\"",
-            self.ca_file.as_deref(),
-            self.client_cert.as_deref(),
-            self.client_key.as_deref(),
-        )
-    }
-
     /// The options' relative file names resolved against the config file's folder.
     pub(crate) fn resolve_paths(mut self, context: &ConnectContext) -> Self {
         crate::tls::resolve_files(
@@ -608,6 +597,38 @@ const INFO: StoreInfo = StoreInfo {
         evicts: false,
     },
 };
+
+/// The ScyllaDB / Cassandra backend, as the registry lists it.
+pub const BACKENDS: &[BackendDescriptor] = &[BackendDescriptor::of::<ScyllaWideColumn>(
+    StoreKind::WideColumn,
+    "scylla",
+    "ScyllaDB or Cassandra: a table per entity, cells merged last-write-wins",
+)];
+
+impl Backend for ScyllaWideColumn {
+    type Config = Config;
+
+    /// The pairing rules of the TLS options: files need TLS on, a certificate needs its key.
+    fn check(config: &Config) -> std::result::Result<(), String> {
+        crate::tls::check_files(
+            config.tls != TlsMode::Disable,
+            "set tls = \"verify-full\"",
+            config.ca_file.as_deref(),
+            config.client_cert.as_deref(),
+            config.client_key.as_deref(),
+        )
+    }
+
+    async fn connect(
+        _: StoreKind,
+        config: Config,
+        context: &ConnectContext,
+    ) -> Result<Arc<dyn Store>> {
+        Ok(Arc::new(
+            ScyllaWideColumn::open(config.resolve_paths(context)).await?,
+        ))
+    }
+}
 
 #[async_trait::async_trait]
 impl Store for ScyllaWideColumn {

@@ -13,7 +13,7 @@ use scylla::value::CqlValue;
 
 use super::cql::{self, SliceShape};
 use super::{error, Access, Shared};
-use crate::embedded::wide_column::{key, rules};
+use crate::kinds::wide_column::{key, rules};
 use crate::kinds::wide_column::{
     order, SliceQuery, WideColumnSettings, WideColumnStore, WideRow, WriteOptions,
 };

@@ -267,7 +267,7 @@ mod tests {
         // its own check of the options (here, the missing `url`).
         let gated =
             registry_problems("stores.c", StoreKind::Document, "mongodb", &options).unwrap();
-        let compiled = polyroute_adapters::registry::BACKENDS
+        let compiled = polyroute_adapters::registry::backends()
             .iter()
             .any(|backend| backend.name == "mongodb");
         let expected = if compiled {

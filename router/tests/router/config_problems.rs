@@ -170,7 +170,7 @@ fn backends_not_compiled_in_say_which_feature_to_enable() {
     );
     // Built with every feature (as the workspace's tests are), mongodb is compiled in and
     // checks its own options instead: the missing `url`.
-    if registry::BACKENDS
+    if registry::backends()
         .iter()
         .any(|backend| backend.name == "mongodb")
     {

@@ -41,23 +41,19 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use rusqlite::{Connection, TransactionBehavior};
-use serde_json::Value as Json;
 
 use super::sqlite::{bind_params, map_error, SqlitePool};
 pub use super::sqlite::{Config, Synchronous};
+use crate::backend::{Backend, BackendDescriptor};
+pub use crate::kinds::document::MAX_DEPTH;
 use crate::kinds::document::{
-    Document, DocumentStore, FieldPath, Filter, FindQuery, StoredDocument,
+    check_document, Document, DocumentStore, FieldPath, Filter, FindQuery, StoredDocument,
 };
-use crate::registry::ConnectContext;
-use crate::store::{is_identifier, wrong_settings};
+use crate::store::{is_identifier, wrong_settings, ConnectContext};
 use crate::{
     Capabilities, EntitySettings, EntitySpec, Result, Store, StoreError, StoreHandle, StoreInfo,
     StoreKind, Value,
 };
-
-/// The deepest nesting a document may have, counting the document itself as level 1 (as in
-/// MongoDB). Deeper documents are invalid requests.
-pub const MAX_DEPTH: usize = 100;
 
 const INFO: StoreInfo = StoreInfo {
     kind: StoreKind::Document,
@@ -89,6 +85,25 @@ impl EmbeddedDocument {
         Ok(EmbeddedDocument {
             pool: SqlitePool::open(config.pool_options(context)).await?,
         })
+    }
+}
+
+/// The embedded document backend, as the registry lists it.
+pub const BACKEND: BackendDescriptor = BackendDescriptor::of::<EmbeddedDocument>(
+    StoreKind::Document,
+    "embedded",
+    "JSON documents in SQLite with expression indexes, in a file or in memory",
+);
+
+impl Backend for EmbeddedDocument {
+    type Config = Config;
+
+    async fn connect(
+        _: StoreKind,
+        config: Config,
+        context: &ConnectContext,
+    ) -> Result<Arc<dyn Store>> {
+        Ok(Arc::new(EmbeddedDocument::open(config, context).await?))
     }
 }
 
@@ -163,30 +178,6 @@ impl Collection {
             })
             .await
     }
-}
-
-/// Rejects what could not be stored or read back: an empty id, a document nested too deep.
-pub(crate) fn check_document(id: &str, document: &Document) -> Result<()> {
-    if id.is_empty() {
-        return Err(StoreError::invalid("a document id must not be empty"));
-    }
-    // Depth-first with an explicit stack, so a hostile document cannot exhaust the call stack.
-    let mut stack: Vec<(&Json, usize)> = document.values().map(|value| (value, 2)).collect();
-    while let Some((value, depth)) = stack.pop() {
-        let too_deep = || {
-            StoreError::invalid(format!(
-                "document `{id}` is nested more than {MAX_DEPTH} levels deep"
-            ))
-        };
-        match value {
-            Json::Array(_) if depth > MAX_DEPTH => return Err(too_deep()),
-            Json::Object(_) if depth > MAX_DEPTH => return Err(too_deep()),
-            Json::Array(items) => stack.extend(items.iter().map(|child| (child, depth + 1))),
-            Json::Object(fields) => stack.extend(fields.values().map(|child| (child, depth + 1))),
-            _ => {}
-        }
-    }
-    Ok(())
 }
 
 fn decode(id: &str, body: &str) -> Result<Document> {

@@ -1,5 +1,5 @@
 use rusqlite::Connection;
-use serde_json::json;
+use serde_json::{json, Value as Json};
 
 use super::*;
 use crate::kinds::document::{DocumentSettings, Order};

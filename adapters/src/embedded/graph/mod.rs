@@ -36,10 +36,6 @@ mod keys;
 mod meet;
 mod search;
 
-/// The Dijkstra state the PostgreSQL graph backend reuses for its hop-bounded search.
-#[cfg(feature = "postgres")]
-pub(crate) use search::State;
-
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -48,12 +44,12 @@ use fjall::PersistMode;
 use serde::Deserialize;
 
 use self::engine::{Engine, EntityGraph};
+use crate::backend::{Backend, BackendDescriptor};
 pub use crate::embedded::durability::Synchronous;
 use crate::kinds::graph::{
     Bounded, Edge, EdgeFilter, GraphStore, Neighbor, Node, Path, PathQuery, TraverseQuery, Visit,
 };
-use crate::registry::ConnectContext;
-use crate::store::wrong_settings;
+use crate::store::{wrong_settings, ConnectContext};
 use crate::units::ByteSize;
 use crate::{
     Capabilities, EntitySettings, EntitySpec, Result, Store, StoreHandle, StoreInfo, StoreKind,
@@ -122,6 +118,25 @@ async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T> + Send + 'static,
 ) -> Result<T> {
     crate::work::blocking(move || engine::contained(work)).await
+}
+
+/// The embedded graph backend, as the registry lists it.
+pub const BACKEND: BackendDescriptor = BackendDescriptor::of::<EmbeddedGraph>(
+    StoreKind::Graph,
+    "embedded",
+    "labelled property graph in an LSM (fjall) with two-way adjacency indexes",
+);
+
+impl Backend for EmbeddedGraph {
+    type Config = Config;
+
+    async fn connect(
+        _: StoreKind,
+        config: Config,
+        context: &ConnectContext,
+    ) -> Result<Arc<dyn Store>> {
+        Ok(Arc::new(EmbeddedGraph::open(config, context).await?))
+    }
 }
 
 #[async_trait]

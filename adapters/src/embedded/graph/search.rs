@@ -1,11 +1,11 @@
 //! Traversals and shortest paths: by hops on the in-memory topology, by weight over a snapshot.
 
-use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap};
 
 use super::adjacency::Adjacency;
 use super::engine::{filter_labels, weight_of, EntityGraph, Side, Snapshot};
 use super::meet;
+use crate::kinds::graph::search::State;
 use crate::kinds::graph::{Direction, Path, PathQuery, TraverseQuery, Visit};
 use crate::{Result, StoreError};
 
@@ -67,36 +67,6 @@ fn require(graph: &Adjacency, id: &str) -> Result<()> {
         Ok(())
     } else {
         Err(StoreError::not_found(format!("node `{id}`")))
-    }
-}
-
-/// A search state: a node reached with some cost in some number of hops.
-pub(crate) struct State {
-    pub(crate) cost: f64,
-    pub(crate) hops: u32,
-    /// Index of this state in the arena of reached states.
-    pub(crate) index: usize,
-}
-
-impl PartialEq for State {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-impl Eq for State {}
-impl PartialOrd for State {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for State {
-    /// Reversed, so the max-heap pops the cheapest state first (then the one with fewer hops).
-    fn cmp(&self, other: &Self) -> Ordering {
-        other
-            .cost
-            .total_cmp(&self.cost)
-            .then(other.hops.cmp(&self.hops))
-            .then(other.index.cmp(&self.index))
     }
 }
 

@@ -67,11 +67,12 @@ use tokio::sync::oneshot;
 use self::schema::Fields;
 use self::writer::{Command, Writer};
 pub use super::sqlite::Synchronous;
+use crate::backend::{Backend, BackendDescriptor};
+pub use crate::kinds::search::Stemming;
 use crate::kinds::search::{
     SearchDocument, SearchQuery, SearchResults, SearchSettings, SearchStore,
 };
-use crate::registry::ConnectContext;
-use crate::store::{is_identifier, wrong_settings};
+use crate::store::{is_identifier, wrong_settings, ConnectContext};
 use crate::units::{ByteSize, ConfigDuration};
 use crate::{
     Capabilities, EntitySettings, EntitySpec, Result, Store, StoreError, StoreHandle, StoreInfo,
@@ -97,17 +98,6 @@ pub struct Config {
     /// Reduce words of text fields to their stem: `"none"` (default) or `"english"`, which also
     /// matches `running` to `runs`. Changing it requires rebuilding existing indexes.
     pub stemming: Option<Stemming>,
-}
-
-/// How text fields reduce words before indexing them.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Stemming {
-    /// Words are only lower-cased.
-    #[default]
-    None,
-    /// Words are lower-cased and reduced by the English (Porter) stemmer.
-    English,
 }
 
 const DEFAULT_MEMORY_BUDGET: u64 = 64 << 20;
@@ -180,6 +170,25 @@ impl EmbeddedSearch {
             },
             open: tokio::sync::Mutex::new(HashMap::new()),
         })
+    }
+}
+
+/// The embedded search backend, as the registry lists it.
+pub const BACKEND: BackendDescriptor = BackendDescriptor::of::<EmbeddedSearch>(
+    StoreKind::Search,
+    "embedded",
+    "tantivy indexes with BM25 ranking, one per entity, in a directory or in memory",
+);
+
+impl Backend for EmbeddedSearch {
+    type Config = Config;
+
+    async fn connect(
+        _: StoreKind,
+        config: Config,
+        context: &ConnectContext,
+    ) -> Result<Arc<dyn Store>> {
+        Ok(Arc::new(EmbeddedSearch::open(config, context).await?))
     }
 }
 

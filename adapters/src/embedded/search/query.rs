@@ -15,8 +15,9 @@ use tantivy::tokenizer::TextAnalyzer;
 use tantivy::{Searcher, SegmentOrdinal, SegmentReader, TantivyDocument, TantivyError, Term};
 
 use super::map_error;
-use super::schema::{finite, wrong_type, Fields};
+use super::schema::Fields;
 use super::text::text_query;
+use crate::kinds::search::fields::{finite, wrong_type};
 use crate::kinds::search::{SearchFieldKind, SearchFilter, SearchHit, SearchQuery, SearchResults};
 use crate::{Result, StoreError, Value};
 

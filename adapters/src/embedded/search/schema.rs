@@ -8,17 +8,15 @@ use tantivy::schema::{
 };
 use tantivy::{TantivyDocument, Term};
 
-use crate::kinds::search::{SearchDocument, SearchFieldKind, SearchSettings};
-use crate::store::is_identifier;
+use crate::kinds::search::fields::{
+    check_keyword, finite, unknown_field, wrong_type, DeclaredFields,
+};
+use crate::kinds::search::{check_id, SearchDocument, SearchFieldKind, SearchSettings};
 use crate::{Result, StoreError, Value};
 
 /// The hidden field holding each document's id. Field names of an entity are identifiers, so
 /// this one can never collide with them.
 const ID_FIELD: &str = "$id";
-
-/// The longest id or keyword value in bytes: an indexed term longer than this cannot be stored
-/// (the limit Lucene and therefore Elasticsearch share).
-pub(crate) const MAX_TERM_BYTES: usize = 32_766;
 
 /// One entity's fields, resolved to tantivy fields.
 #[derive(Debug)]
@@ -42,28 +40,15 @@ impl Fields {
         );
         let mut by_name = HashMap::new();
         let mut declared = Vec::new();
-        for field in &settings.fields {
-            if !is_identifier(&field.name) {
-                return Err(StoreError::invalid(format!(
-                    "search field name `{}` is not valid: use ASCII letters, digits and `_`, starting with a letter or `_`",
-                    field.name
-                )));
-            }
-            if by_name.contains_key(&field.name) {
-                return Err(StoreError::invalid(format!(
-                    "search field `{}` is declared twice",
-                    field.name
-                )));
-            }
-            let name = field.name.as_str();
-            let handle = match field.kind {
+        for (name, kind) in DeclaredFields::new(settings)?.all() {
+            let handle = match kind {
                 SearchFieldKind::Text => builder.add_text_field(name, text.clone()),
                 SearchFieldKind::Keyword => builder.add_text_field(name, STRING | STORED | FAST),
                 SearchFieldKind::Integer => builder.add_i64_field(name, INDEXED | STORED | FAST),
                 SearchFieldKind::Float => builder.add_f64_field(name, INDEXED | STORED | FAST),
             };
-            by_name.insert(field.name.clone(), (handle, field.kind));
-            declared.push((field.name.clone(), handle, field.kind));
+            by_name.insert(name.clone(), (handle, *kind));
+            declared.push((name.clone(), handle, *kind));
         }
         Ok(Fields {
             schema: builder.build(),
@@ -75,17 +60,10 @@ impl Fields {
 
     /// The field `name` and its kind, or an invalid request naming it and the declared fields.
     pub(super) fn get(&self, name: &str) -> Result<(Field, SearchFieldKind)> {
-        self.by_name.get(name).copied().ok_or_else(|| {
-            let known: Vec<&str> = self.declared.iter().map(|(n, ..)| n.as_str()).collect();
-            StoreError::invalid(format!(
-                "unknown search field `{name}`; the entity's fields are: {}",
-                if known.is_empty() {
-                    "none".to_owned()
-                } else {
-                    known.join(", ")
-                }
-            ))
-        })
+        self.by_name
+            .get(name)
+            .copied()
+            .ok_or_else(|| unknown_field(name, self.declared.iter().map(|(n, ..)| n.as_str())))
     }
 
     /// The text fields, searched by the query string.
@@ -129,12 +107,7 @@ impl Fields {
                 (_, Value::Null) => {}
                 (SearchFieldKind::Text, Value::Text(text)) => out.add_text(field, text),
                 (SearchFieldKind::Keyword, Value::Text(text)) => {
-                    if text.len() > MAX_TERM_BYTES {
-                        return Err(StoreError::invalid(format!(
-                            "keyword field `{name}` holds {} bytes; a keyword is at most {MAX_TERM_BYTES} bytes (use a text field for long text)",
-                            text.len()
-                        )));
-                    }
+                    check_keyword(name, text)?;
                     out.add_text(field, text);
                 }
                 (SearchFieldKind::Integer, Value::Int(n)) => out.add_i64(field, *n),
@@ -169,47 +142,4 @@ impl Fields {
             _ => Err(StoreError::backend("a stored search document has no id")),
         }
     }
-}
-
-/// Rejects ids that cannot be indexed as one term.
-pub(crate) fn check_id(id: &str) -> Result<()> {
-    if id.is_empty() {
-        return Err(StoreError::invalid(
-            "a search document id must not be empty",
-        ));
-    }
-    if id.len() > MAX_TERM_BYTES {
-        return Err(StoreError::invalid(format!(
-            "a search document id is at most {MAX_TERM_BYTES} bytes, got {}",
-            id.len()
-        )));
-    }
-    Ok(())
-}
-
-/// `value` (an int or a float) as a finite float, `-0.0` folded into `0.0` so both index as one
-/// term.
-pub(crate) fn finite(name: &str, value: &Value) -> Result<f64> {
-    match value.as_f64() {
-        Some(x) if x.is_finite() => Ok(x + 0.0),
-        Some(x) => Err(StoreError::invalid(format!(
-            "float field `{name}` got {x}; only finite numbers can be indexed"
-        ))),
-        None => Err(wrong_type(name, SearchFieldKind::Float, value)),
-    }
-}
-
-/// The error for `value` given to a field of `kind`.
-pub(crate) fn wrong_type(name: &str, kind: SearchFieldKind, value: &Value) -> StoreError {
-    let expected = match kind {
-        SearchFieldKind::Text => "text field `{}` takes text",
-        SearchFieldKind::Keyword => "keyword field `{}` takes text",
-        SearchFieldKind::Integer => "integer field `{}` takes an int",
-        SearchFieldKind::Float => "float field `{}` takes a float or an int",
-    };
-    StoreError::invalid(format!(
-        "{}, got {} {value}",
-        expected.replace("{}", name),
-        value.type_name()
-    ))
 }

@@ -19,8 +19,9 @@ use tantivy::{IndexReader, IndexWriter, TantivyDocument};
 use tokio::sync::oneshot;
 
 use super::map_error;
-use super::schema::{check_id, Fields};
+use super::schema::Fields;
 use super::wal::{encode, Entry, LoggedDocument, Wal};
+use crate::kinds::search::check_id;
 use crate::kinds::search::SearchDocument;
 use crate::{Result, StoreError};
 

@@ -8,7 +8,7 @@ use serde::Deserialize;
 pub use crate::embedded::durability::Synchronous;
 
 use super::{Location, PoolOptions};
-use crate::registry::ConnectContext;
+use crate::store::ConnectContext;
 use crate::units::ConfigDuration;
 
 /// Options of an embedded SQLite store (`[stores.NAME]` with `backend = "embedded"`), shared by

@@ -35,6 +35,9 @@ pub(crate) mod chunk;
 pub(crate) mod codec;
 mod engine;
 mod entity;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub(crate) mod segment;
 pub(crate) mod series;
 pub(crate) mod wal;
@@ -48,11 +51,11 @@ use async_trait::async_trait;
 use serde::Deserialize;
 
 pub use super::sqlite::Synchronous;
+use crate::backend::{Backend, BackendDescriptor};
 use crate::kinds::time_series::{
     LastPoint, Point, RangeQuery, SeriesData, TagFilter, TimeSeriesStore, WindowQuery, WindowSeries,
 };
-use crate::registry::ConnectContext;
-use crate::store::wrong_settings;
+use crate::store::{wrong_settings, ConnectContext};
 use crate::units::{ByteSize, ConfigDuration};
 use crate::{
     Capabilities, EntitySettings, EntitySpec, Result, Store, StoreError, StoreHandle, StoreInfo,
@@ -177,6 +180,25 @@ async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T> + Send + 'static,
 ) -> Result<T> {
     crate::work::blocking(work).await
+}
+
+/// The embedded time-series backend, as the registry lists it.
+pub const BACKEND: BackendDescriptor = BackendDescriptor::of::<EmbeddedTimeSeries>(
+    StoreKind::TimeSeries,
+    "embedded",
+    "columnar time partitions with a write-ahead log, under a directory or in memory",
+);
+
+impl Backend for EmbeddedTimeSeries {
+    type Config = Config;
+
+    async fn connect(
+        _: StoreKind,
+        config: Config,
+        context: &ConnectContext,
+    ) -> Result<Arc<dyn Store>> {
+        Ok(Arc::new(EmbeddedTimeSeries::open(config, context).await?))
+    }
 }
 
 #[async_trait]

@@ -5,10 +5,11 @@
 //!
 //! One `fjall` keyspace (a folder) per store; one partition (an LSM tree of its own) per entity,
 //! named `t_<entity>`, plus a `meta` partition holding each entity's key columns. A row's key is
-//! the order-preserving encoding (module `key`) of its partition key values followed by its
-//! clustering key values, so a partition is one key prefix, its rows are stored in clustering
-//! order, and a slice is one forward or reverse range scan over a snapshot. A row's value is its
-//! cells with their write timestamps and expiry (module `record`).
+//! the kind's order-preserving encoding (`kinds::wide_column::key`) of its partition key values
+//! followed by its clustering key values, so a partition is one key prefix, its rows are stored
+//! in clustering order, and a slice is one forward or reverse range scan over a snapshot. A
+//! row's value is its cells with their write timestamps and expiry
+//! (`kinds::wide_column::record`).
 //!
 //! # Semantics
 //!
@@ -28,25 +29,22 @@
 //! - The sweep drops whole rows. A deleted or expired cell of a row that is still visible stays
 //!   in the row's stored value (invisible) until the row itself is dropped.
 
-pub(crate) mod key;
-pub(crate) mod record;
-pub(crate) mod rules;
 mod table;
 
 use std::collections::HashMap;
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{mpsc, Arc, Mutex, Weak};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use fjall::{Keyspace, PartitionCreateOptions, PartitionHandle, PersistMode};
 use serde::Deserialize;
 
 pub use super::sqlite::Synchronous;
-use crate::registry::ConnectContext;
-use crate::store::{is_identifier, wrong_settings};
+use crate::backend::{Backend, BackendDescriptor};
+use crate::kinds::wide_column::clock::Clock;
+use crate::store::{is_identifier, wrong_settings, ConnectContext};
 use crate::units::{ByteSize, ConfigDuration};
 use crate::{
     Capabilities, EntitySettings, EntitySpec, Result, Store, StoreError, StoreHandle, StoreInfo,
@@ -215,6 +213,25 @@ fn spawn_sweep(inner: Weak<Inner>, stopped: mpsc::Receiver<()>) -> Result<()> {
         .map_err(|err| StoreError::backend_with("cannot start the sweep thread", err))
 }
 
+/// The embedded wide-column backend, as the registry lists it.
+pub const BACKEND: BackendDescriptor = BackendDescriptor::of::<EmbeddedWideColumn>(
+    StoreKind::WideColumn,
+    "embedded",
+    "partitions of clustered rows in an ordered LSM tree (fjall), last write wins, TTL",
+);
+
+impl Backend for EmbeddedWideColumn {
+    type Config = Config;
+
+    async fn connect(
+        _: StoreKind,
+        config: Config,
+        context: &ConnectContext,
+    ) -> Result<Arc<dyn Store>> {
+        Ok(Arc::new(EmbeddedWideColumn::open(config, context).await?))
+    }
+}
+
 #[async_trait]
 impl Store for EmbeddedWideColumn {
     fn info(&self) -> StoreInfo {
@@ -246,34 +263,6 @@ impl Store for EmbeddedWideColumn {
         let inner = self.inner.clone();
         blocking(move || inner.meta.get(b"ping").map(drop).map_err(map_error)).await
     }
-}
-
-/// Microseconds since the epoch, never repeating and never going back within the process, so
-/// two writes of one process without explicit timestamps always apply in call order.
-#[derive(Debug, Default)]
-pub(crate) struct Clock {
-    last: AtomicI64,
-}
-
-impl Clock {
-    /// The next timestamp: now, or just after the last one handed out if that is later.
-    pub(crate) fn next(&self) -> i64 {
-        let wall = now_micros();
-        let previous = self
-            .last
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |last| {
-                Some(wall.max(last.saturating_add(1)))
-            })
-            .unwrap_or(wall);
-        wall.max(previous.saturating_add(1))
-    }
-}
-
-/// The wall clock in microseconds since the epoch: what expiry is measured against.
-pub(crate) fn now_micros() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

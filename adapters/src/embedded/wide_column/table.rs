@@ -7,10 +7,12 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use fjall::{PartitionCreateOptions, PartitionHandle};
 
-use super::record::{Record, Stamp};
-use super::rules::{arity, check_cells, check_settings, same_keys, stamp};
-use super::{blocking, key, lock, map_error, now_micros, Inner};
+use super::{blocking, lock, map_error, Inner};
 use crate::kinds::document::Order;
+use crate::kinds::wide_column::clock::now_micros;
+use crate::kinds::wide_column::key;
+use crate::kinds::wide_column::record::{Record, Stamp};
+use crate::kinds::wide_column::rules::{arity, check_cells, check_settings, same_keys, stamp};
 use crate::kinds::wide_column::{
     SliceQuery, WideColumnSettings, WideColumnStore, WideRow, WriteOptions,
 };

@@ -31,6 +31,7 @@
 //! depth, so the work is bounded by the edges within reach, whatever the depth asked for.
 
 mod bounded;
+pub(crate) mod search;
 
 use std::collections::BTreeMap;
 use std::fmt;

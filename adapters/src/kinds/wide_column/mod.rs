@@ -32,7 +32,11 @@
 //! - A row key's values hold at most [`MAX_KEY_BYTES`] together; every operation refuses a
 //!   longer key as an invalid request before the store sees it.
 
+pub(crate) mod clock;
+pub(crate) mod key;
 pub(crate) mod order;
+pub(crate) mod record;
+pub(crate) mod rules;
 
 pub use order::cell_order;
 

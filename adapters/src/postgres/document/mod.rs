@@ -20,7 +20,7 @@
 //! # Limits
 //!
 //! As in the embedded backend, ids are non-empty and documents nest at most
-//! [`MAX_DEPTH`](crate::embedded::document::MAX_DEPTH) levels. PostgreSQL stores neither the
+//! [`MAX_DEPTH`](crate::kinds::document::MAX_DEPTH) levels. PostgreSQL stores neither the
 //! character U+0000 in text nor `\u0000` in jsonb: ids or documents holding it are invalid
 //! requests.
 
@@ -34,7 +34,7 @@ use serde_json::Value as Json;
 use super::config::Config;
 use super::migrate::{self, identifier};
 use super::pool::PgPool;
-use crate::embedded::document::check_document;
+use crate::kinds::document::check_document;
 use crate::kinds::document::{
     Document, DocumentStore, FieldPath, Filter, FindQuery, StoredDocument,
 };

@@ -10,7 +10,7 @@ use std::collections::{BinaryHeap, HashMap};
 use serde_json::Value as Json;
 
 use super::{json, text, Graph};
-use crate::embedded::graph::State;
+use crate::kinds::graph::search::State;
 use crate::kinds::graph::{Direction, Path, PathQuery};
 use crate::{Result, StoreError, Value};
 

@@ -34,22 +34,20 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use serde_json::{Map, Value as Json};
+use serde_json::Value as Json;
 
 use self::sql::Where;
 use super::config::Config;
 use super::migrate::{self, identifier};
 use super::pool::PgPool;
-use crate::embedded::search::schema::{check_id, finite, wrong_type, MAX_TERM_BYTES};
-use crate::embedded::search::Stemming;
+use crate::kinds::search::fields::DeclaredFields;
 use crate::kinds::search::{
-    SearchDocument, SearchFieldKind, SearchHit, SearchQuery, SearchResults, SearchSettings,
-    SearchStore,
+    SearchDocument, SearchHit, SearchQuery, SearchResults, SearchSettings, SearchStore, Stemming,
 };
-use crate::store::{is_identifier, wrong_settings};
+use crate::store::wrong_settings;
 use crate::{
     Capabilities, EntitySettings, EntitySpec, Result, Store, StoreError, StoreHandle, StoreInfo,
-    StoreKind, Value,
+    StoreKind,
 };
 
 const INFO: StoreInfo = StoreInfo {
@@ -127,9 +125,8 @@ struct Index {
     /// The table, schema-qualified and quoted.
     table: String,
     language: &'static str,
-    fields: Vec<(String, SearchFieldKind)>,
-    /// The text fields, in declaration order (their weights' order).
-    text_fields: Vec<String>,
+    /// The fields; the text fields' declaration order is their weights' order.
+    fields: DeclaredFields,
     upsert: String,
     delete: String,
 }
@@ -141,27 +138,8 @@ impl Index {
         settings: &SearchSettings,
         language: &'static str,
     ) -> Result<Self> {
-        let mut fields: Vec<(String, SearchFieldKind)> = Vec::new();
-        for field in &settings.fields {
-            if !is_identifier(&field.name) {
-                return Err(StoreError::invalid(format!(
-                    "search field name `{}` is not valid: use ASCII letters, digits and `_`, starting with a letter or `_`",
-                    field.name
-                )));
-            }
-            if fields.iter().any(|(name, _)| *name == field.name) {
-                return Err(StoreError::invalid(format!(
-                    "search field `{}` is declared twice",
-                    field.name
-                )));
-            }
-            fields.push((field.name.clone(), field.kind));
-        }
-        let text_fields: Vec<String> = fields
-            .iter()
-            .filter(|(_, kind)| *kind == SearchFieldKind::Text)
-            .map(|(name, _)| name.clone())
-            .collect();
+        let fields = DeclaredFields::new(settings)?;
+        let text_fields = fields.text();
         if text_fields.len() > text::WEIGHTS.len() {
             return Err(StoreError::invalid(format!(
                 "search entity `{entity}` declares {} text fields; the postgres backend supports at most {}",
@@ -182,15 +160,14 @@ impl Index {
             table,
             language,
             fields,
-            text_fields,
         })
     }
 
     fn create_table_sql(&self) -> String {
-        let vector = if self.text_fields.is_empty() {
+        let vector = if self.fields.text().is_empty() {
             "''::tsvector".to_owned()
         } else {
-            self.text_fields
+            self.fields.text()
                 .iter()
                 .zip(text::WEIGHTS)
                 .map(|(field, weight)| {
@@ -217,6 +194,7 @@ impl Index {
     /// A B-tree index on each keyword and numeric field's value.
     fn create_indexes_sql(&self) -> Vec<String> {
         self.fields
+            .all()
             .iter()
             .filter_map(|(field, kind)| {
                 let value = sql::value(field, *kind)?;
@@ -227,76 +205,6 @@ impl Index {
                 ))
             })
             .collect()
-    }
-
-    fn kind(&self, name: &str) -> Result<SearchFieldKind> {
-        self.fields
-            .iter()
-            .find(|(field, _)| field == name)
-            .map(|(_, kind)| *kind)
-            .ok_or_else(|| {
-                let known: Vec<&str> = self.fields.iter().map(|(n, _)| n.as_str()).collect();
-                StoreError::invalid(format!(
-                    "unknown search field `{name}`; the entity's fields are: {}",
-                    if known.is_empty() {
-                        "none".to_owned()
-                    } else {
-                        known.join(", ")
-                    }
-                ))
-            })
-    }
-
-    /// Checks `document` against the schema and converts it to its stored JSON.
-    fn to_json(&self, document: &SearchDocument) -> Result<Json> {
-        check_id(&document.id)?;
-        let mut out = Map::new();
-        for (name, value) in &document.fields {
-            let kind = self.kind(name)?;
-            let json = match (kind, value) {
-                (_, Value::Null) => continue,
-                (SearchFieldKind::Text, Value::Text(text)) => Json::from(text.as_str()),
-                (SearchFieldKind::Keyword, Value::Text(text)) => {
-                    if text.len() > MAX_TERM_BYTES {
-                        return Err(StoreError::invalid(format!(
-                            "keyword field `{name}` holds {} bytes; a keyword is at most {MAX_TERM_BYTES} bytes (use a text field for long text)",
-                            text.len()
-                        )));
-                    }
-                    Json::from(text.as_str())
-                }
-                (SearchFieldKind::Integer, Value::Int(n)) => Json::from(*n),
-                (SearchFieldKind::Float, Value::Int(_) | Value::Float(_)) => {
-                    Json::from(finite(name, value)?)
-                }
-                _ => return Err(wrong_type(name, kind, value)),
-            };
-            out.insert(name.clone(), json);
-        }
-        Ok(Json::Object(out))
-    }
-
-    /// The declared fields of a stored document, absent ones left out.
-    fn stored_fields(&self, doc: &Json) -> BTreeMap<String, Value> {
-        let mut out = BTreeMap::new();
-        for (name, kind) in &self.fields {
-            let value = match (kind, doc.get(name)) {
-                (SearchFieldKind::Text | SearchFieldKind::Keyword, Some(Json::String(text))) => {
-                    Value::Text(text.clone())
-                }
-                (SearchFieldKind::Integer, Some(json)) => match json.as_i64() {
-                    Some(n) => Value::Int(n),
-                    None => continue,
-                },
-                (SearchFieldKind::Float, Some(json)) => match json.as_f64() {
-                    Some(x) => Value::Float(x),
-                    None => continue,
-                },
-                _ => continue,
-            };
-            out.insert(name.clone(), value);
-        }
-        out
     }
 
     async fn count(&self, sql: &str, filters: &Where) -> Result<u64> {
@@ -318,7 +226,7 @@ impl SearchStore for Index {
         // Validate the whole batch first; the last of one id wins.
         let mut latest: HashMap<&str, Json> = HashMap::with_capacity(documents.len());
         for document in &documents {
-            latest.insert(&document.id, self.to_json(document)?);
+            latest.insert(&document.id, self.fields.to_json(document)?);
         }
         if latest.is_empty() {
             return Ok(());
@@ -338,7 +246,6 @@ impl SearchStore for Index {
 
     async fn delete(&self, id: &str) -> Result<bool> {
         crate::kinds::search::check_id(id)?;
-        check_id(id)?;
         let client = self.pool.get().await?;
         let prepared = self.pool.prepare(&client, &self.delete).await?;
         let deleted = client
@@ -351,13 +258,13 @@ impl SearchStore for Index {
     async fn query(&self, query: &SearchQuery) -> Result<SearchResults> {
         let tsquery = if query.text.trim().is_empty() {
             None
-        } else if self.text_fields.is_empty() {
+        } else if self.fields.text().is_empty() {
             return Err(StoreError::invalid(
                 "this entity has no text fields to search; query with empty text and filters, or declare a text field",
             ));
         } else {
             // A query with no word left matches nothing: an empty tsquery.
-            Some(text::translate(&query.text, &self.fields, &self.text_fields)?.unwrap_or_default())
+            Some(text::translate(&query.text, &self.fields)?.unwrap_or_default())
         };
         let mut filters = Where::new(tsquery);
         for filter in &query.filters {
@@ -396,11 +303,11 @@ impl SearchStore for Index {
             let mut hit = SearchHit {
                 id,
                 score,
-                fields: self.stored_fields(&doc),
+                fields: self.fields.from_json(&doc),
                 snippets: BTreeMap::new(),
             };
             if snippets {
-                for (i, field) in self.text_fields.iter().enumerate() {
+                for (i, field) in self.fields.text().iter().enumerate() {
                     let headline: Option<String> =
                         row.try_get(4 + i).map_err(|e| self.pool.error(e))?;
                     if let Some(snippet) = headline.as_deref().and_then(sql::snippet) {

@@ -4,7 +4,7 @@
 use tokio_postgres::types::ToSql;
 
 use super::Index;
-use crate::embedded::search::schema::{finite, wrong_type};
+use crate::kinds::search::fields::{finite, wrong_type};
 use crate::kinds::search::{SearchFieldKind, SearchFilter};
 use crate::{Result, StoreError, Value};
 
@@ -68,7 +68,7 @@ impl Where {
                 field: name,
                 values,
             } => {
-                let kind = index.kind(name)?;
+                let kind = index.fields.kind(name)?;
                 let Some(column) = value(name, kind) else {
                     return Err(text_filter(name));
                 };
@@ -108,7 +108,7 @@ impl Where {
                 min,
                 max,
             } => {
-                let kind = index.kind(name)?;
+                let kind = index.fields.kind(name)?;
                 for bound in [min, max].into_iter().flatten() {
                     if bound.is_nan() {
                         return Err(StoreError::invalid(format!(
@@ -192,7 +192,7 @@ pub(super) fn select(index: &Index, filters: &Where, snippets: bool) -> String {
     };
     let mut columns = format!("id, doc, {score}, count(*) OVER ()");
     if snippets {
-        for field in &index.text_fields {
+        for field in index.fields.text() {
             columns.push_str(&format!(
                 ", ts_headline('{}'::regconfig, {}, q, 'StartSel={START}, StopSel={STOP}')",
                 index.language,

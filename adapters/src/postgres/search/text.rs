@@ -7,26 +7,18 @@
 //! text field's words carry in the entity's `tsvector` (`A` for the first text field, `B` for
 //! the second, …), which keeps phrases from matching across two fields.
 
-use crate::kinds::search::SearchFieldKind;
+use crate::kinds::search::fields::DeclaredFields;
 use crate::search_syntax::{parse, Node};
 use crate::Result;
 
 /// The weights of text fields, in declaration order.
 pub(super) const WEIGHTS: [char; 4] = ['A', 'B', 'C', 'D'];
 
-/// Translates `text` for an entity whose fields are `fields` and whose text fields are
-/// `text_fields`, in declaration order. Returns `None` when the query has no terms at all.
-pub(super) fn translate(
-    text: &str,
-    fields: &[(String, SearchFieldKind)],
-    text_fields: &[String],
-) -> Result<Option<String>> {
-    let kind_of = |name: &str| {
-        fields
-            .iter()
-            .find(|(field, _)| field == name)
-            .map(|(_, kind)| *kind)
-    };
+/// Translates `text` for an entity with `fields` (whose text fields' declaration order is their
+/// weights' order). Returns `None` when the query has no terms at all.
+pub(super) fn translate(text: &str, fields: &DeclaredFields) -> Result<Option<String>> {
+    let kind_of = |name: &str| fields.kind(name).ok();
+    let text_fields = fields.text();
     Ok(parse(text, text_fields, &kind_of)?.map(|node| render(&node, text_fields)))
 }
 
@@ -89,16 +81,23 @@ fn quote(text: &str) -> String {
 mod tests {
     use super::*;
 
-    fn fields() -> Vec<(String, SearchFieldKind)> {
-        vec![
-            ("title".to_owned(), SearchFieldKind::Text),
-            ("body".to_owned(), SearchFieldKind::Text),
-            ("category".to_owned(), SearchFieldKind::Keyword),
-        ]
+    use crate::kinds::search::{SearchField, SearchFieldKind, SearchSettings};
+
+    fn fields() -> DeclaredFields {
+        let field = |name: &str, kind| SearchField {
+            name: name.to_owned(),
+            kind,
+        };
+        DeclaredFields::new(&SearchSettings::with_fields(vec![
+            field("title", SearchFieldKind::Text),
+            field("body", SearchFieldKind::Text),
+            field("category", SearchFieldKind::Keyword),
+        ]))
+        .unwrap()
     }
 
     fn translate(text: &str) -> Result<Option<String>> {
-        super::translate(text, &fields(), &["title".to_owned(), "body".to_owned()])
+        super::translate(text, &fields())
     }
 
     #[test]

@@ -44,8 +44,9 @@ use super::config::Config;
 use super::migrate::{self, identifier};
 use super::pool::PgPool;
 use super::purge::spawn_purge;
-use crate::embedded::wide_column::record::Record;
-use crate::embedded::wide_column::{key, now_micros, rules, Clock};
+use crate::kinds::wide_column::clock::{now_micros, Clock};
+use crate::kinds::wide_column::record::Record;
+use crate::kinds::wide_column::{key, rules};
 use crate::kinds::wide_column::{
     SliceQuery, WideColumnSettings, WideColumnStore, WideRow, WriteOptions,
 };

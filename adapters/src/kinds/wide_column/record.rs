@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::kinds::wide_column::cell_order;
+use super::cell_order;
 use crate::{Result, StoreError, Value};
 
 /// The first byte of every stored row, so the format can change without guessing.

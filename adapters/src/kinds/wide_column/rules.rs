@@ -3,9 +3,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::clock::{now_micros, Clock};
 use super::record::Stamp;
-use super::{now_micros, Clock};
-use crate::kinds::wide_column::{WideColumnSettings, WriteOptions};
+use super::{WideColumnSettings, WriteOptions};
 use crate::{Result, StoreError, Value};
 
 /// Checks that `given` key values fit `columns`: exactly, or at most when `prefix` (a slice

@@ -21,6 +21,10 @@
 //!   how long they may take to appear, and [`SearchStore::refresh`] makes every acknowledged
 //!   write visible at once.
 
+pub(crate) mod fields;
+
+pub use fields::Stemming;
+
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -32,9 +36,14 @@ use crate::{Result, StoreError, Value};
 /// limit on `_id`).
 pub const MAX_ID_BYTES: usize = 512;
 
-/// Refuses a document id longer than [`MAX_ID_BYTES`], or `.` or `..`, naming the field and
-/// the fix.
+/// Refuses an empty document id, one longer than [`MAX_ID_BYTES`], or `.` or `..`, naming the
+/// field and the fix.
 pub fn check_id(id: &str) -> Result<()> {
+    if id.is_empty() {
+        return Err(StoreError::invalid(
+            "a search document id must not be empty",
+        ));
+    }
     if id == "." || id == ".." {
         return Err(StoreError::invalid(format!(
             "`id` is `{id}`, which HTTP-addressed search engines read as a path segment; \

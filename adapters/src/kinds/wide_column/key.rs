@@ -19,7 +19,7 @@
 //! These are the wide-column kind's ordered bytes of a value (`kinds::wide_column::order`), the
 //! same bytes that order cells: one encoding, written once.
 
-use crate::kinds::wide_column::order;
+use super::order;
 use crate::{Result, StoreError, Value};
 
 /// Appends the encoding of `values`, the key columns `columns` (for error messages), to `out`.
