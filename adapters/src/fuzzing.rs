@@ -30,8 +30,8 @@ pub fn wc_prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
 /// entity with the text fields `name` and `description` and the keyword field `category`; the
 /// number of tokens and of characters in their operands.
 pub fn search_tokenize(text: &str) -> Result<(usize, usize)> {
+    use crate::kinds::search::syntax::{parse, tokenize, Token};
     use crate::kinds::search::SearchFieldKind;
-    use crate::search_syntax::{parse, tokenize, Token};
     let text_fields = ["name".to_owned(), "description".to_owned()];
     let kind_of = |name: &str| match name {
         "name" | "description" => Some(SearchFieldKind::Text),

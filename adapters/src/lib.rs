@@ -33,7 +33,6 @@ pub mod redis;
 pub mod registry;
 #[cfg(feature = "scylla")]
 pub mod scylla;
-mod search_syntax;
 pub mod store;
 #[cfg(any(feature = "postgres", feature = "redis", feature = "scylla"))]
 mod tls;

@@ -111,14 +111,7 @@ impl EntitySpec {
     }
 }
 
-/// Whether `name` is safe to use as a table, collection or prefix name in every backend.
-pub fn is_identifier(name: &str) -> bool {
-    let mut bytes = name.bytes();
-    let first_ok = bytes
-        .next()
-        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_');
-    first_ok && name.len() <= 63 && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
-}
+pub use crate::kinds::is_identifier;
 
 /// An entity's handle on its store: the trait object of the store's kind.
 #[derive(Clone, Debug)]

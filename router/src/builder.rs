@@ -2,7 +2,7 @@
 //! [`Router`], checking the same things a config load does.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,6 +29,25 @@ use crate::outbox::{self, KEY_FIELD, SEQ_FIELD};
 use crate::router::{ConnectedStore, Route, Router};
 use crate::routes::{kind_problem, route_problems};
 use polyroute_adapters::kinds::search::{SearchField, SearchFieldKind};
+
+/// Construction: a router is built by a [`RouterBuilder`], from a config or declared in code.
+impl Router {
+    /// Loads the config at `path` (with `${NAME}` from the process environment), then connects
+    /// every store and opens every entity.
+    pub async fn from_config_path(path: impl AsRef<Path>) -> Result<Router, RouterError> {
+        Router::connect(Config::from_path(path)?).await
+    }
+
+    /// Connects every store of `config` and opens every entity.
+    pub async fn connect(config: Config) -> Result<Router, RouterError> {
+        RouterBuilder::from_config(config).build().await
+    }
+
+    /// A builder to declare stores and entities in code.
+    pub fn builder() -> RouterBuilder {
+        RouterBuilder::new()
+    }
+}
 
 /// Builds a [`Router`] in code: the same stores, entities and checks as a config file.
 ///

@@ -50,8 +50,7 @@ pub use config::{
 };
 pub use error::{RouterError, StartupFailure};
 pub use handles::{
-    Documents, Graph, KeyValue, Records, Relational, Search, Session, TimeSeries, Transaction,
-    WideColumn, Written,
+    Documents, Graph, KeyValue, Relational, Search, TimeSeries, Transaction, WideColumn,
 };
-pub use outbox::{Outbox, RecordError, RelayReport, TargetStatus};
+pub use outbox::{Outbox, RecordError, Records, RelayReport, Session, TargetStatus, Written};
 pub use router::{EntityDescription, Router, StoreDescription};

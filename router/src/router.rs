@@ -1,22 +1,18 @@
 //! [`Router`]: the connected stores and the entities routed to them, handing out typed handles.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use polyroute_adapters::{EntitySettings, Store, StoreHandle, StoreInfo, StoreKind};
 
-use crate::builder::RouterBuilder;
 use crate::cache::ReadThrough;
 use crate::call::CallContext;
-use crate::config::{Config, RecordSettings};
+use crate::config::{Propagation, RecordSettings};
 use crate::error::RouterError;
-use crate::handles::{
-    Documents, Graph, KeyValue, Records, Relational, Search, TimeSeries, WideColumn,
-};
+use crate::handles::{Documents, Graph, KeyValue, Relational, Search, TimeSeries, WideColumn};
 use crate::layers::StoreLayers;
-use crate::outbox::{self, Outbox};
+use crate::outbox::{Outbox, Records, Target};
 
 /// The connected stores of a service and the entities routed to them. Cheap to clone.
 ///
@@ -120,22 +116,6 @@ impl Router {
         }
     }
 
-    /// Loads the config at `path` (with `${NAME}` from the process environment), then connects
-    /// every store and opens every entity.
-    pub async fn from_config_path(path: impl AsRef<Path>) -> Result<Router, RouterError> {
-        Router::connect(Config::from_path(path)?).await
-    }
-
-    /// Connects every store of `config` and opens every entity.
-    pub async fn connect(config: Config) -> Result<Router, RouterError> {
-        RouterBuilder::from_config(config).build().await
-    }
-
-    /// A builder to declare stores and entities in code.
-    pub fn builder() -> RouterBuilder {
-        RouterBuilder::new()
-    }
-
     handle_accessor!(
         /// The handle of key-value entity `entity`.
         key_value, KeyValue, KeyValue,
@@ -189,7 +169,7 @@ impl Router {
         let sor = self.relational(entity)?;
         let record = self.record(entity, false)?;
         let get_route = match &record.routes.get {
-            Some(name) => Some((name.clone(), outbox::target(self, name)?)),
+            Some(name) => Some((name.clone(), self.outbox_target(name)?)),
             None => None,
         };
         let search_route = match &record.routes.search {
@@ -197,7 +177,7 @@ impl Router {
             None => None,
         };
         let outbox = match &record.propagate {
-            Some(propagation) => Some(Outbox::new(self, entity, sor.clone(), propagation.clone())?),
+            Some(propagation) => Some(self.new_outbox(entity, sor.clone(), propagation.clone())?),
             None => None,
         };
         Ok(Records::new(
@@ -222,7 +202,35 @@ impl Router {
                 entity: entity.to_owned(),
                 outbox: true,
             })?;
-        Outbox::new(self, entity, sor, propagation)
+        self.new_outbox(entity, sor, propagation)
+    }
+
+    /// The outbox of `entity`, with the handles of its targets resolved.
+    fn new_outbox(
+        &self,
+        entity: &str,
+        sor: Relational,
+        settings: Propagation,
+    ) -> Result<Outbox, RouterError> {
+        let targets = settings
+            .to
+            .iter()
+            .map(|name| Ok((name.clone(), self.outbox_target(name)?)))
+            .collect::<Result<Vec<_>, RouterError>>()?;
+        Ok(Outbox::new(entity, sor, settings, targets))
+    }
+
+    /// The handle through which an outbox delivers to derived entity `name`.
+    fn outbox_target(&self, name: &str) -> Result<Target, RouterError> {
+        let kind = self
+            .entities()
+            .find(|entity| entity.name == name)
+            .map(|entity| entity.kind);
+        match kind {
+            Some(StoreKind::Document) => Ok(Target::Document(self.document(name)?)),
+            Some(StoreKind::KeyValue) => Ok(Target::KeyValue(self.key_value(name)?)),
+            _ => Ok(Target::Search(self.search(name)?)),
+        }
     }
 
     /// The record entities that propagate, by name.

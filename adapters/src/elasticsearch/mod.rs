@@ -364,7 +364,7 @@ impl Index {
                 Ok(SearchHit {
                     id,
                     score: hit["_score"].as_f64().unwrap_or(0.0) as f32,
-                    fields: self.fields.from_json(&hit["_source"]),
+                    fields: self.fields.read_json(&hit["_source"]),
                     snippets: snippet_map,
                 })
             })
@@ -622,7 +622,7 @@ mod tests {
             .unwrap();
         assert_eq!(source, json!({"title": "x", "price": 7.0}));
         assert_eq!(
-            index.fields.from_json(&source),
+            index.fields.read_json(&source),
             BTreeMap::from([
                 ("title".to_owned(), Value::from("x")),
                 ("price".to_owned(), Value::Float(7.0)),

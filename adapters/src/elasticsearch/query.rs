@@ -15,8 +15,8 @@
 
 use serde_json::{json, Map, Value as Json};
 
+use crate::kinds::search::syntax::{self, Node};
 use crate::kinds::search::{SearchFieldKind, SearchFilter, SearchQuery};
-use crate::search_syntax::{self, Node};
 use crate::{Result, StoreError, Value};
 
 /// Elasticsearch's default `index.max_result_window`: `from + size` may not exceed it.
@@ -38,7 +38,7 @@ pub(super) trait Schema {
 /// no word at all. Field names are checked against `schema`: only text fields can be searched.
 pub(super) fn parse(text: &str, schema: &dyn Schema) -> Result<Option<Node>> {
     let kind_of = |name: &str| schema.kind(name).ok();
-    search_syntax::parse(text, schema.text_fields(), &kind_of)
+    syntax::parse(text, schema.text_fields(), &kind_of)
 }
 
 /// The query DSL of a parsed query text, over `text_fields`.

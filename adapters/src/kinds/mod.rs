@@ -18,6 +18,15 @@ pub mod search;
 pub mod time_series;
 pub mod wide_column;
 
+/// Whether `name` is safe to use as a table, collection or prefix name in every backend.
+pub fn is_identifier(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    let first_ok = bytes
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_');
+    first_ok && name.len() <= 63 && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
 /// The kind of a store: which data model and which trait it serves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -6,7 +6,6 @@
 mod document;
 mod graph;
 mod key_value;
-mod records;
 mod relational;
 mod search;
 mod time_series;
@@ -15,7 +14,6 @@ mod wide_column;
 pub use document::Documents;
 pub use graph::Graph;
 pub use key_value::KeyValue;
-pub use records::{Records, Session, Written};
 pub use relational::{Relational, Transaction};
 pub use search::Search;
 pub use time_series::TimeSeries;

@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 
 use polyroute_adapters::StoreError;
 
-use super::metrics::BreakerMetrics;
+use ::metrics::{counter, gauge, Counter, Gauge};
+
+use super::metrics::{BREAKER_STATE, BREAKER_TRANSITIONS_TOTAL};
 
 /// When a breaker opens and for how long.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,6 +55,15 @@ impl BreakerState {
             BreakerState::Closed => "closed",
             BreakerState::Open => "open",
             BreakerState::HalfOpen => "half_open",
+        }
+    }
+
+    /// Its value on the [`BREAKER_STATE`] gauge: 0 closed, 1 half-open, 2 open.
+    pub fn gauge_value(self) -> f64 {
+        match self {
+            BreakerState::Closed => 0.0,
+            BreakerState::HalfOpen => 1.0,
+            BreakerState::Open => 2.0,
         }
     }
 }
@@ -228,6 +239,48 @@ impl Breaker {
         self.state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// The metrics of a store's breaker.
+#[derive(Debug)]
+struct BreakerMetrics {
+    state: Gauge,
+    /// To closed, half-open, open.
+    transitions: [Counter; 3],
+}
+
+impl BreakerMetrics {
+    /// The handles of `store`'s breaker, showing it closed.
+    fn new(store: &str) -> Self {
+        let to = |state: BreakerState| {
+            counter!(
+                BREAKER_TRANSITIONS_TOTAL,
+                "store" => store.to_owned(),
+                "to" => state.as_str(),
+            )
+        };
+        let metrics = BreakerMetrics {
+            state: gauge!(BREAKER_STATE, "store" => store.to_owned()),
+            transitions: [
+                to(BreakerState::Closed),
+                to(BreakerState::HalfOpen),
+                to(BreakerState::Open),
+            ],
+        };
+        metrics.state.set(BreakerState::Closed.gauge_value());
+        metrics
+    }
+
+    /// Records a transition to `state`.
+    fn to(&self, state: BreakerState) {
+        self.state.set(state.gauge_value());
+        let index = match state {
+            BreakerState::Closed => 0,
+            BreakerState::HalfOpen => 1,
+            BreakerState::Open => 2,
+        };
+        self.transitions[index].increment(1);
     }
 }
 

@@ -32,8 +32,6 @@ use std::time::Instant;
 use ::metrics::{counter, gauge, histogram, Counter, Gauge, Histogram, Unit};
 use polyroute_adapters::{ErrorKind, Result, StoreError};
 
-use super::breaker::BreakerState;
-
 /// Calls made, by final outcome (each call once, however many attempts it made).
 pub const CALLS_TOTAL: &str = "polyroute_calls_total";
 /// Calls that failed, by the kind of their final error.
@@ -297,60 +295,9 @@ impl RetryMetrics {
     }
 }
 
-/// The metrics of a store's breaker.
-#[derive(Debug)]
-pub(crate) struct BreakerMetrics {
-    state: Gauge,
-    /// To closed, half-open, open.
-    transitions: [Counter; 3],
-}
-
-impl BreakerMetrics {
-    /// The handles of `store`'s breaker, showing it closed.
-    pub(crate) fn new(store: &str) -> Self {
-        let to = |state: BreakerState| {
-            counter!(
-                BREAKER_TRANSITIONS_TOTAL,
-                "store" => store.to_owned(),
-                "to" => state.as_str(),
-            )
-        };
-        let metrics = BreakerMetrics {
-            state: gauge!(BREAKER_STATE, "store" => store.to_owned()),
-            transitions: [
-                to(BreakerState::Closed),
-                to(BreakerState::HalfOpen),
-                to(BreakerState::Open),
-            ],
-        };
-        metrics.state.set(state_value(BreakerState::Closed));
-        metrics
-    }
-
-    /// Records a transition to `state`.
-    pub(crate) fn to(&self, state: BreakerState) {
-        self.state.set(state_value(state));
-        let index = match state {
-            BreakerState::Closed => 0,
-            BreakerState::HalfOpen => 1,
-            BreakerState::Open => 2,
-        };
-        self.transitions[index].increment(1);
-    }
-}
-
 /// The counter of calls `store`'s concurrency limit refused.
 pub(crate) fn limit_rejected(store: &str) -> Counter {
     counter!(LIMIT_REJECTED_TOTAL, "store" => store.to_owned())
-}
-
-/// [`BREAKER_STATE`]'s value for `state`.
-pub fn state_value(state: BreakerState) -> f64 {
-    match state {
-        BreakerState::Closed => 0.0,
-        BreakerState::HalfOpen => 1.0,
-        BreakerState::Open => 2.0,
-    }
 }
 
 /// A few values keyed by small copyable keys, each set once and then read without a lock:

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use polyroute_adapters::StoreError;
 
-/// Why a call on a record entity ([`Records`](crate::handles::Records)) or its
+/// Why a call on a record entity ([`Records`](crate::Records)) or its
 /// [`Outbox`](super::Outbox) failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

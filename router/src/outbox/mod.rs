@@ -17,12 +17,14 @@ mod change;
 mod error;
 mod lease;
 mod metrics;
+mod records;
 mod relay;
 pub(crate) mod sql;
 
 pub use apply::{applying, Applying, KEY_FIELD, SEQ_FIELD};
 pub use change::{Change, Op};
 pub use error::{RecordError, RecordResult};
+pub use records::{Records, Session, Written};
 pub use relay::RelayReport;
 
 pub(crate) use apply::Target;
@@ -30,7 +32,6 @@ pub(crate) use change::{first_row, key_text, now_ms, seq_value};
 
 use crate::config::Propagation;
 use crate::handles::Relational;
-use crate::router::Router;
 use crate::RouterError;
 use change::first_u64;
 use lease::Lease;
@@ -52,7 +53,7 @@ pub struct TargetStatus {
 }
 
 /// The outbox of one record entity: its relay and its state. Get it with
-/// [`Router::outbox`]. Each handle is one relay identity: its lease is its own.
+/// [`Router::outbox`](crate::Router::outbox). Each handle is one relay identity: its lease is its own.
 #[derive(Debug)]
 pub struct Outbox {
     entity: String,
@@ -63,24 +64,21 @@ pub struct Outbox {
 }
 
 impl Outbox {
+    /// The outbox of `entity`, stored in `sor`, delivering to `targets` (the handles of the
+    /// entities `settings.to` names, in that order).
     pub(crate) fn new(
-        router: &Router,
         entity: &str,
         sor: Relational,
         settings: Propagation,
-    ) -> std::result::Result<Self, RouterError> {
-        let targets = settings
-            .to
-            .iter()
-            .map(|name| Ok((name.clone(), target(router, name)?)))
-            .collect::<std::result::Result<Vec<_>, RouterError>>()?;
-        Ok(Outbox {
+        targets: Vec<(String, Target)>,
+    ) -> Self {
+        Outbox {
             entity: entity.to_owned(),
             lease: Lease::new(entity, settings.lease),
             sor,
             settings,
             targets,
-        })
+        }
     }
 
     /// The record entity.
@@ -250,17 +248,4 @@ pub(crate) async fn install(sor: &Relational, entity: &str, targets: &[String]) 
         .await?;
     }
     Ok(())
-}
-
-/// The handle of derived entity `name`.
-pub(crate) fn target(router: &Router, name: &str) -> std::result::Result<Target, RouterError> {
-    let kind = router
-        .entities()
-        .find(|entity| entity.name == name)
-        .map(|entity| entity.kind);
-    match kind {
-        Some(StoreKind::Document) => Ok(Target::Document(router.document(name)?)),
-        Some(StoreKind::KeyValue) => Ok(Target::KeyValue(router.key_value(name)?)),
-        _ => Ok(Target::Search(router.search(name)?)),
-    }
 }

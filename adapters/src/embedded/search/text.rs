@@ -1,5 +1,5 @@
 //! The query text as a tantivy query: parsed with the syntax every search backend shares
-//! ([`crate::search_syntax`]), then each operand analysed with the entity's tokenizer.
+//! ([`crate::kinds::search::syntax`]), then each operand analysed with the entity's tokenizer.
 //!
 //! A term searches every text field (or the one it names) and needs all of its analysed words
 //! in one field; a phrase needs them adjacent and in order in one field. Terms score by BM25.
@@ -12,7 +12,7 @@ use tantivy::tokenizer::TextAnalyzer;
 use tantivy::Term;
 
 use super::schema::Fields;
-use crate::search_syntax::{parse, Node};
+use crate::kinds::search::syntax::{parse, Node};
 use crate::{Result, StoreError};
 
 /// The query text over the text fields, or `None` when it is blank (every document matches).

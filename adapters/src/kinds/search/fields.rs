@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value as Json};
 
 use super::{SearchDocument, SearchFieldKind, SearchSettings};
-use crate::store::is_identifier;
+use crate::kinds::is_identifier;
 use crate::{Result, StoreError, Value};
 
 /// The longest keyword value in bytes: an indexed term longer than this cannot be stored (the
@@ -117,7 +117,7 @@ impl DeclaredFields {
     }
 
     /// The declared fields of a stored JSON object, absent or mistyped ones left out.
-    pub(crate) fn from_json(&self, stored: &Json) -> BTreeMap<String, Value> {
+    pub(crate) fn read_json(&self, stored: &Json) -> BTreeMap<String, Value> {
         let mut out = BTreeMap::new();
         for (name, kind) in &self.declared {
             let value = match (kind, stored.get(name)) {

@@ -22,6 +22,7 @@
 //!   write visible at once.
 
 pub(crate) mod fields;
+pub(crate) mod syntax;
 
 pub use fields::Stemming;
 
@@ -94,7 +95,7 @@ pub fn check_query_text(text: &str) -> Result<()> {
             '(' if !quoted => {
                 depth += 1;
                 if depth > MAX_QUERY_DEPTH {
-                    return Err(crate::search_syntax::too_deep());
+                    return Err(syntax::too_deep());
                 }
             }
             ')' if !quoted => depth = depth.saturating_sub(1),

@@ -303,7 +303,7 @@ impl SearchStore for Index {
             let mut hit = SearchHit {
                 id,
                 score,
-                fields: self.fields.from_json(&doc),
+                fields: self.fields.read_json(&doc),
                 snippets: BTreeMap::new(),
             };
             if snippets {

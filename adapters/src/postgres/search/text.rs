@@ -8,7 +8,7 @@
 //! the second, …), which keeps phrases from matching across two fields.
 
 use crate::kinds::search::fields::DeclaredFields;
-use crate::search_syntax::{parse, Node};
+use crate::kinds::search::syntax::{parse, Node};
 use crate::Result;
 
 /// The weights of text fields, in declaration order.

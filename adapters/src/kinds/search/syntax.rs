@@ -5,7 +5,7 @@
 //! backend turns the [`Node`] tree into what its engine takes (a tantivy query, `to_tsquery`
 //! text, Elasticsearch query DSL).
 
-use crate::kinds::search::{check_query_text, SearchFieldKind, MAX_QUERY_DEPTH, MAX_QUERY_TERMS};
+use super::{check_query_text, SearchFieldKind, MAX_QUERY_DEPTH, MAX_QUERY_TERMS};
 use crate::{Result, StoreError};
 
 /// One token of a query string.

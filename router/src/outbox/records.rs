@@ -11,12 +11,12 @@ use polyroute_adapters::kinds::search::{SearchQuery, SearchResults};
 use polyroute_adapters::Value;
 use serde_json::Value as Json;
 
-use super::{Relational, Search};
-use crate::config::RecordSettings;
-use crate::outbox::{
+use super::{
     first_row, key_text, now_ms, seq_value, sql, Op, Outbox, RecordError, RecordResult, Target,
     SEQ_FIELD,
 };
+use crate::config::RecordSettings;
+use crate::handles::{Relational, Search};
 
 /// What a write did: the change's sequence number, and the row after it (`None` after a
 /// delete).
