@@ -10,7 +10,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use polyroute_adapters::{Result, StoreKind, Value};
+use polyroute_adapters::{Result, Value};
 
 mod apply;
 mod change;
@@ -32,7 +32,6 @@ pub(crate) use change::{first_row, key_text, now_ms, seq_value};
 
 use crate::config::Propagation;
 use crate::handles::Relational;
-use crate::RouterError;
 use change::first_u64;
 use lease::Lease;
 use relay::Delivery;

@@ -300,7 +300,7 @@ impl Session {
     }
 }
 
-async fn next_seq(tx: &mut super::Transaction, entity: &str) -> RecordResult<u64> {
+async fn next_seq(tx: &mut crate::handles::Transaction, entity: &str) -> RecordResult<u64> {
     let rows = tx
         .query(sql::NEXT_SEQ, &[Value::Text(entity.to_owned())])
         .await?;
@@ -318,7 +318,7 @@ async fn next_seq(tx: &mut super::Transaction, entity: &str) -> RecordResult<u64
 }
 
 async fn append(
-    tx: &mut super::Transaction,
+    tx: &mut crate::handles::Transaction,
     entity: &str,
     seq: u64,
     key: &str,
