@@ -88,7 +88,7 @@ pub struct RunnerUp {
 
 /// Where one access is served.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Route {
+pub struct AccessPlacement {
     /// Its position in the entity's accesses.
     pub index: usize,
     /// Its op.
@@ -130,7 +130,7 @@ pub struct EntityRecommendation {
     /// The best other candidate, and why it lost.
     pub runner_up: Option<RunnerUp>,
     /// Where each access is served, in spec order.
-    pub routes: Vec<Route>,
+    pub routes: Vec<AccessPlacement>,
     /// The rules that fired, in rule order (routes: once per access).
     pub fired: Vec<Fired>,
     /// Nodes for the primary, then for each projection.
@@ -271,7 +271,7 @@ fn place(facts: &Facts<'_>) -> (EntityRecommendation, Vec<(&'static str, StoreKi
 
     let mut routes = Vec::new();
     for (index, access) in entity.accesses.iter().enumerate() {
-        let mut route = Route {
+        let mut route = AccessPlacement {
             index,
             op: access.op,
             rate: access.rate.clone(),

@@ -26,7 +26,7 @@ use crate::layers::hedge::HedgePolicy;
 use crate::layers::{LayerPolicy, StoreLayers};
 use crate::ops;
 use crate::outbox::{self, KEY_FIELD, SEQ_FIELD};
-use crate::router::{ConnectedStore, Route, Router};
+use crate::router::{ConnectedStore, OpenedEntity, Router};
 use crate::routes::{kind_problem, route_problems};
 use polyroute_adapters::kinds::search::{SearchField, SearchFieldKind};
 
@@ -356,7 +356,7 @@ impl RouterBuilder {
                     let record = records.get(&entity.name).cloned();
                     entities.insert(
                         entity.name,
-                        Route {
+                        OpenedEntity {
                             store: entity.store,
                             handle,
                             settings: entity.settings,

@@ -12,7 +12,7 @@ use crate::config::{Propagation, RecordSettings};
 use crate::error::RouterError;
 use crate::handles::{Documents, Graph, KeyValue, Relational, Search, TimeSeries, WideColumn};
 use crate::layers::StoreLayers;
-use crate::outbox::{Outbox, Records, Target};
+use crate::outbox::{DerivedHandle, Outbox, Records};
 
 /// The connected stores of a service and the entities routed to them. Cheap to clone.
 ///
@@ -34,7 +34,7 @@ pub struct Router {
 #[derive(Debug)]
 struct Inner {
     stores: BTreeMap<String, ConnectedStore>,
-    entities: BTreeMap<String, Route>,
+    entities: BTreeMap<String, OpenedEntity>,
     timeout: Duration,
 }
 
@@ -49,7 +49,7 @@ pub(crate) struct ConnectedStore {
 
 /// An opened entity.
 #[derive(Debug)]
-pub(crate) struct Route {
+pub(crate) struct OpenedEntity {
     pub(crate) store: String,
     pub(crate) handle: StoreHandle,
     pub(crate) settings: EntitySettings,
@@ -104,7 +104,7 @@ macro_rules! handle_accessor {
 impl Router {
     pub(crate) fn new(
         stores: BTreeMap<String, ConnectedStore>,
-        entities: BTreeMap<String, Route>,
+        entities: BTreeMap<String, OpenedEntity>,
         timeout: Duration,
     ) -> Self {
         Router {
@@ -221,15 +221,15 @@ impl Router {
     }
 
     /// The handle through which an outbox delivers to derived entity `name`.
-    fn outbox_target(&self, name: &str) -> Result<Target, RouterError> {
+    fn outbox_target(&self, name: &str) -> Result<DerivedHandle, RouterError> {
         let kind = self
             .entities()
             .find(|entity| entity.name == name)
             .map(|entity| entity.kind);
         match kind {
-            Some(StoreKind::Document) => Ok(Target::Document(self.document(name)?)),
-            Some(StoreKind::KeyValue) => Ok(Target::KeyValue(self.key_value(name)?)),
-            _ => Ok(Target::Search(self.search(name)?)),
+            Some(StoreKind::Document) => Ok(DerivedHandle::Document(self.document(name)?)),
+            Some(StoreKind::KeyValue) => Ok(DerivedHandle::KeyValue(self.key_value(name)?)),
+            _ => Ok(DerivedHandle::Search(self.search(name)?)),
         }
     }
 
@@ -252,7 +252,7 @@ impl Router {
             })
     }
 
-    fn route(&self, entity: &str, expected: StoreKind) -> Result<&Route, RouterError> {
+    fn route(&self, entity: &str, expected: StoreKind) -> Result<&OpenedEntity, RouterError> {
         let route = self
             .inner
             .entities
@@ -319,7 +319,7 @@ impl Router {
     }
 }
 
-fn wrong_kind(entity: &str, route: &Route, expected: StoreKind) -> RouterError {
+fn wrong_kind(entity: &str, route: &OpenedEntity, expected: StoreKind) -> RouterError {
     RouterError::WrongKind {
         entity: entity.to_owned(),
         expected,

@@ -47,7 +47,7 @@ pub fn applying() -> Option<Applying> {
 
 /// A derived entity, through its router handle (so its store's layers apply).
 #[derive(Clone, Debug)]
-pub(crate) enum Target {
+pub(crate) enum DerivedHandle {
     Search(Search),
     Document(Documents),
     KeyValue(KeyValue),
@@ -78,11 +78,11 @@ pub(crate) fn decide(op: Op, seq: u64, held: Option<u64>, deleted_later: bool) -
     }
 }
 
-impl Target {
-    /// Makes every write so far visible to the reads [`Target::held`] does (search only).
+impl DerivedHandle {
+    /// Makes every write so far visible to the reads [`DerivedHandle::held`] does (search only).
     pub(crate) async fn refresh(&self) -> Result<()> {
         match self {
-            Target::Search(search) => search.refresh().await,
+            DerivedHandle::Search(search) => search.refresh().await,
             _ => Ok(()),
         }
     }
@@ -91,15 +91,15 @@ impl Target {
     /// written by the relay, counts as 0).
     pub(crate) async fn held(&self, key: &str) -> Result<Option<u64>> {
         match self {
-            Target::Document(docs) => Ok(docs.get(key).await?.map(|doc| json_seq(&doc))),
-            Target::KeyValue(kv) => match kv.get(key).await? {
+            DerivedHandle::Document(docs) => Ok(docs.get(key).await?.map(|doc| json_seq(&doc))),
+            DerivedHandle::KeyValue(kv) => match kv.get(key).await? {
                 None => Ok(None),
                 Some(bytes) => match serde_json::from_slice::<Json>(&bytes) {
                     Ok(Json::Object(doc)) => Ok(Some(json_seq(&doc))),
                     _ => Ok(Some(0)),
                 },
             },
-            Target::Search(search) => {
+            DerivedHandle::Search(search) => {
                 let mut query = SearchQuery::new("");
                 query.filters.push(SearchFilter::one_of(KEY_FIELD, [key]));
                 query.limit = 1;
@@ -129,25 +129,25 @@ impl Target {
         let key = change.key.as_str();
         match (change.op, &change.row) {
             (Op::Delete, _) => match self {
-                Target::Document(docs) => docs.delete(key).await.map(drop),
-                Target::KeyValue(kv) => kv.delete(key).await.map(drop),
-                Target::Search(search) => search.delete(key).await.map(drop),
+                DerivedHandle::Document(docs) => docs.delete(key).await.map(drop),
+                DerivedHandle::KeyValue(kv) => kv.delete(key).await.map(drop),
+                DerivedHandle::Search(search) => search.delete(key).await.map(drop),
             },
             (Op::Put, None) => Err(StoreError::backend(format!(
                 "change {} of `{entity}` is a put without a row",
                 change.seq
             ))),
             (Op::Put, Some(row)) => match self {
-                Target::Document(docs) => {
+                DerivedHandle::Document(docs) => {
                     docs.put(key, Json::Object(derived_document(row, change.seq)))
                         .await
                 }
-                Target::KeyValue(kv) => {
+                DerivedHandle::KeyValue(kv) => {
                     let bytes = serde_json::to_vec(&derived_document(row, change.seq))
                         .map_err(|err| StoreError::backend(format!("cannot encode row: {err}")))?;
                     kv.set(key, bytes).await
                 }
-                Target::Search(search) => {
+                DerivedHandle::Search(search) => {
                     let document = search_document(search, key, row, change.seq)?;
                     search.index_one(document).await
                 }

@@ -27,7 +27,7 @@ pub use error::{RecordError, RecordResult};
 pub use records::{Records, Session, Written};
 pub use relay::RelayReport;
 
-pub(crate) use apply::Target;
+pub(crate) use apply::DerivedHandle;
 pub(crate) use change::{first_row, key_text, now_ms, seq_value};
 
 use crate::config::Propagation;
@@ -58,7 +58,7 @@ pub struct Outbox {
     entity: String,
     sor: Relational,
     settings: Propagation,
-    targets: Vec<(String, Target)>,
+    targets: Vec<(String, DerivedHandle)>,
     lease: Lease,
 }
 
@@ -69,7 +69,7 @@ impl Outbox {
         entity: &str,
         sor: Relational,
         settings: Propagation,
-        targets: Vec<(String, Target)>,
+        targets: Vec<(String, DerivedHandle)>,
     ) -> Self {
         Outbox {
             entity: entity.to_owned(),

@@ -12,8 +12,8 @@ use polyroute_adapters::Value;
 use serde_json::Value as Json;
 
 use super::{
-    first_row, key_text, now_ms, seq_value, sql, Op, Outbox, RecordError, RecordResult, Target,
-    SEQ_FIELD,
+    first_row, key_text, now_ms, seq_value, sql, DerivedHandle, Op, Outbox, RecordError,
+    RecordResult, SEQ_FIELD,
 };
 use crate::config::RecordSettings;
 use crate::handles::{Relational, Search};
@@ -46,7 +46,7 @@ struct Inner {
     entity: String,
     sor: Relational,
     settings: RecordSettings,
-    get_route: Option<(String, Target)>,
+    get_route: Option<(String, DerivedHandle)>,
     search_route: Option<(String, Search)>,
     outbox: Option<Outbox>,
 }
@@ -56,7 +56,7 @@ impl Records {
         entity: &str,
         sor: Relational,
         settings: RecordSettings,
-        get_route: Option<(String, Target)>,
+        get_route: Option<(String, DerivedHandle)>,
         search_route: Option<(String, Search)>,
         outbox: Option<Outbox>,
     ) -> Self {
@@ -180,10 +180,14 @@ impl Records {
         ))
     }
 
-    async fn get_derived(&self, target: &Target, key: &str) -> RecordResult<Option<Document>> {
+    async fn get_derived(
+        &self,
+        target: &DerivedHandle,
+        key: &str,
+    ) -> RecordResult<Option<Document>> {
         let found = match target {
-            Target::Document(docs) => docs.get(key).await?,
-            Target::KeyValue(kv) => match kv.get(key).await? {
+            DerivedHandle::Document(docs) => docs.get(key).await?,
+            DerivedHandle::KeyValue(kv) => match kv.get(key).await? {
                 None => None,
                 Some(bytes) => match serde_json::from_slice::<Json>(&bytes) {
                     Ok(Json::Object(doc)) => Some(doc),
@@ -195,7 +199,7 @@ impl Records {
                     }
                 },
             },
-            Target::Search(_) => None,
+            DerivedHandle::Search(_) => None,
         };
         Ok(found.map(|mut doc| {
             doc.remove(SEQ_FIELD);

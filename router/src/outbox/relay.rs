@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use polyroute_adapters::{Result, StoreError, Value};
 
-use super::apply::{decide, Decision, Target};
+use super::apply::{decide, Decision, DerivedHandle};
 use super::change::{first_u64, now_ms, seq_value, Change, Op};
 use super::error::{RecordError, RecordResult};
 use super::lease::Lease;
@@ -58,7 +58,7 @@ pub(crate) struct Delivery<'a> {
     pub(crate) settings: &'a Propagation,
     pub(crate) lease: &'a Lease,
     pub(crate) name: &'a str,
-    pub(crate) target: &'a Target,
+    pub(crate) target: &'a DerivedHandle,
 }
 
 /// The outcome of trying one change.

@@ -11,7 +11,7 @@ use axum::Json;
 use polyroute::kinds::document::{FieldPath, Filter, FindQuery, Order, SortKey};
 use schemars::JsonSchema;
 use serde::Deserialize;
-use serde_json::{json, Value as Json_};
+use serde_json::{json, Value as JsonValue};
 
 use super::{spec, BodyKind, PathArgs, Route, Shared};
 use crate::body::JsonBody;
@@ -75,7 +75,7 @@ pub fn routes() -> Vec<Route> {
 }
 
 /// A document: any JSON object (what `document.put` reads its body as).
-type DocumentObject = serde_json::Map<String, Json_>;
+type DocumentObject = serde_json::Map<String, JsonValue>;
 
 /// The pattern of a field path ([`FieldPath::parse`]): dot-separated names of letters, digits
 /// and `_`.
@@ -108,7 +108,7 @@ struct InsertBody {
     /// Its id (409 when taken).
     id: String,
     /// The document.
-    document: serde_json::Map<String, Json_>,
+    document: serde_json::Map<String, JsonValue>,
 }
 
 /// A sort order.
@@ -143,7 +143,7 @@ struct FindBody {
     /// Which documents (default: all).
     #[serde(default)]
     #[schemars(schema_with = "filter_schema")]
-    filter: serde_json::Map<String, Json_>,
+    filter: serde_json::Map<String, JsonValue>,
     /// Sort keys, most significant first.
     #[serde(default)]
     sort: Vec<SortBody>,
@@ -164,7 +164,7 @@ struct CountBody {
     /// Which documents (default: all).
     #[serde(default)]
     #[schemars(schema_with = "filter_schema")]
-    filter: serde_json::Map<String, Json_>,
+    filter: serde_json::Map<String, JsonValue>,
 }
 
 /// A field to index.
@@ -182,18 +182,21 @@ fn path(text: &str, field: &str) -> Result<FieldPath, ApiError> {
 }
 
 /// A MongoDB-style filter object as a [`Filter`]; `field` is its place in the body.
-pub fn parse_filter(map: serde_json::Map<String, Json_>, field: &str) -> Result<Filter, ApiError> {
+pub fn parse_filter(
+    map: serde_json::Map<String, JsonValue>,
+    field: &str,
+) -> Result<Filter, ApiError> {
     let mut all = Filter::All;
     for (key, value) in map {
         let here = format!("{field}.{key}");
         let next = match key.as_str() {
             "$and" | "$or" => {
-                let Json_::Array(items) = value else {
+                let JsonValue::Array(items) = value else {
                     return Err(ApiError::bad_request("invalid_filter", format!("`{key}` takes a list of filters")).with_field(here));
                 };
                 let mut filters = Vec::with_capacity(items.len());
                 for (index, item) in items.into_iter().enumerate() {
-                    let Json_::Object(item) = item else {
+                    let JsonValue::Object(item) = item else {
                         return Err(ApiError::bad_request("invalid_filter", "expected a filter object").with_field(format!("{here}[{index}]")));
                     };
                     filters.push(parse_filter(item, &format!("{here}[{index}]"))?);
@@ -214,7 +217,7 @@ pub fn parse_filter(map: serde_json::Map<String, Json_>, field: &str) -> Result<
             _ => {
                 let fp = path(&key, &here)?;
                 match value {
-                    Json_::Object(ops) if ops.keys().any(|k| k.starts_with('$')) => {
+                    JsonValue::Object(ops) if ops.keys().any(|k| k.starts_with('$')) => {
                         let mut each = Vec::with_capacity(ops.len());
                         for (op, operand) in ops {
                             let at = format!("{here}.{op}");
@@ -235,7 +238,7 @@ pub fn parse_filter(map: serde_json::Map<String, Json_>, field: &str) -> Result<
     Ok(all)
 }
 
-fn operator(fp: &FieldPath, op: &str, operand: Json_, field: &str) -> Result<Filter, ApiError> {
+fn operator(fp: &FieldPath, op: &str, operand: JsonValue, field: &str) -> Result<Filter, ApiError> {
     let fp = fp.clone();
     Ok(match op {
         "$eq" => Filter::Eq(fp, operand),
@@ -245,7 +248,7 @@ fn operator(fp: &FieldPath, op: &str, operand: Json_, field: &str) -> Result<Fil
         "$gt" => Filter::Gt(fp, operand),
         "$gte" => Filter::Gte(fp, operand),
         "$in" => match operand {
-            Json_::Array(values) => Filter::In(fp, values),
+            JsonValue::Array(values) => Filter::In(fp, values),
             _ => {
                 return Err(
                     ApiError::bad_request("invalid_filter", "`$in` takes a list of values")
@@ -254,7 +257,7 @@ fn operator(fp: &FieldPath, op: &str, operand: Json_, field: &str) -> Result<Fil
             }
         },
         "$exists" => match operand {
-            Json_::Bool(present) => Filter::Exists(fp, present),
+            JsonValue::Bool(present) => Filter::Exists(fp, present),
             _ => {
                 return Err(ApiError::bad_request(
                     "invalid_filter",
@@ -279,9 +282,9 @@ async fn put(
     State(app): State<Shared>,
     PathArgs((entity, id)): PathArgs<(String, String)>,
     JsonBody(document): JsonBody<DocumentObject>,
-) -> Result<Json<Json_>, ApiError> {
+) -> Result<Json<JsonValue>, ApiError> {
     let docs = app.router.document(&entity)?;
-    docs.put(&id, Json_::Object(document)).await?;
+    docs.put(&id, JsonValue::Object(document)).await?;
     Ok(Json(json!({ "written": true })))
 }
 
@@ -289,9 +292,9 @@ async fn insert(
     State(app): State<Shared>,
     PathArgs(entity): PathArgs<String>,
     JsonBody(body): JsonBody<InsertBody>,
-) -> Result<(StatusCode, Json<Json_>), ApiError> {
+) -> Result<(StatusCode, Json<JsonValue>), ApiError> {
     let docs = app.router.document(&entity)?;
-    docs.insert(&body.id, Json_::Object(body.document))
+    docs.insert(&body.id, JsonValue::Object(body.document))
         .await
         .map_err(|error| ApiError::from(error).with_field("id"))?;
     Ok((StatusCode::CREATED, Json(json!({ "id": body.id }))))
@@ -300,7 +303,7 @@ async fn insert(
 async fn get(
     State(app): State<Shared>,
     PathArgs((entity, id)): PathArgs<(String, String)>,
-) -> Result<Json<Json_>, ApiError> {
+) -> Result<Json<JsonValue>, ApiError> {
     let docs = app.router.document(&entity)?;
     match docs.get(&id).await? {
         Some(document) => Ok(Json(json!({ "id": id, "document": document }))),
@@ -313,7 +316,7 @@ async fn get(
 async fn delete(
     State(app): State<Shared>,
     PathArgs((entity, id)): PathArgs<(String, String)>,
-) -> Result<Json<Json_>, ApiError> {
+) -> Result<Json<JsonValue>, ApiError> {
     let docs = app.router.document(&entity)?;
     if docs.delete(&id).await? {
         Ok(Json(json!({ "deleted": true })))
@@ -326,7 +329,7 @@ async fn find(
     State(app): State<Shared>,
     PathArgs(entity): PathArgs<String>,
     JsonBody(body): JsonBody<FindBody>,
-) -> Result<Json<Json_>, ApiError> {
+) -> Result<Json<JsonValue>, ApiError> {
     let docs = app.router.document(&entity)?;
     let mut sort = Vec::with_capacity(body.sort.len());
     for (index, key) in body.sort.into_iter().enumerate() {
@@ -350,7 +353,7 @@ async fn find(
         found.truncate(limit);
         json!({ "skip": query.next_page(limit).skip })
     });
-    let found: Vec<Json_> = found
+    let found: Vec<JsonValue> = found
         .into_iter()
         .map(|stored| json!({ "id": stored.id, "document": stored.document }))
         .collect();
@@ -361,7 +364,7 @@ async fn count(
     State(app): State<Shared>,
     PathArgs(entity): PathArgs<String>,
     JsonBody(body): JsonBody<CountBody>,
-) -> Result<Json<Json_>, ApiError> {
+) -> Result<Json<JsonValue>, ApiError> {
     let docs = app.router.document(&entity)?;
     let count = docs.count(&parse_filter(body.filter, "filter")?).await?;
     Ok(Json(json!({ "count": count })))
@@ -371,7 +374,7 @@ async fn create_index(
     State(app): State<Shared>,
     PathArgs(entity): PathArgs<String>,
     JsonBody(body): JsonBody<IndexBody>,
-) -> Result<Json<Json_>, ApiError> {
+) -> Result<Json<JsonValue>, ApiError> {
     let docs = app.router.document(&entity)?;
     path(&body.field, "field")?;
     docs.create_index(&body.field)
@@ -386,9 +389,9 @@ mod tests {
 
     use super::*;
 
-    fn filter(value: Json_) -> Result<Filter, ApiError> {
+    fn filter(value: JsonValue) -> Result<Filter, ApiError> {
         match value {
-            Json_::Object(map) => parse_filter(map, "filter"),
+            JsonValue::Object(map) => parse_filter(map, "filter"),
             _ => unreachable!(),
         }
     }

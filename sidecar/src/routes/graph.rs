@@ -9,7 +9,7 @@ use polyroute::kinds::graph::{Direction, Edge, EdgeFilter, Node, PathQuery, Trav
 use polyroute::Value;
 use schemars::JsonSchema;
 use serde::Deserialize;
-use serde_json::{json, Value as Json_};
+use serde_json::{json, Value as JsonValue};
 
 use super::{spec, BodyKind, PathArgs, Route, Shared};
 use crate::body::{JsonBody, QueryArgs};
@@ -113,7 +113,7 @@ pub fn routes() -> Vec<Route> {
 }
 
 /// The `next` of a listing continued by `skip`.
-fn skip_next(continue_with: &str) -> Json_ {
+fn skip_next(continue_with: &str) -> JsonValue {
     super::page::next_schema(
         &[("skip", json!({"type": "integer", "minimum": 0}))],
         continue_with,
@@ -130,7 +130,7 @@ struct NodeBody {
     /// Its properties (values).
     #[serde(default)]
     #[schemars(schema_with = "crate::openapi::values")]
-    properties: serde_json::Map<String, Json_>,
+    properties: serde_json::Map<String, JsonValue>,
 }
 
 /// A node of a batch.
@@ -145,7 +145,7 @@ struct BatchNode {
     /// Its properties (values).
     #[serde(default)]
     #[schemars(schema_with = "crate::openapi::values")]
-    properties: serde_json::Map<String, Json_>,
+    properties: serde_json::Map<String, JsonValue>,
 }
 
 /// An edge between two existing nodes.
@@ -162,7 +162,7 @@ struct EdgeBody {
     /// Its properties (values).
     #[serde(default)]
     #[schemars(schema_with = "crate::openapi::values")]
-    properties: serde_json::Map<String, Json_>,
+    properties: serde_json::Map<String, JsonValue>,
 }
 
 /// Nodes then edges, upserted as one batch.
@@ -263,7 +263,7 @@ struct PathBody {
 }
 
 fn properties(
-    map: serde_json::Map<String, Json_>,
+    map: serde_json::Map<String, JsonValue>,
     field: &str,
 ) -> Result<BTreeMap<String, Value>, ApiError> {
     map.into_iter()
@@ -274,8 +274,8 @@ fn properties(
         .collect()
 }
 
-fn properties_json(properties: &BTreeMap<String, Value>) -> Json_ {
-    Json_::Object(
+fn properties_json(properties: &BTreeMap<String, Value>) -> JsonValue {
+    JsonValue::Object(
         properties
             .iter()
             .map(|(name, value)| (name.clone(), to_json(value)))
@@ -283,11 +283,11 @@ fn properties_json(properties: &BTreeMap<String, Value>) -> Json_ {
     )
 }
 
-fn node_json(node: &Node) -> Json_ {
+fn node_json(node: &Node) -> JsonValue {
     json!({ "id": node.id, "label": node.label, "properties": properties_json(&node.properties) })
 }
 
-fn edge_json(edge: &Edge) -> Json_ {
+fn edge_json(edge: &Edge) -> JsonValue {
     json!({ "from": edge.from, "label": edge.label, "to": edge.to, "properties": properties_json(&edge.properties) })
 }
 
@@ -326,7 +326,7 @@ async fn upsert_node(
     State(app): State<Shared>,
     PathArgs((entity, id)): PathArgs<(String, String)>,
     JsonBody(body): JsonBody<NodeBody>,
-) -> Result<Json<Json_>, ApiError> {
+) -> Result<Json<JsonValue>, ApiError> {
     let graph = app.router.graph(&entity)?;
     let node = Node {
         id,
@@ -340,7 +340,7 @@ async fn upsert_node(
 async fn get_node(
     State(app): State<Shared>,
     PathArgs((entity, id)): PathArgs<(String, String)>,
-) -> Result<Json<Json_>, ApiError> {
+) -> Result<Json<JsonValue>, ApiError> {
     let graph = app.router.graph(&entity)?;
     match graph.get_node(&id).await? {
         Some(node) => Ok(Json(node_json(&node))),
@@ -353,7 +353,7 @@ async fn get_node(
 async fn delete_node(
     State(app): State<Shared>,
     PathArgs((entity, id)): PathArgs<(String, String)>,
-) -> Result<Json<Json_>, ApiError> {
+) -> Result<Json<JsonValue>, ApiError> {
     let graph = app.router.graph(&entity)?;
     if graph.delete_node(&id).await? {
         Ok(Json(json!({ "deleted": true })))
@@ -366,7 +366,7 @@ async fn upsert_edge(
     State(app): State<Shared>,
     PathArgs(entity): PathArgs<String>,
     JsonBody(body): JsonBody<EdgeBody>,
-) -> Result<Json<Json_>, ApiError> {
+) -> Result<Json<JsonValue>, ApiError> {
     let graph = app.router.graph(&entity)?;
     graph.upsert_edge(edge(body, "")?).await?;
     Ok(Json(json!({ "written": true })))
@@ -375,7 +375,7 @@ async fn upsert_edge(
 async fn delete_edge(
     State(app): State<Shared>,
     PathArgs((entity, from, label, to)): PathArgs<(String, String, String, String)>,
-) -> Result<Json<Json_>, ApiError> {
+) -> Result<Json<JsonValue>, ApiError> {
     let graph = app.router.graph(&entity)?;
     if graph.delete_edge(&from, &label, &to).await? {
         Ok(Json(json!({ "deleted": true })))
@@ -390,7 +390,7 @@ async fn upsert_batch(
     State(app): State<Shared>,
     PathArgs(entity): PathArgs<String>,
     JsonBody(body): JsonBody<BatchBody>,
-) -> Result<Json<Json_>, ApiError> {
+) -> Result<Json<JsonValue>, ApiError> {
     let graph = app.router.graph(&entity)?;
     let mut nodes = Vec::with_capacity(body.nodes.len());
     for (index, node) in body.nodes.into_iter().enumerate() {
@@ -413,7 +413,7 @@ async fn neighbors(
     State(app): State<Shared>,
     PathArgs((entity, id)): PathArgs<(String, String)>,
     QueryArgs(query): QueryArgs<FilterQuery>,
-) -> Result<Json<Json_>, ApiError> {
+) -> Result<Json<JsonValue>, ApiError> {
     let graph = app.router.graph(&entity)?;
     let limit = super::page::limit(query.limit, app.config.max_results)?;
     let mut found = graph
@@ -428,7 +428,7 @@ async fn neighbors(
         found.truncate(limit);
         json!({ "skip": query.skip.saturating_add(limit) })
     });
-    let items: Vec<Json_> = found
+    let items: Vec<JsonValue> = found
         .iter()
         .map(|n| json!({ "node": node_json(&n.node), "edge": edge_json(&n.edge) }))
         .collect();
@@ -439,7 +439,7 @@ async fn degree(
     State(app): State<Shared>,
     PathArgs((entity, id)): PathArgs<(String, String)>,
     QueryArgs(query): QueryArgs<FilterQuery>,
-) -> Result<Json<Json_>, ApiError> {
+) -> Result<Json<JsonValue>, ApiError> {
     let graph = app.router.graph(&entity)?;
     let degree = graph.degree(&id, &query_filter(&query)).await?;
     Ok(Json(json!({ "degree": degree })))
@@ -449,7 +449,7 @@ async fn traverse(
     State(app): State<Shared>,
     PathArgs(entity): PathArgs<String>,
     JsonBody(body): JsonBody<TraverseBody>,
-) -> Result<Json<Json_>, ApiError> {
+) -> Result<Json<JsonValue>, ApiError> {
     let graph = app.router.graph(&entity)?;
     let limit = super::page::limit(body.limit, app.config.max_results)?;
     let query = TraverseQuery {
@@ -464,7 +464,7 @@ async fn traverse(
         found.truncate(limit);
         json!({ "skip": query.next_page(limit).skip })
     });
-    let visits: Vec<Json_> = found
+    let visits: Vec<JsonValue> = found
         .iter()
         .map(|v| json!({ "id": v.id, "depth": v.depth }))
         .collect();
@@ -475,7 +475,7 @@ async fn shortest_path(
     State(app): State<Shared>,
     PathArgs(entity): PathArgs<String>,
     JsonBody(body): JsonBody<PathBody>,
-) -> Result<Json<Json_>, ApiError> {
+) -> Result<Json<JsonValue>, ApiError> {
     let graph = app.router.graph(&entity)?;
     let query = PathQuery {
         from: body.from,

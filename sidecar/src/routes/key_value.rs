@@ -11,7 +11,7 @@ use bytes::Bytes;
 use polyroute::kinds::key_value::{SetCondition, SetOptions};
 use schemars::JsonSchema;
 use serde::Deserialize;
-use serde_json::{json, Value as Json_};
+use serde_json::{json, Value as JsonValue};
 
 use super::{spec, BodyKind, PathArgs, Route, Shared};
 use crate::body::JsonBody;
@@ -165,7 +165,7 @@ fn value_answer(absent: bool) -> schemars::Schema {
 }
 
 /// The JSON of a stored value.
-fn value_json(bytes: &Bytes) -> Json_ {
+fn value_json(bytes: &Bytes) -> JsonValue {
     match std::str::from_utf8(bytes) {
         Ok(text) => json!({ "value": text }),
         Err(_) => json!({ "value_base64": encode_base64(bytes) }),
@@ -207,12 +207,12 @@ pub(crate) fn ttl(text: Option<String>, field: &str) -> Result<Option<Duration>,
 async fn get(
     State(app): State<Shared>,
     PathArgs((entity, key)): PathArgs<(String, String)>,
-) -> Result<Json<Json_>, ApiError> {
+) -> Result<Json<JsonValue>, ApiError> {
     let kv = app.router.key_value(&entity)?;
     match kv.get(&key).await? {
         Some(bytes) => {
             let mut body = value_json(&bytes);
-            body["key"] = Json_::String(key);
+            body["key"] = JsonValue::String(key);
             Ok(Json(body))
         }
         None => {
@@ -225,7 +225,7 @@ async fn set(
     State(app): State<Shared>,
     PathArgs((entity, key)): PathArgs<(String, String)>,
     JsonBody(body): JsonBody<SetBody>,
-) -> Result<Json<Json_>, ApiError> {
+) -> Result<Json<JsonValue>, ApiError> {
     let kv = app.router.key_value(&entity)?;
     let value = value_bytes(body.value, body.value_base64, "")?;
     let options = SetOptions {
@@ -254,7 +254,7 @@ async fn set(
 async fn delete(
     State(app): State<Shared>,
     PathArgs((entity, key)): PathArgs<(String, String)>,
-) -> Result<Json<Json_>, ApiError> {
+) -> Result<Json<JsonValue>, ApiError> {
     let kv = app.router.key_value(&entity)?;
     if kv.delete(&key).await? {
         Ok(Json(json!({ "deleted": true })))
@@ -267,7 +267,7 @@ async fn increment(
     State(app): State<Shared>,
     PathArgs((entity, key)): PathArgs<(String, String)>,
     JsonBody(body): JsonBody<IncrementBody>,
-) -> Result<Json<Json_>, ApiError> {
+) -> Result<Json<JsonValue>, ApiError> {
     let kv = app.router.key_value(&entity)?;
     let value = kv.increment(&key, body.delta).await?;
     Ok(Json(json!({ "value": value })))
@@ -277,17 +277,17 @@ async fn get_many(
     State(app): State<Shared>,
     PathArgs(entity): PathArgs<String>,
     JsonBody(body): JsonBody<GetManyBody>,
-) -> Result<Json<Json_>, ApiError> {
+) -> Result<Json<JsonValue>, ApiError> {
     let kv = app.router.key_value(&entity)?;
     let values = kv.get_many(body.keys.iter().cloned()).await?;
-    let items: Vec<Json_> = body
+    let items: Vec<JsonValue> = body
         .keys
         .into_iter()
         .zip(values)
         .map(|(key, value)| match value {
             Some(bytes) => {
                 let mut item = value_json(&bytes);
-                item["key"] = Json_::String(key);
+                item["key"] = JsonValue::String(key);
                 item
             }
             None => json!({ "key": key, "value": null }),
@@ -300,7 +300,7 @@ async fn set_many(
     State(app): State<Shared>,
     PathArgs(entity): PathArgs<String>,
     JsonBody(body): JsonBody<SetManyBody>,
-) -> Result<Json<Json_>, ApiError> {
+) -> Result<Json<JsonValue>, ApiError> {
     let kv = app.router.key_value(&entity)?;
     let ttl = ttl(body.ttl, "ttl")?;
     let mut entries = Vec::with_capacity(body.entries.len());

@@ -10,7 +10,7 @@
 //! kind continues in its own order: after the last clustering key of a slice, from an instant
 //! of a range, past the items already read of a find, a traversal or a neighbour list.
 
-use serde_json::{json, Value as Json_};
+use serde_json::{json, Value as JsonValue};
 
 use crate::errors::ApiError;
 
@@ -44,9 +44,9 @@ pub(crate) fn probe(limit: usize) -> usize {
 
 /// The schema of an answer's `next`: `null`, or an object with `members` (name → schema), to
 /// be set in the next request.
-pub(crate) fn next_schema(members: &[(&str, Json_)], continue_with: &str) -> Json_ {
+pub(crate) fn next_schema(members: &[(&str, JsonValue)], continue_with: &str) -> JsonValue {
     let required: Vec<&str> = members.iter().map(|(name, _)| *name).collect();
-    let properties: serde_json::Map<String, Json_> = members
+    let properties: serde_json::Map<String, JsonValue> = members
         .iter()
         .map(|(name, schema)| ((*name).to_owned(), schema.clone()))
         .collect();

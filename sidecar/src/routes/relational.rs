@@ -16,7 +16,7 @@ use axum::extract::State;
 use axum::Json;
 use schemars::JsonSchema;
 use serde::Deserialize;
-use serde_json::{json, Value as Json_};
+use serde_json::{json, Value as JsonValue};
 
 use super::{spec, BodyKind, PathArgs, Route, Shared};
 use crate::body::JsonBody;
@@ -68,7 +68,7 @@ struct ParamsBody {
     /// `$1…$n`, exactly as many as the statement takes.
     #[serde(default)]
     #[schemars(schema_with = "crate::openapi::value_list")]
-    params: Vec<Json_>,
+    params: Vec<JsonValue>,
 }
 
 fn named<'a>(
@@ -121,7 +121,7 @@ async fn query(
     State(app): State<Shared>,
     PathArgs((entity, name)): PathArgs<(String, String)>,
     JsonBody(body): JsonBody<ParamsBody>,
-) -> Result<Json<Json_>, ApiError> {
+) -> Result<Json<JsonValue>, ApiError> {
     let handle = app.router.relational(&entity)?;
     let statement = named(&app, &entity, &name, false)?;
     let params = params(body, statement.params)?;
@@ -131,16 +131,16 @@ async fn query(
         .await?;
     let truncated = rows.rows.len() > max;
     rows.rows.truncate(max);
-    let data: Vec<Json_> = rows
+    let data: Vec<JsonValue> = rows
         .rows
         .iter()
-        .map(|row| Json_::Array(row.iter().map(to_json).collect()))
+        .map(|row| JsonValue::Array(row.iter().map(to_json).collect()))
         .collect();
     Ok(Json(json!({
         "columns": rows.columns,
         "rows": data,
         "truncated": truncated,
-        "next": Json_::Null,
+        "next": JsonValue::Null,
     })))
 }
 
@@ -148,7 +148,7 @@ async fn execute(
     State(app): State<Shared>,
     PathArgs((entity, name)): PathArgs<(String, String)>,
     JsonBody(body): JsonBody<ParamsBody>,
-) -> Result<Json<Json_>, ApiError> {
+) -> Result<Json<JsonValue>, ApiError> {
     let handle = app.router.relational(&entity)?;
     let statement = named(&app, &entity, &name, true)?;
     let params = params(body, statement.params)?;
@@ -159,9 +159,9 @@ async fn execute(
 async fn list(
     State(app): State<Shared>,
     PathArgs(entity): PathArgs<String>,
-) -> Result<Json<Json_>, ApiError> {
+) -> Result<Json<JsonValue>, ApiError> {
     app.router.relational(&entity)?;
-    let statements: Vec<Json_> = app
+    let statements: Vec<JsonValue> = app
         .config
         .queries
         .get(&entity)

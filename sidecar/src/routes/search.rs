@@ -6,7 +6,7 @@ use axum::Json;
 use polyroute::kinds::search::{SearchDocument, SearchFilter, SearchQuery};
 use schemars::JsonSchema;
 use serde::Deserialize;
-use serde_json::{json, Value as Json_};
+use serde_json::{json, Value as JsonValue};
 
 use super::{spec, BodyKind, PathArgs, Route, Shared};
 use crate::body::JsonBody;
@@ -63,7 +63,7 @@ struct DocumentBody {
     id: String,
     /// Its fields (values), as declared in the entity's `fields`.
     #[schemars(schema_with = "crate::openapi::values")]
-    fields: serde_json::Map<String, Json_>,
+    fields: serde_json::Map<String, JsonValue>,
 }
 
 /// Documents to index.
@@ -91,7 +91,7 @@ struct FilterBody {
     /// Match documents whose field has one of these values.
     #[serde(rename = "in", default)]
     #[schemars(schema_with = "crate::openapi::value_list")]
-    one_of: Option<Vec<Json_>>,
+    one_of: Option<Vec<JsonValue>>,
     /// Match documents whose field is at least this.
     #[serde(default)]
     #[schemars(with = "f64")]
@@ -132,7 +132,7 @@ async fn index(
     State(app): State<Shared>,
     PathArgs(entity): PathArgs<String>,
     JsonBody(body): JsonBody<IndexBody>,
-) -> Result<Json<Json_>, ApiError> {
+) -> Result<Json<JsonValue>, ApiError> {
     let search = app.router.search(&entity)?;
     let mut documents = Vec::with_capacity(body.documents.len());
     for (index, doc) in body.documents.into_iter().enumerate() {
@@ -151,7 +151,7 @@ async fn index(
 async fn delete(
     State(app): State<Shared>,
     PathArgs((entity, id)): PathArgs<(String, String)>,
-) -> Result<Json<Json_>, ApiError> {
+) -> Result<Json<JsonValue>, ApiError> {
     let search = app.router.search(&entity)?;
     if search.delete(&id).await? {
         Ok(Json(json!({ "deleted": true })))
@@ -164,7 +164,7 @@ async fn query(
     State(app): State<Shared>,
     PathArgs(entity): PathArgs<String>,
     JsonBody(body): JsonBody<QueryBody>,
-) -> Result<Json<Json_>, ApiError> {
+) -> Result<Json<JsonValue>, ApiError> {
     let search = app.router.search(&entity)?;
     let mut filters = Vec::with_capacity(body.filters.len());
     for (index, filter) in body.filters.into_iter().enumerate() {
@@ -196,11 +196,11 @@ async fn query(
         snippets: body.snippets,
     };
     let results = search.query(&query).await?;
-    let hits: Vec<Json_> = results
+    let hits: Vec<JsonValue> = results
         .hits
         .iter()
         .map(|hit| {
-            let fields: serde_json::Map<String, Json_> = hit
+            let fields: serde_json::Map<String, JsonValue> = hit
                 .fields
                 .iter()
                 .map(|(name, value)| (name.clone(), to_json(value)))
@@ -214,7 +214,7 @@ async fn query(
 async fn refresh(
     State(app): State<Shared>,
     PathArgs(entity): PathArgs<String>,
-) -> Result<Json<Json_>, ApiError> {
+) -> Result<Json<JsonValue>, ApiError> {
     let search = app.router.search(&entity)?;
     search.refresh().await?;
     Ok(Json(json!({ "refreshed": true })))

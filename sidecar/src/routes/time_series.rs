@@ -12,7 +12,7 @@ use polyroute::kinds::time_series::{
 };
 use schemars::JsonSchema;
 use serde::Deserialize;
-use serde_json::{json, Value as Json_};
+use serde_json::{json, Value as JsonValue};
 
 use super::line_protocol::{self, Precision};
 use super::{spec, BodyKind, PathArgs, Route, Shared};
@@ -96,7 +96,7 @@ pub fn routes() -> Vec<Route> {
 
 /// A field value's schema: a number, a boolean or text (or null in a range's columns, where a
 /// point lacks the field).
-fn field_value_schema(nullable: bool) -> Json_ {
+fn field_value_schema(nullable: bool) -> JsonValue {
     json!({
         "nullable": nullable,
         "oneOf": [{"type": "number"}, {"type": "boolean"}, {"type": "string"}],
@@ -136,11 +136,11 @@ struct PointBody {
     tags: BTreeMap<String, String>,
     /// Its values.
     #[schemars(schema_with = "point_fields")]
-    fields: BTreeMap<String, Json_>,
+    fields: BTreeMap<String, JsonValue>,
     /// When (default: the time of the request).
     #[serde(default)]
     #[schemars(schema_with = "crate::openapi::timestamp")]
-    timestamp: Option<Json_>,
+    timestamp: Option<JsonValue>,
 }
 
 /// Points to write.
@@ -172,10 +172,10 @@ struct RangeBody {
     measurement: String,
     /// From this time (inclusive).
     #[schemars(schema_with = "crate::openapi::timestamp")]
-    start: Json_,
+    start: JsonValue,
     /// To this time (exclusive).
     #[schemars(schema_with = "crate::openapi::timestamp")]
-    end: Json_,
+    end: JsonValue,
     /// Only series whose tags have one of these values.
     #[serde(default)]
     tags: BTreeMap<String, TagValues>,
@@ -213,10 +213,10 @@ struct WindowBody {
     field: String,
     /// From this time (inclusive).
     #[schemars(schema_with = "crate::openapi::timestamp")]
-    start: Json_,
+    start: JsonValue,
     /// To this time (exclusive).
     #[schemars(schema_with = "crate::openapi::timestamp")]
-    end: Json_,
+    end: JsonValue,
     /// The width of a window.
     #[schemars(schema_with = "crate::openapi::duration")]
     every: String,
@@ -249,7 +249,7 @@ struct LastBody {
 struct DeleteBeforeBody {
     /// Points older than this are deleted.
     #[schemars(schema_with = "crate::openapi::timestamp")]
-    before: Json_,
+    before: JsonValue,
 }
 
 /// The line protocol's query string.
@@ -275,11 +275,11 @@ fn now_ns() -> i64 {
         .unwrap_or(0)
 }
 
-fn field_value(json: Json_, field: &str) -> Result<FieldValue, ApiError> {
+fn field_value(json: JsonValue, field: &str) -> Result<FieldValue, ApiError> {
     match json {
-        Json_::Bool(b) => Ok(FieldValue::Bool(b)),
-        Json_::String(s) => Ok(FieldValue::Text(s)),
-        Json_::Number(n) => match n.as_i64() {
+        JsonValue::Bool(b) => Ok(FieldValue::Bool(b)),
+        JsonValue::String(s) => Ok(FieldValue::Text(s)),
+        JsonValue::Number(n) => match n.as_i64() {
             Some(i) => Ok(FieldValue::Int(i)),
             None => n.as_f64().map(FieldValue::Float).ok_or_else(|| {
                 ApiError::bad_request("invalid_value", "not a finite number").with_field(field)
@@ -293,7 +293,7 @@ fn field_value(json: Json_, field: &str) -> Result<FieldValue, ApiError> {
     }
 }
 
-fn field_json(value: &FieldValue) -> Json_ {
+fn field_json(value: &FieldValue) -> JsonValue {
     match value {
         FieldValue::Float(x) => json!(x),
         FieldValue::Int(i) => json!(i),
@@ -321,7 +321,7 @@ async fn write(
     State(app): State<Shared>,
     PathArgs(entity): PathArgs<String>,
     JsonBody(body): JsonBody<WriteBody>,
-) -> Result<Json<Json_>, ApiError> {
+) -> Result<Json<JsonValue>, ApiError> {
     let ts = app.router.time_series(&entity)?;
     let now = now_ns();
     let mut points = Vec::with_capacity(body.points.len());
@@ -357,7 +357,7 @@ async fn write_lines(
     PathArgs(entity): PathArgs<String>,
     QueryArgs(query): QueryArgs<LinesQuery>,
     TextBody(text): TextBody,
-) -> Result<Json<Json_>, ApiError> {
+) -> Result<Json<JsonValue>, ApiError> {
     let ts = app.router.time_series(&entity)?;
     let precision = match query.precision.as_deref() {
         None => Precision::Nanoseconds,
@@ -385,7 +385,7 @@ async fn range(
     State(app): State<Shared>,
     PathArgs(entity): PathArgs<String>,
     JsonBody(body): JsonBody<RangeBody>,
-) -> Result<Json<Json_>, ApiError> {
+) -> Result<Json<JsonValue>, ApiError> {
     let ts = app.router.time_series(&entity)?;
     let limit = super::page::limit(body.limit, app.config.max_results)?;
     let query = RangeQuery {
@@ -398,18 +398,18 @@ async fn range(
     };
     let mut found = ts.range(&query).await?;
     let next = cut_page(&mut found, limit).map(|start| json!({ "start": start }));
-    let series: Vec<Json_> = found
+    let series: Vec<JsonValue> = found
         .into_iter()
         .map(|series| {
-            let fields: serde_json::Map<String, Json_> = series
+            let fields: serde_json::Map<String, JsonValue> = series
                 .fields
                 .iter()
                 .map(|(name, values)| {
                     let values = values
                         .iter()
-                        .map(|v| v.as_ref().map_or(Json_::Null, field_json))
+                        .map(|v| v.as_ref().map_or(JsonValue::Null, field_json))
                         .collect();
-                    (name.clone(), Json_::Array(values))
+                    (name.clone(), JsonValue::Array(values))
                 })
                 .collect();
             json!({ "tags": series.tags, "timestamps": series.timestamps, "fields": fields })
@@ -422,7 +422,7 @@ async fn window(
     State(app): State<Shared>,
     PathArgs(entity): PathArgs<String>,
     JsonBody(body): JsonBody<WindowBody>,
-) -> Result<Json<Json_>, ApiError> {
+) -> Result<Json<JsonValue>, ApiError> {
     let ts = app.router.time_series(&entity)?;
     let every = super::key_value::ttl(Some(body.every), "every")?.unwrap_or_default();
     let query = WindowQuery {
@@ -443,12 +443,12 @@ async fn window(
         group_by: body.group_by,
         tags: tag_filter(body.tags),
     };
-    let groups: Vec<Json_> = ts
+    let groups: Vec<JsonValue> = ts
         .window(&query)
         .await?
         .into_iter()
         .map(|series| {
-            let windows: Vec<Json_> = series
+            let windows: Vec<JsonValue> = series
                 .windows
                 .iter()
                 .map(|(start, value)| json!({ "start": start, "value": value }))
@@ -463,14 +463,14 @@ async fn last(
     State(app): State<Shared>,
     PathArgs(entity): PathArgs<String>,
     JsonBody(body): JsonBody<LastBody>,
-) -> Result<Json<Json_>, ApiError> {
+) -> Result<Json<JsonValue>, ApiError> {
     let ts = app.router.time_series(&entity)?;
-    let points: Vec<Json_> = ts
+    let points: Vec<JsonValue> = ts
         .last(&body.measurement, &tag_filter(body.tags))
         .await?
         .into_iter()
         .map(|point| {
-            let fields: serde_json::Map<String, Json_> = point
+            let fields: serde_json::Map<String, JsonValue> = point
                 .fields
                 .iter()
                 .map(|(name, value)| (name.clone(), field_json(value)))
@@ -485,7 +485,7 @@ async fn delete_before(
     State(app): State<Shared>,
     PathArgs(entity): PathArgs<String>,
     JsonBody(body): JsonBody<DeleteBeforeBody>,
-) -> Result<Json<Json_>, ApiError> {
+) -> Result<Json<JsonValue>, ApiError> {
     let ts = app.router.time_series(&entity)?;
     let before = timestamp(&body.before, "before")?;
     let deleted = ts.delete_before(before).await?;

@@ -21,7 +21,7 @@ use polyroute::kinds::wide_column::{micros_from_nanos, SliceQuery, WideRow, Writ
 use polyroute::{Value, WideColumn};
 use schemars::JsonSchema;
 use serde::Deserialize;
-use serde_json::{json, Value as Json_};
+use serde_json::{json, Value as JsonValue};
 
 use super::{spec, BodyKind, PathArgs, Route, Shared};
 use crate::body::JsonBody;
@@ -68,7 +68,7 @@ pub fn routes() -> Vec<Route> {
 
 /// A slice's `next`: the bound past the last row answered (`start` in ascending order, `end`
 /// in descending order), excluded.
-fn next_schema() -> Json_ {
+fn next_schema() -> JsonValue {
     let bound = json!({"type": "object", "required": ["key", "inclusive"], "properties": {
         "key": {"type": "array", "items": crate::openapi::any_value()},
         "inclusive": {"type": "boolean"},
@@ -99,7 +99,7 @@ fn rows_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
 struct PutBody {
     /// The rows.
     #[schemars(schema_with = "rows_schema")]
-    rows: Vec<serde_json::Map<String, Json_>>,
+    rows: Vec<serde_json::Map<String, JsonValue>>,
     /// How long the rows live (default: the entity's `ttl`).
     #[serde(default)]
     #[schemars(schema_with = "crate::openapi::duration")]
@@ -107,7 +107,7 @@ struct PutBody {
     /// The write time of every cell (default: now); the latest write of a cell wins.
     #[serde(default)]
     #[schemars(schema_with = "crate::openapi::timestamp")]
-    timestamp: Option<Json_>,
+    timestamp: Option<JsonValue>,
 }
 
 /// A row's key: the partition key's values, then the clustering key's, in key-column order.
@@ -117,11 +117,11 @@ struct PutBody {
 struct KeyBody {
     /// The partition key's values.
     #[schemars(schema_with = "crate::openapi::value_list")]
-    partition: Vec<Json_>,
+    partition: Vec<JsonValue>,
     /// The clustering key's values (for `delete`, omit it to delete the whole partition).
     #[serde(default)]
     #[schemars(schema_with = "crate::openapi::value_list")]
-    clustering: Option<Vec<Json_>>,
+    clustering: Option<Vec<JsonValue>>,
 }
 
 /// One end of a slice.
@@ -131,7 +131,7 @@ struct KeyBody {
 struct BoundBody {
     /// Clustering values (a prefix of the clustering key).
     #[schemars(schema_with = "crate::openapi::value_list")]
-    key: Vec<Json_>,
+    key: Vec<JsonValue>,
     /// Whether the bound itself is included (default true).
     #[serde(default = "yes")]
     inclusive: bool,
@@ -159,7 +159,7 @@ enum OrderBody {
 struct SliceBody {
     /// The partition key's values.
     #[schemars(schema_with = "crate::openapi::value_list")]
-    partition: Vec<Json_>,
+    partition: Vec<JsonValue>,
     /// The first row's bound (default: the partition's start).
     #[serde(default)]
     start: Option<BoundBody>,
@@ -177,7 +177,7 @@ struct SliceBody {
 
 fn row(
     handle: &WideColumn,
-    mut object: serde_json::Map<String, Json_>,
+    mut object: serde_json::Map<String, JsonValue>,
     field: &str,
 ) -> Result<WideRow, ApiError> {
     let settings = handle.settings();
@@ -211,7 +211,7 @@ fn row(
     })
 }
 
-fn row_json(handle: &WideColumn, row: &WideRow) -> Json_ {
+fn row_json(handle: &WideColumn, row: &WideRow) -> JsonValue {
     let settings = handle.settings();
     let mut object = serde_json::Map::new();
     for (name, value) in settings.partition_key.iter().zip(&row.partition) {
@@ -223,7 +223,7 @@ fn row_json(handle: &WideColumn, row: &WideRow) -> Json_ {
     for (name, value) in &row.cells {
         object.insert(name.clone(), to_json(value));
     }
-    Json_::Object(object)
+    JsonValue::Object(object)
 }
 
 fn bound(body: Option<BoundBody>, field: &str) -> Result<Bound<Vec<Value>>, ApiError> {
@@ -241,13 +241,13 @@ fn bound(body: Option<BoundBody>, field: &str) -> Result<Bound<Vec<Value>>, ApiE
 }
 
 /// A bound as a request gives it (`{"key": [...], "inclusive": bool}`), or `null` unbounded.
-fn bound_json(bound: &Bound<Vec<Value>>) -> Json_ {
+fn bound_json(bound: &Bound<Vec<Value>>) -> JsonValue {
     let (key, inclusive) = match bound {
         Bound::Included(key) => (key, true),
         Bound::Excluded(key) => (key, false),
-        Bound::Unbounded => return Json_::Null,
+        Bound::Unbounded => return JsonValue::Null,
     };
-    let key: Vec<Json_> = key.iter().map(to_json).collect();
+    let key: Vec<JsonValue> = key.iter().map(to_json).collect();
     json!({ "key": key, "inclusive": inclusive })
 }
 
@@ -255,7 +255,7 @@ async fn put(
     State(app): State<Shared>,
     PathArgs(entity): PathArgs<String>,
     JsonBody(body): JsonBody<PutBody>,
-) -> Result<Json<Json_>, ApiError> {
+) -> Result<Json<JsonValue>, ApiError> {
     let handle = app.router.wide_column(&entity)?;
     let mut rows = Vec::with_capacity(body.rows.len());
     for (index, object) in body.rows.into_iter().enumerate() {
@@ -284,7 +284,7 @@ async fn get(
     State(app): State<Shared>,
     PathArgs(entity): PathArgs<String>,
     JsonBody(body): JsonBody<KeyBody>,
-) -> Result<Json<Json_>, ApiError> {
+) -> Result<Json<JsonValue>, ApiError> {
     let handle = app.router.wide_column(&entity)?;
     let partition = to_values(body.partition, "partition")?;
     let clustering = to_values(body.clustering.unwrap_or_default(), "clustering")?;
@@ -300,7 +300,7 @@ async fn slice(
     State(app): State<Shared>,
     PathArgs(entity): PathArgs<String>,
     JsonBody(body): JsonBody<SliceBody>,
-) -> Result<Json<Json_>, ApiError> {
+) -> Result<Json<JsonValue>, ApiError> {
     let handle = app.router.wide_column(&entity)?;
     let limit = super::page::limit(body.limit, app.config.max_results)?;
     let query = SliceQuery {
@@ -314,7 +314,7 @@ async fn slice(
         limit: Some(super::page::probe(limit)),
     };
     let mut rows = handle.slice(&query).await?;
-    let mut next = Json_::Null;
+    let mut next = JsonValue::Null;
     if rows.len() > limit {
         rows.truncate(limit);
         if let Some(last) = rows.last() {
@@ -325,7 +325,7 @@ async fn slice(
             };
         }
     }
-    let rows: Vec<Json_> = rows.iter().map(|row| row_json(&handle, row)).collect();
+    let rows: Vec<JsonValue> = rows.iter().map(|row| row_json(&handle, row)).collect();
     Ok(Json(json!({ "rows": rows, "next": next })))
 }
 
@@ -333,7 +333,7 @@ async fn delete(
     State(app): State<Shared>,
     PathArgs(entity): PathArgs<String>,
     JsonBody(body): JsonBody<KeyBody>,
-) -> Result<Json<Json_>, ApiError> {
+) -> Result<Json<JsonValue>, ApiError> {
     let handle = app.router.wide_column(&entity)?;
     let partition = to_values(body.partition, "partition")?;
     match body.clustering {

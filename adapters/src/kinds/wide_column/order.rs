@@ -42,6 +42,7 @@ const TAG_LIST: u8 = 0x70;
 const TAG_MAP: u8 = 0x80;
 
 /// The smallest tag: a first byte below it is not this encoding.
+#[cfg_attr(not(feature = "scylla"), allow(dead_code))]
 pub(crate) const FIRST_TAG: u8 = TAG_NULL;
 
 const ESCAPE: u8 = 0x00;
