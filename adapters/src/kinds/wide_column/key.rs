@@ -32,28 +32,29 @@ pub(crate) fn encode_into(out: &mut Vec<u8>, columns: &[String], values: &[Value
 }
 
 fn encode_value(out: &mut Vec<u8>, column: &str, value: &Value) -> Result<()> {
-    match value {
-        Value::Bool(_)
-        | Value::Int(_)
-        | Value::Timestamp(_)
-        | Value::Float(_)
-        | Value::Text(_)
-        | Value::Bytes(_) => {
-            order::encode_into(out, value);
-            Ok(())
-        }
-        Value::Null | Value::List(_) | Value::Map(_) => Err(StoreError::invalid(format!(
+    if !is_key_value(value) {
+        return Err(StoreError::invalid(format!(
             "key column `{column}` holds a {} value; key values must be bool, int, float, timestamp, text or bytes",
             value.type_name()
-        ))),
+        )));
     }
+    order::encode_into(out, value);
+    Ok(())
 }
 
-/// Decodes every value of an encoded key (or of its tail).
+/// Whether `value` can be part of a row key: null, lists and maps cannot.
+fn is_key_value(value: &Value) -> bool {
+    !matches!(value, Value::Null | Value::List(_) | Value::Map(_))
+}
+
+/// Decodes every value of an encoded key (or of its tail). Bytes that are not the encoding of
+/// key values, including the encoding of a null, a list or a map (which no key holds), are
+/// reported corrupt.
 pub(crate) fn decode(mut bytes: &[u8]) -> Result<Vec<Value>> {
     let mut values = Vec::new();
     while !bytes.is_empty() {
         let (value, rest) = order::decode_value(bytes)
+            .filter(|(value, _)| is_key_value(value))
             .ok_or_else(|| StoreError::backend("a stored row key is corrupt"))?;
         values.push(value);
         bytes = rest;
@@ -77,6 +78,25 @@ pub(crate) fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use std::cmp::Ordering;
+
+    #[test]
+    fn encoded_values_no_key_holds_are_corrupt_keys() {
+        // Found by fuzzing: the kind's value encoding also writes nulls, lists and maps, which
+        // decoded as key values though no key can hold them.
+        for value in [
+            Value::Null,
+            Value::List(vec![Value::Int(1)]),
+            Value::Map(Default::default()),
+        ] {
+            let mut bytes = Vec::new();
+            super::encode_into(&mut bytes, &["c0".to_owned()], &[Value::Int(7)]).unwrap();
+            order::encode_into(&mut bytes, &value);
+            assert!(
+                super::decode(&bytes).is_err(),
+                "{value:?} decoded as a key value"
+            );
+        }
+    }
 
     use super::*;
 
