@@ -112,6 +112,20 @@ fn relation_to_an_unknown_entity() {
 }
 
 #[test]
+fn entity_names_the_router_or_a_projection_would_refuse() {
+    // Found by fuzzing: `audit__x` passed the spec, then the config it emitted was refused (the
+    // router keeps `__` for its namespaces), and `audit_` would make `audit__search`.
+    for name in ["audit__x", "audit_", "1audit", "audit-log"] {
+        let problem = only(
+            &format!("name: t\nentities:\n  - {{ name: {name}, records: 1, record_bytes: 1 }}\n"),
+            ProblemKind::InvalidValue,
+            "entities[0].name",
+        );
+        assert!(problem.to_string().contains("`__`"), "{problem}");
+    }
+}
+
+#[test]
 fn duplicate_entity_names() {
     only(
         "name: t\nentities:\n  - { name: orders, records: 1, record_bytes: 1 }\n  - { name: orders, records: 1, record_bytes: 1 }\n",

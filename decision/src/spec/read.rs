@@ -37,6 +37,13 @@ const RELATION_KEYS: &[&str] = &["to", "kind"];
 /// Longest entity name: leaves room for the suffix of a projection (`_search`, `_cache`, …)
 /// within the 63 characters of a store identifier.
 const MAX_NAME: usize = 48;
+/// Whether `name` can name an entity here and every entity the emitted config derives from it:
+/// an identifier of at most [`MAX_NAME`] characters, without the router's namespace separator
+/// `__`, and not ending in `_`, so that `<name>_search` has none either.
+fn is_entity_name(name: &str) -> bool {
+    is_identifier(name) && name.len() <= MAX_NAME && !name.contains("__") && !name.ends_with('_')
+}
+
 /// Deepest traversal a spec may ask for.
 const MAX_DEPTH: u64 = 20;
 /// Most regions a spec may declare.
@@ -369,7 +376,7 @@ impl Reader {
         for (index, item) in items.iter().enumerate() {
             let name = declared[index].clone();
             let path = match &name {
-                Some(name) if is_identifier(name) => format!("entities.{name}"),
+                Some(name) if is_entity_name(name) => format!("entities.{name}"),
                 _ => format!("entities[{index}]"),
             };
             let duplicate = name.as_ref().is_some_and(|name| !seen.insert(name.clone()));
@@ -412,14 +419,14 @@ impl Reader {
                 None
             }
             Some(value) => self.text(&join(path, "name"), value, "write `name: orders`").and_then(|name| {
-                if is_identifier(&name) && name.len() <= MAX_NAME {
+                if is_entity_name(&name) {
                     Some(name)
                 } else {
                     self.report(
                         ProblemKind::InvalidValue,
                         &join(path, "name"),
                         format!("`{name}` is not a valid entity name"),
-                        format!("use ASCII letters, digits and `_`, starting with a letter or `_` (at most {MAX_NAME} characters)"),
+                        format!("use ASCII letters, digits and `_`, starting with a letter or `_`, at most {MAX_NAME} characters, without `__` and not ending in `_` (the router keeps `__` for the namespaces it makes, and the config names projections `<entity>_search`, `<entity>_cache`, …)"),
                     );
                     None
                 }
