@@ -78,7 +78,11 @@ pub async fn run(args: &ServeArgs) -> ExitCode {
         Ok(sidecar) => sidecar,
         Err(err) => {
             eprintln!("error: {err}");
-            return ExitCode::from(EXIT_FAILED);
+            return ExitCode::from(if err.is_config_mistake() {
+                EXIT_CONFIG
+            } else {
+                EXIT_FAILED
+            });
         }
     };
     println!(

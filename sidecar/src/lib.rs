@@ -111,6 +111,21 @@ pub enum SidecarError {
     Serve(#[source] std::io::Error),
 }
 
+impl SidecarError {
+    /// Whether the config is what must change (exposure, `[sidecar.schema]` entities, read
+    /// statements that write, unusable TLS files), as opposed to a store or the network
+    /// failing: `polyroute serve` exits 2 for these, as for every other config mistake.
+    pub fn is_config_mistake(&self) -> bool {
+        matches!(
+            self,
+            SidecarError::Exposed(_)
+                | SidecarError::Entity { .. }
+                | SidecarError::ReadStatement { .. }
+                | SidecarError::Tls(_)
+        )
+    }
+}
+
 fn tls_problems(problems: &[tls::TlsError]) -> String {
     let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
     lines.join("\n")

@@ -121,7 +121,7 @@ async fn a_read_statement_that_writes_is_refused_at_startup_and_deletes_nothing(
     ] {
         let (code, stderr) =
             refused_start(dir.path(), &config(&format!("purge = {statement:?}\n")));
-        assert!(code.is_some_and(|code| code != 0), "{statement}: {code:?}");
+        assert_eq!(code, Some(2), "a config mistake: {statement}");
         assert!(
             stderr.contains("sidecar.queries.orders.purge: the statement does not only read"),
             "{statement}: {stderr}"
@@ -465,7 +465,7 @@ read = ["*"]
                 "sneaky = \"WITH gone AS (DELETE FROM ledger RETURNING id) SELECT id FROM gone\"",
             ),
         );
-        assert!(code.is_some_and(|code| code != 0), "{code:?}");
+        assert_eq!(code, Some(2), "a config mistake");
         assert!(
             stderr.contains("sidecar.queries.ledger.sneaky: the statement does not only read"),
             "{stderr}"
