@@ -47,8 +47,9 @@ pub enum TlsMode {
     #[default]
     Disable,
     /// TLS, never plain TCP. As in libpq, the server's certificate is not checked unless a CA
-    /// is given (`ca_file`, or PostgreSQL's `sslrootcert` in the URL), in which case it is checked as in
-    /// `VerifyCa`. Without a CA this stops passive listeners, not a man in the middle.
+    /// is given (`ca_file`, or PostgreSQL's `sslrootcert` in the URL), in which case it is
+    /// checked as in `VerifyCa`. Without a CA this stops passive listeners, not a man in the
+    /// middle.
     Require,
     /// TLS, with the server's certificate signed by a trusted CA (`ca_file`, else the system's
     /// trust store); the host it names is not checked.

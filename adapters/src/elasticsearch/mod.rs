@@ -76,9 +76,6 @@ const INFO: StoreInfo = StoreInfo {
     },
 };
 
-/// Elasticsearch's limit on the length of a document id, in bytes.
-const MAX_ID_BYTES: usize = 512;
-
 /// An Elasticsearch cluster of search indexes; each search entity has its own index.
 #[derive(Clone, Debug)]
 pub struct ElasticsearchSearch {
@@ -304,17 +301,6 @@ impl Index {
             .map(drop)
     }
 
-    /// Checks `document` against the schema and converts it to its `_source`.
-    fn to_source(&self, document: &SearchDocument) -> Result<Json> {
-        if document.id.len() > MAX_ID_BYTES {
-            return Err(StoreError::invalid(format!(
-                "a search document id is at most {MAX_ID_BYTES} bytes in Elasticsearch, got {}",
-                document.id.len()
-            )));
-        }
-        self.fields.to_json(document)
-    }
-
     /// One search request, stopped by the server at the call's deadline (see
     /// [`query::with_time_limit`]).
     async fn search(&self, mut body: Json) -> Result<Json> {
@@ -416,7 +402,7 @@ impl SearchStore for Index {
         // sent.
         let sources = documents
             .iter()
-            .map(|document| Ok((document.id.clone(), self.to_source(document)?)))
+            .map(|document| Ok((document.id.clone(), self.fields.to_json(document)?)))
             .collect::<Result<Vec<_>>>()?;
         if sources.is_empty() {
             return Ok(());
@@ -615,7 +601,8 @@ mod tests {
         let index = Index::new(shared.clone(), "products", &settings).unwrap();
         assert_eq!(index.name, "polyroute_products");
         let source = index
-            .to_source(&SearchDocument::new(
+            .fields
+            .to_json(&SearchDocument::new(
                 "p",
                 [("title", Value::from("x")), ("price", Value::Int(7))],
             ))
@@ -640,7 +627,7 @@ mod tests {
                 "id",
             ),
         ] {
-            let err = index.to_source(&doc).unwrap_err().to_string();
+            let err = index.fields.to_json(&doc).unwrap_err().to_string();
             assert!(err.contains(mention), "{err}");
         }
         assert!(Index::new(shared, "Products", &settings).is_err());

@@ -33,8 +33,7 @@ use crate::kinds::time_series::{
     FieldValue, LastPoint, Point, RangeQuery, SeriesData, TagFilter, TimeSeriesStore, WindowQuery,
     WindowSeries,
 };
-use crate::store::wrong_settings;
-use crate::store::ConnectContext;
+use crate::store::{wrong_settings, ConnectContext};
 use crate::{
     Capabilities, EntitySettings, EntitySpec, Result, Store, StoreError, StoreHandle, StoreInfo,
     StoreKind,

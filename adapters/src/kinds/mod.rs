@@ -18,6 +18,17 @@ pub mod search;
 pub mod time_series;
 pub mod wide_column;
 
+/// What separates a namespace the router makes (`cache__<entity>`) from the entity it serves.
+/// Entity names cannot contain it ([`is_entity_name`]), so no entity can be named like
+/// another's namespace.
+pub const NAMESPACE_SEPARATOR: &str = "__";
+
+/// Whether `name` can name an entity: an identifier without [`NAMESPACE_SEPARATOR`]. The
+/// router's config and the workload specs of the decision framework apply this one rule.
+pub fn is_entity_name(name: &str) -> bool {
+    is_identifier(name) && !name.contains(NAMESPACE_SEPARATOR)
+}
+
 /// Whether `name` is safe to use as a table, collection or prefix name in every backend.
 pub fn is_identifier(name: &str) -> bool {
     let mut bytes = name.bytes();

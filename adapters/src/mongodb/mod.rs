@@ -49,8 +49,7 @@ use crate::kinds::document::{check_document, MAX_DEPTH};
 use crate::kinds::document::{
     Document, DocumentStore, FieldPath, Filter, FindQuery, StoredDocument,
 };
-use crate::store::wrong_settings;
-use crate::store::ConnectContext;
+use crate::store::{wrong_settings, ConnectContext};
 use crate::{
     Capabilities, EntitySettings, EntitySpec, Result, Store, StoreError, StoreHandle, StoreInfo,
     StoreKind,

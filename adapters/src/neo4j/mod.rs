@@ -30,8 +30,7 @@ use crate::backend::{Backend, BackendDescriptor};
 use crate::kinds::graph::{
     Bounded, Edge, EdgeFilter, GraphStore, Neighbor, Node, Path, PathQuery, TraverseQuery, Visit,
 };
-use crate::store::wrong_settings;
-use crate::store::ConnectContext;
+use crate::store::{wrong_settings, ConnectContext};
 use crate::{
     Capabilities, EntitySettings, EntitySpec, Result, Store, StoreError, StoreHandle, StoreInfo,
     StoreKind, Value,

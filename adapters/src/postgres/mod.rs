@@ -90,28 +90,22 @@ pub struct Postgres;
 impl Backend for Postgres {
     type Config = Config;
 
+    /// Connects a PostgreSQL store of `kind`: the options' files resolved, and the default
+    /// `statement_timeout` the longest call to the store.
     async fn connect(
         kind: StoreKind,
         config: Config,
         context: &ConnectContext,
     ) -> Result<Arc<dyn Store>> {
-        connect(
-            kind,
-            config.resolve_paths(context).with_longest_call(context),
-        )
-        .await
+        let config = config.resolve_paths(context).with_longest_call(context);
+        Ok(match kind {
+            StoreKind::Relational => Arc::new(PostgresRelational::open(config).await?),
+            StoreKind::KeyValue => Arc::new(PostgresKeyValue::open(config).await?),
+            StoreKind::Document => Arc::new(PostgresDocument::open(config).await?),
+            StoreKind::TimeSeries => Arc::new(PostgresTimeSeries::open(config).await?),
+            StoreKind::Graph => Arc::new(PostgresGraph::open(config).await?),
+            StoreKind::Search => Arc::new(PostgresSearch::open(config).await?),
+            StoreKind::WideColumn => Arc::new(PostgresWideColumn::open(config).await?),
+        })
     }
-}
-
-/// Connects a PostgreSQL store of `kind`.
-async fn connect(kind: StoreKind, config: Config) -> Result<Arc<dyn Store>> {
-    Ok(match kind {
-        StoreKind::Relational => Arc::new(PostgresRelational::open(config).await?),
-        StoreKind::KeyValue => Arc::new(PostgresKeyValue::open(config).await?),
-        StoreKind::Document => Arc::new(PostgresDocument::open(config).await?),
-        StoreKind::TimeSeries => Arc::new(PostgresTimeSeries::open(config).await?),
-        StoreKind::Graph => Arc::new(PostgresGraph::open(config).await?),
-        StoreKind::Search => Arc::new(PostgresSearch::open(config).await?),
-        StoreKind::WideColumn => Arc::new(PostgresWideColumn::open(config).await?),
-    })
 }

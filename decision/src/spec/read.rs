@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use polyroute_adapters::kinds;
 use polyroute_adapters::store::is_identifier;
 use polyroute_adapters::StoreKind;
 use serde_yaml::{Mapping, Value};
@@ -38,10 +39,10 @@ const RELATION_KEYS: &[&str] = &["to", "kind"];
 /// within the 63 characters of a store identifier.
 const MAX_NAME: usize = 48;
 /// Whether `name` can name an entity here and every entity the emitted config derives from it:
-/// an identifier of at most [`MAX_NAME`] characters, without the router's namespace separator
-/// `__`, and not ending in `_`, so that `<name>_search` has none either.
-fn is_entity_name(name: &str) -> bool {
-    is_identifier(name) && name.len() <= MAX_NAME && !name.contains("__") && !name.ends_with('_')
+/// an entity name for the router ([`kinds::is_entity_name`]: an identifier without `__`) of at
+/// most [`MAX_NAME`] characters, not ending in `_`, so that `<name>_search` is one too.
+fn is_spec_entity_name(name: &str) -> bool {
+    kinds::is_entity_name(name) && name.len() <= MAX_NAME && !name.ends_with('_')
 }
 
 /// Deepest traversal a spec may ask for.
@@ -376,7 +377,7 @@ impl Reader {
         for (index, item) in items.iter().enumerate() {
             let name = declared[index].clone();
             let path = match &name {
-                Some(name) if is_entity_name(name) => format!("entities.{name}"),
+                Some(name) if is_spec_entity_name(name) => format!("entities.{name}"),
                 _ => format!("entities[{index}]"),
             };
             let duplicate = name.as_ref().is_some_and(|name| !seen.insert(name.clone()));
@@ -419,7 +420,7 @@ impl Reader {
                 None
             }
             Some(value) => self.text(&join(path, "name"), value, "write `name: orders`").and_then(|name| {
-                if is_entity_name(&name) {
+                if is_spec_entity_name(&name) {
                     Some(name)
                 } else {
                     self.report(

@@ -23,18 +23,11 @@ mod read_through;
 pub use policy::{CachePolicy, DEFAULT_CACHE_JITTER, DEFAULT_CACHE_TTL, MAX_CACHE_JITTER};
 pub use read_through::ReadThrough;
 
-/// What separates a namespace the router makes from the entity it serves. Entity names cannot
-/// contain it ([`is_entity_name`]), so no entity can be named like another's namespace.
-pub(crate) const NAMESPACE_SEPARATOR: &str = "__";
+pub(crate) use polyroute_adapters::kinds::{is_entity_name, NAMESPACE_SEPARATOR};
 
 /// The namespace (entity name in the cache store) of `entity`'s cache: `cache__<entity>`.
 pub(crate) fn namespace(entity: &str) -> String {
     format!("cache{NAMESPACE_SEPARATOR}{entity}")
-}
-
-/// Whether `name` can name an entity: an identifier without the namespace separator `__`.
-pub(crate) fn is_entity_name(name: &str) -> bool {
-    crate::is_identifier(name) && !name.contains(NAMESPACE_SEPARATOR)
 }
 
 /// Drops `keys` from `cache`, if the entity has one, after a write to its system of record,
