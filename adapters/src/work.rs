@@ -12,8 +12,9 @@
 //!   `max_concurrency` bounds the work in progress, not just the callers waiting for it.
 //! - [`remaining`] is the time left before the current call's deadline, set by the router with
 //!   [`holding`], which server backends hand to the server as its own time limit (MongoDB's
-//!   `maxTimeMS`, Elasticsearch's `timeout`, Neo4j's transaction timeout), so the server stops
-//!   too.
+//!   `maxTimeMS`, Elasticsearch's `timeout`), so the server stops too.
+//! - [`in_call`] and [`hold`] serve backends that stop server work when a call's state is
+//!   dropped outside its polls (PostgreSQL's cancel request, Neo4j's terminated transaction).
 //!
 //! Without a router around it (a backend used directly), a call has no deadline and holds
 //! nothing; dropping its future still stops its blocking work.
@@ -85,6 +86,12 @@ pub fn in_call() -> bool {
     CALL.try_with(|_| ()).is_ok()
 }
 
+/// What the current call holds (see [`holding`]), for work that goes on after the call's future
+/// is dropped and must keep it until that work has ended (stopping a statement on its server).
+pub fn hold() -> Option<Hold> {
+    CALL.try_with(|call| call.hold.clone()).ok().flatten()
+}
+
 /// The time left before the current call's deadline, if it has one (see [`holding`]); zero
 /// once it has passed.
 pub fn remaining() -> Option<Duration> {
@@ -117,7 +124,7 @@ where
     T: Send + 'static,
     W: FnOnce() -> Result<T> + Send + 'static,
 {
-    let hold = CALL.try_with(|call| call.hold.clone()).ok().flatten();
+    let hold = hold();
     let cancel = CancelOnDrop(Arc::new(AtomicBool::new(false)));
     let flag = Arc::clone(&cancel.0);
     let task = tokio::task::spawn_blocking(move || {

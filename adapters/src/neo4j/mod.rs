@@ -11,6 +11,7 @@
 //!
 //! [`MERGE`]: https://neo4j.com/docs/cypher-manual/current/clauses/merge/
 
+mod abandon;
 mod codec;
 mod config;
 mod cypher;
@@ -157,24 +158,42 @@ impl Store for Neo4jGraph {
     }
 }
 
-/// Runs `query` (retrying transient failures, as the driver does) and collects its rows.
-async fn fetch(graph: &neo4rs::Graph, query: Query) -> Result<Vec<Row>> {
-    let mut stream = graph.execute(query).await.map_err(map_error)?;
-    let mut rows = Vec::new();
-    while let Some(row) = stream.next().await.map_err(map_error)? {
-        rows.push(row);
+/// Runs `query` (retrying transient failures, as the driver does) and collects its rows; the
+/// server stops it when the call is abandoned ([`abandon`]).
+async fn fetch(graph: &Arc<neo4rs::Graph>, query: Query) -> Result<Vec<Row>> {
+    let (running, query) = abandon::Running::start(graph, query);
+    let rows = async {
+        let mut stream = graph.execute(query).await.map_err(map_error)?;
+        let mut rows = Vec::new();
+        while let Some(row) = stream.next().await.map_err(map_error)? {
+            rows.push(row);
+        }
+        Ok(rows)
     }
-    Ok(rows)
+    .await;
+    running.finished();
+    rows
 }
 
-/// Runs `query` in `txn` and collects its rows.
-async fn fetch_in(txn: &mut neo4rs::Txn, query: Query) -> Result<Vec<Row>> {
-    let mut stream = txn.execute(query).await.map_err(map_error)?;
-    let mut rows = Vec::new();
-    while let Some(row) = stream.next(txn.handle()).await.map_err(map_error)? {
-        rows.push(row);
+/// Runs `query` in `txn` (opened on `graph`) and collects its rows; the server stops it when
+/// the call is abandoned ([`abandon`]).
+async fn fetch_in(
+    graph: &Arc<neo4rs::Graph>,
+    txn: &mut neo4rs::Txn,
+    query: Query,
+) -> Result<Vec<Row>> {
+    let (running, query) = abandon::Running::start(graph, query);
+    let rows = async {
+        let mut stream = txn.execute(query).await.map_err(map_error)?;
+        let mut rows = Vec::new();
+        while let Some(row) = stream.next(txn.handle()).await.map_err(map_error)? {
+            rows.push(row);
+        }
+        Ok(rows)
     }
-    Ok(rows)
+    .await;
+    running.finished();
+    rows
 }
 
 fn column<'a, T: serde::Deserialize<'a>>(row: &'a Row, name: &str) -> Result<T> {
@@ -328,7 +347,7 @@ impl Neo4jEntity {
         if !ends.is_empty() {
             let ids: Vec<String> = ends.iter().map(|id| (*id).to_owned()).collect();
             let query = neo4rs::query(&self.statements.missing_nodes()).param("ids", ids);
-            if let Some(row) = fetch_in(txn, query).await?.first() {
+            if let Some(row) = fetch_in(&self.graph, txn, query).await?.first() {
                 return Err(missing(&column::<String>(row, "id")?));
             }
         }
@@ -343,7 +362,7 @@ impl Neo4jEntity {
             }
             let query = neo4rs::query(&self.statements.upsert_nodes())
                 .param("rows", BoltType::List(BoltList::from(rows)));
-            txn.run(query).await.map_err(map_error)?;
+            fetch_in(&self.graph, txn, query).await?;
         }
         if !edges.is_empty() {
             let mut rows = Vec::with_capacity(edges.len());
@@ -357,7 +376,7 @@ impl Neo4jEntity {
             }
             let query = neo4rs::query(&self.statements.upsert_edges())
                 .param("rows", BoltType::List(BoltList::from(rows)));
-            let written = count_column(fetch_in(txn, query).await?.first(), "written")?;
+            let written = count_column(fetch_in(&self.graph, txn, query).await?.first(), "written")?;
             if written != edges.len() as u64 {
                 // An end was deleted by a concurrent writer after the check.
                 return Err(StoreError::not_found(
