@@ -18,7 +18,7 @@ use polyroute_adapters::kinds::graph::{
     Direction, Edge, EdgeFilter, GraphSettings, GraphStore, Node, PathQuery, TraverseQuery,
 };
 use polyroute_adapters::registry::ConnectContext;
-use polyroute_adapters::{EntitySettings, EntitySpec, Store, StoreHandle};
+use polyroute_adapters::{EntityHandle, EntitySettings, EntitySpec, Store};
 use tokio::runtime::Runtime;
 
 const NODES: usize = 10_000;
@@ -72,7 +72,7 @@ fn open(rt: &Runtime, dir: &std::path::Path) -> Arc<dyn GraphStore> {
         let spec =
             EntitySpec::new("bench", EntitySettings::Graph(GraphSettings::default())).unwrap();
         match store.open(&spec).await.unwrap() {
-            StoreHandle::Graph(graph) => graph,
+            EntityHandle::Graph(graph) => graph,
             _ => unreachable!("a graph store opens graph handles"),
         }
     })

@@ -14,7 +14,7 @@ use polyroute_adapters::kinds::search::{
     SearchStore,
 };
 use polyroute_adapters::registry::{self, ConnectContext};
-use polyroute_adapters::{EntitySettings, EntitySpec, Store, StoreHandle, StoreKind, Value};
+use polyroute_adapters::{EntityHandle, EntitySettings, EntitySpec, Store, StoreKind, Value};
 use tokio::runtime::Runtime;
 
 /// Products in the catalog the queries run on.
@@ -184,7 +184,7 @@ async fn open(options: serde_json::Value) -> (Arc<dyn Store>, Arc<dyn SearchStor
     .await
     .unwrap();
     let spec = EntitySpec::new("products", EntitySettings::Search(settings())).unwrap();
-    let StoreHandle::Search(handle) = store.open(&spec).await.unwrap() else {
+    let EntityHandle::Search(handle) = store.open(&spec).await.unwrap() else {
         unreachable!("a search store opens search handles")
     };
     (store, handle)

@@ -15,7 +15,7 @@ use polyroute_adapters::kinds::time_series::{
     WindowQuery,
 };
 use polyroute_adapters::registry::{self, ConnectContext};
-use polyroute_adapters::{EntitySettings, EntitySpec, StoreHandle, StoreKind};
+use polyroute_adapters::{EntityHandle, EntitySettings, EntitySpec, StoreKind};
 use serde_json::json;
 use tokio::runtime::Runtime;
 
@@ -40,7 +40,7 @@ async fn entity(options: serde_json::Value) -> Arc<dyn TimeSeriesStore> {
     )
     .unwrap();
     match store.open(&spec).await.unwrap() {
-        StoreHandle::TimeSeries(handle) => handle,
+        EntityHandle::TimeSeries(handle) => handle,
         other => panic!("expected a time-series handle, got {other:?}"),
     }
 }

@@ -18,7 +18,7 @@ use polyroute_adapters::kinds::wide_column::{
     SliceQuery, WideColumnSettings, WideColumnStore, WideRow, WriteOptions,
 };
 use polyroute_adapters::registry::ConnectContext;
-use polyroute_adapters::{EntitySettings, EntitySpec, Store, StoreHandle, Value};
+use polyroute_adapters::{EntityHandle, EntitySettings, EntitySpec, Store, Value};
 use tokio::runtime::Runtime;
 
 /// Rows per ingestion batch.
@@ -72,7 +72,7 @@ async fn open(
     let settings = WideColumnSettings::new(vec!["user".into()], vec!["at".into()]);
     let spec = EntitySpec::new("events", EntitySettings::WideColumn(settings))
         .unwrap_or_else(|err| panic!("{err}"));
-    let StoreHandle::WideColumn(table) = store
+    let EntityHandle::WideColumn(table) = store
         .open(&spec)
         .await
         .unwrap_or_else(|err| panic!("cannot open the entity: {err}"))

@@ -4,6 +4,8 @@
 //!   relational, wide-column, document, search), with its request and response types;
 //! - [`Store`]: a connected backend that opens a handle of its kind per entity;
 //! - [`registry`]: from a config's `kind` + `backend` + options to a connected [`Store`];
+//! - [`problem`]: how every reader of a user's file reports its mistakes (path, message, fix,
+//!   "did you mean");
 //! - [`embedded`]: the default backends, which need no server;
 //! - `postgres`, `redis`, `scylla`, `neo4j`, `influxdb`, `mongodb` and `elasticsearch` (cargo
 //!   features of the same names): server backends.
@@ -28,6 +30,7 @@ pub mod mongodb;
 pub mod neo4j;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+pub mod problem;
 #[cfg(feature = "redis")]
 pub mod redis;
 pub mod registry;
@@ -43,5 +46,5 @@ pub mod work;
 pub use capabilities::{Capabilities, Capability};
 pub use error::{BoxError, ErrorKind, Result, StoreError};
 pub use kinds::StoreKind;
-pub use store::{EntitySettings, EntitySpec, Store, StoreHandle, StoreInfo};
+pub use store::{EntityHandle, EntitySettings, EntitySpec, Store, StoreInfo};
 pub use value::Value;

@@ -115,7 +115,7 @@ pub use crate::kinds::is_identifier;
 
 /// An entity's handle on its store: the trait object of the store's kind.
 #[derive(Clone, Debug)]
-pub enum StoreHandle {
+pub enum EntityHandle {
     /// A key-value handle.
     KeyValue(Arc<dyn KeyValueStore>),
     /// A time-series handle.
@@ -132,17 +132,17 @@ pub enum StoreHandle {
     Search(Arc<dyn SearchStore>),
 }
 
-impl StoreHandle {
+impl EntityHandle {
     /// The kind of this handle.
     pub fn kind(&self) -> StoreKind {
         match self {
-            StoreHandle::KeyValue(_) => StoreKind::KeyValue,
-            StoreHandle::TimeSeries(_) => StoreKind::TimeSeries,
-            StoreHandle::Graph(_) => StoreKind::Graph,
-            StoreHandle::Relational(_) => StoreKind::Relational,
-            StoreHandle::WideColumn(_) => StoreKind::WideColumn,
-            StoreHandle::Document(_) => StoreKind::Document,
-            StoreHandle::Search(_) => StoreKind::Search,
+            EntityHandle::KeyValue(_) => StoreKind::KeyValue,
+            EntityHandle::TimeSeries(_) => StoreKind::TimeSeries,
+            EntityHandle::Graph(_) => StoreKind::Graph,
+            EntityHandle::Relational(_) => StoreKind::Relational,
+            EntityHandle::WideColumn(_) => StoreKind::WideColumn,
+            EntityHandle::Document(_) => StoreKind::Document,
+            EntityHandle::Search(_) => StoreKind::Search,
         }
     }
 }
@@ -155,7 +155,7 @@ pub trait Store: Send + Sync + fmt::Debug {
 
     /// Opens the handle for `entity`, creating what it needs (tables, indexes) idempotently.
     /// Settings of another kind than the store's are an invalid request.
-    async fn open(&self, entity: &EntitySpec) -> Result<StoreHandle>;
+    async fn open(&self, entity: &EntitySpec) -> Result<EntityHandle>;
 
     /// One cheap round trip to the backend, to prove it is reachable and answering.
     async fn ping(&self) -> Result<()>;

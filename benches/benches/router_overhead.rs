@@ -20,7 +20,7 @@ use polyroute::Router;
 use polyroute_adapters::kinds::key_value::{KeyValueSettings, KeyValueStore};
 use polyroute_adapters::kinds::relational::RelationalStore;
 use polyroute_adapters::registry::{self, ConnectContext};
-use polyroute_adapters::{EntitySettings, EntitySpec, Store, StoreHandle, StoreKind, Value};
+use polyroute_adapters::{EntityHandle, EntitySettings, EntitySpec, Store, StoreKind, Value};
 use polyroute_benches::env::Servers;
 use serde_json::json;
 use tokio::runtime::Runtime;
@@ -43,7 +43,7 @@ async fn direct_handle(
     store: &Arc<dyn Store>,
     entity: &str,
     settings: EntitySettings,
-) -> StoreHandle {
+) -> EntityHandle {
     store
         .open(&EntitySpec::new(entity, settings.clone()).unwrap())
         .await
@@ -97,7 +97,7 @@ fn key_value(c: &mut Criterion, runtime: &Runtime, backend: &str, options: serde
     };
     let settings = EntitySettings::KeyValue(KeyValueSettings::default());
     let (direct, routed, bare) = runtime.block_on(async {
-        let StoreHandle::KeyValue(direct) =
+        let EntityHandle::KeyValue(direct) =
             direct_handle(&store, "overhead", settings.clone()).await
         else {
             panic!("not a key-value handle");
@@ -154,7 +154,7 @@ fn postgres_select(c: &mut Criterion, runtime: &Runtime, servers: &Servers) {
     };
     let settings = EntitySettings::Relational(Default::default());
     let (direct, routed) = runtime.block_on(async {
-        let StoreHandle::Relational(direct) =
+        let EntityHandle::Relational(direct) =
             direct_handle(&store, "accounts", settings.clone()).await
         else {
             panic!("not a relational handle");

@@ -14,7 +14,7 @@ use bytes::Bytes;
 use polyroute::Router;
 use polyroute_adapters::kinds::key_value::{KeyValueSettings, KeyValueStore};
 use polyroute_adapters::registry::{self, ConnectContext};
-use polyroute_adapters::{EntitySettings, EntitySpec, StoreHandle, StoreKind};
+use polyroute_adapters::{EntityHandle, EntitySettings, EntitySpec, StoreKind};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -36,7 +36,7 @@ fn main() {
         .await
         .unwrap();
         let settings = EntitySettings::KeyValue(KeyValueSettings::default());
-        let StoreHandle::KeyValue(direct) = store
+        let EntityHandle::KeyValue(direct) = store
             .open(&EntitySpec::new("counted", settings.clone()).unwrap())
             .await
             .unwrap()

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context};
 use polyroute_adapters::kinds::relational::RelationalStore;
 use polyroute_adapters::registry::{self, ConnectContext};
-use polyroute_adapters::{EntitySettings, EntitySpec, Store, StoreHandle, StoreKind};
+use polyroute_adapters::{EntityHandle, EntitySettings, EntitySpec, Store, StoreKind};
 use serde_json::{json, Value as Json};
 
 /// The servers of the baselines.
@@ -138,7 +138,7 @@ impl Scratch {
         )
         .await?
         {
-            StoreHandle::Relational(handle) => Ok(handle),
+            EntityHandle::Relational(handle) => Ok(handle),
             _ => bail!("the relational store opened another kind"),
         }
     }
@@ -162,7 +162,7 @@ pub async fn open(
     store: &dyn Store,
     entity: &str,
     settings: EntitySettings,
-) -> anyhow::Result<StoreHandle> {
+) -> anyhow::Result<EntityHandle> {
     let spec = EntitySpec::new(entity, settings)?;
     store
         .open(&spec)

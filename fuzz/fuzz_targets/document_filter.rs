@@ -8,7 +8,7 @@
 use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
-use polyroute::kinds::document::{FieldPath, FindQuery, Order, SortKey};
+use polyroute::document::{FieldPath, FindQuery, Order, SortKey};
 use polyroute::{Config, Router};
 use polyroute_sidecar::routes::document::parse_filter;
 use serde_json::json;

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
-use polyroute::kinds::search::{SearchDocument, SearchQuery};
+use polyroute::search::{SearchDocument, SearchQuery};
 use polyroute::{Config, Router, Value};
 use polyroute_adapters::fuzzing::search_tokenize;
 use tokio::runtime::Runtime;

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use polyroute::kinds::time_series::FieldValue;
+use polyroute::time_series::FieldValue;
 use polyroute_adapters::embedded::time_series::fuzzing::{
     ts_block_round_trip, ts_decode_block, ts_decode_bools, ts_decode_floats, ts_decode_ints,
     ts_decode_segment, ts_decode_strings, ts_decode_timestamps, ts_encode_bools, ts_encode_floats,

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use polyroute::kinds::time_series::{FieldValue, Point};
+use polyroute::time_series::{FieldValue, Point};
 use polyroute_adapters::embedded::time_series::fuzzing::{
     ts_wal_delete_record, ts_wal_frame, ts_wal_replay, ts_wal_write_record, WalOp,
 };

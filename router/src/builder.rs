@@ -11,7 +11,7 @@ use polyroute_adapters::kinds::key_value::KeyValueSettings;
 use polyroute_adapters::registry::ConnectContext;
 use polyroute_adapters::store::is_identifier;
 use polyroute_adapters::{
-    EntitySettings, EntitySpec, Store, StoreError, StoreHandle, StoreInfo, StoreKind,
+    EntityHandle, EntitySettings, EntitySpec, Store, StoreError, StoreInfo, StoreKind,
 };
 
 use crate::cache::{namespace, CachePolicy, ReadThrough};
@@ -53,7 +53,7 @@ impl Router {
 ///
 /// ```no_run
 /// # async fn example() -> Result<(), polyroute::RouterError> {
-/// use polyroute::kinds::key_value::KeyValueSettings;
+/// use polyroute::key_value::KeyValueSettings;
 /// use polyroute::{EntitySettings, RouterBuilder, StoreKind};
 /// use std::time::Duration;
 ///
@@ -573,7 +573,7 @@ async fn open_cache(
     let spec = EntitySpec::new(&name, EntitySettings::KeyValue(KeyValueSettings::default()))
         .map_err(failed)?;
     let handle = match store.store.open(&spec).await.map_err(failed)? {
-        StoreHandle::KeyValue(handle) => handle,
+        EntityHandle::KeyValue(handle) => handle,
         other => {
             return Err(failed(StoreError::invalid(format!(
                 "cache store `{}` opened a {} handle, not key_value",
@@ -704,7 +704,7 @@ async fn open(
     entity: &EntityDecl,
     store: &dyn Store,
     info: &StoreInfo,
-) -> Result<polyroute_adapters::StoreHandle, StoreError> {
+) -> Result<polyroute_adapters::EntityHandle, StoreError> {
     let spec = EntitySpec::new(&entity.name, entity.settings.clone())?;
     let handle = store.open(&spec).await?;
     if handle.kind() != info.kind {

@@ -17,15 +17,15 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use pin_project_lite::pin_project;
 use polyroute_adapters::work::{self, Deadline, Hold};
 use polyroute_adapters::{Result, StoreError, StoreKind};
 
 use crate::layers::hedge::{race, HedgeEvent};
-use crate::layers::metrics::{CallMetrics, NO_ENTITY};
-use crate::layers::StoreLayers;
+use crate::layers::metrics::{CallMetrics, InFlight, Op, NO_ENTITY};
+use crate::layers::{Entered, StoreLayers};
 use tokio::time::Sleep;
 use tracing::Span;
 
@@ -183,20 +183,9 @@ impl CallContext {
     where
         F: Future<Output = Result<T>>,
     {
-        let target = &*self.target;
-        let metrics = target.metrics.op(op);
-        let started = metrics.start();
-        let outcome = match target.layers.enter() {
-            Ok(entered) => {
-                let in_flight = target.metrics.in_flight();
-                let outcome = self.attempt(op, operation, entered.hold()).await;
-                drop(in_flight);
-                entered.leave(&outcome);
-                outcome
-            }
-            Err(refused) => Err(refused),
-        };
-        metrics.finish(started, &outcome);
+        let admitted = self.admit(op)?;
+        let outcome = self.attempt(op, operation, admitted.hold()).await;
+        admitted.finish(&outcome);
         outcome
     }
 
@@ -209,49 +198,38 @@ impl CallContext {
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T>>,
     {
-        let target = &*self.target;
-        let metrics = target.metrics.op(op);
-        let started = metrics.start();
-        let outcome = match target.layers.enter() {
-            Ok(entered) => {
-                let in_flight = target.metrics.in_flight();
-                let retry = target.layers.retry();
-                if let Some(retry) = retry {
-                    retry.deposit();
+        let admitted = self.admit(op)?;
+        let retry = self.target.layers.retry();
+        if let Some(retry) = retry {
+            retry.deposit();
+        }
+        // The first attempt is awaited here, not inside the retry loop: a call that succeeds
+        // at once never builds the loop's future.
+        let hold = admitted.hold();
+        let outcome = match self.target.hedge_for(op) {
+            None => match (self.attempt(op, make(), hold.clone()).await, retry) {
+                (Err(err), Some(retry)) if err.is_retryable() => {
+                    retry
+                        .after(err, || self.attempt(op, make(), hold.clone()))
+                        .await
                 }
-                // The first attempt is awaited here, not inside the retry loop: a call that
-                // succeeds at once never builds the loop's future.
-                let hold = entered.hold();
-                let outcome = match target.hedge_for(op) {
-                    None => match (self.attempt(op, make(), hold.clone()).await, retry) {
-                        (Err(err), Some(retry)) if err.is_retryable() => {
-                            retry
-                                .after(err, || self.attempt(op, make(), hold.clone()))
-                                .await
-                        }
-                        (outcome, _) => outcome,
-                    },
-                    Some(after) => {
-                        // Both racing attempts make their future from `make`; the lock is
-                        // held only while one is made, never across an await.
-                        let make = Mutex::new(make);
-                        match (self.hedged(op, after, &make, &hold).await, retry) {
-                            (Err(err), Some(retry)) if err.is_retryable() => {
-                                retry
-                                    .after(err, || self.hedged(op, after, &make, &hold))
-                                    .await
-                            }
-                            (outcome, _) => outcome,
-                        }
+                (outcome, _) => outcome,
+            },
+            Some(after) => {
+                // Both racing attempts make their future from `make`; the lock is held only
+                // while one is made, never across an await.
+                let make = Mutex::new(make);
+                match (self.hedged(op, after, &make, &hold).await, retry) {
+                    (Err(err), Some(retry)) if err.is_retryable() => {
+                        retry
+                            .after(err, || self.hedged(op, after, &make, &hold))
+                            .await
                     }
-                };
-                drop(in_flight);
-                entered.leave(&outcome);
-                outcome
+                    (outcome, _) => outcome,
+                }
             }
-            Err(refused) => Err(refused),
         };
-        metrics.finish(started, &outcome);
+        admitted.finish(&outcome);
         outcome
     }
 
@@ -266,36 +244,49 @@ impl CallContext {
         op: &'static str,
         now: impl FnOnce() -> Option<Result<T>>,
     ) -> Option<Result<T>> {
-        let target = &*self.target;
-        if target.hedge_for(op).is_some() {
+        if self.target.hedge_for(op).is_some() {
             return None;
         }
-        let metrics = target.metrics.op(op);
-        let started = metrics.start();
-        let entered = match target.layers.enter() {
-            Ok(entered) => entered,
-            Err(refused) => {
-                let refused = Err(refused);
-                metrics.finish(started, &refused);
-                return Some(refused);
-            }
+        let admitted = match self.admit(op) {
+            Ok(admitted) => admitted,
+            Err(refused) => return Some(Err(refused)),
         };
-        let in_flight = target.metrics.in_flight();
         // The answer is only looked at here, and moved once, out: an in-process read is
-        // cheap enough that copying its result around shows.
+        // cheap enough that copying its result around shows. Returning `None` drops the
+        // admission unfinished: the call is not counted, and goes the asynchronous way.
         let answer = self.answer_now(op, now);
         let outcome = answer.as_ref()?;
-        let retry = target.layers.retry();
+        let retry = self.target.layers.retry();
         if retry.is_some() && matches!(outcome, Err(err) if err.is_retryable()) {
             return None;
         }
         if let Some(retry) = retry {
             retry.deposit();
         }
-        drop(in_flight);
-        entered.leave(outcome);
-        metrics.finish(started, outcome);
+        admitted.finish(outcome);
         answer
+    }
+
+    /// Admits a call of `op`: starts its metrics, passes the store's limit and breaker, and
+    /// counts it in flight. A refused call is recorded as finished with the refusal.
+    #[inline(always)]
+    fn admit(&self, op: &'static str) -> Result<Admitted<'_>> {
+        let target = &*self.target;
+        let metrics = target.metrics.op(op);
+        let started = metrics.start();
+        match target.layers.enter() {
+            Ok(entered) => Ok(Admitted {
+                in_flight: target.metrics.in_flight(),
+                entered,
+                metrics,
+                started,
+            }),
+            Err(refused) => {
+                let refused = Err(refused);
+                metrics.finish(started, &refused);
+                refused
+            }
+        }
     }
 
     /// One hedged attempt: a second attempt is sent if the first has not answered after
@@ -398,6 +389,40 @@ impl CallContext {
 #[cold]
 fn failed(err: &StoreError) {
     tracing::debug!(error.kind = err.kind().as_str(), error = %err, "call failed");
+}
+
+/// A call between admission and outcome: its metrics, its place in the store's limit and
+/// breaker, and its count in flight. [`Admitted::finish`] records the outcome with each, in
+/// the order the layers were entered, reversed; dropped unfinished (the call was cancelled,
+/// or goes another way), the slot is freed, the breaker told the call will not report, and
+/// nothing is counted.
+struct Admitted<'a> {
+    in_flight: Option<InFlight<'a>>,
+    entered: Entered<'a>,
+    metrics: Op<'a>,
+    started: Option<Instant>,
+}
+
+impl Admitted<'_> {
+    /// What the call's work keeps alive: its slot, when the store has a limit.
+    #[inline]
+    fn hold(&self) -> Option<Hold> {
+        self.entered.hold()
+    }
+
+    /// Records the call's final outcome.
+    #[inline(always)]
+    fn finish<T>(self, outcome: &Result<T>) {
+        let Admitted {
+            in_flight,
+            entered,
+            metrics,
+            started,
+        } = self;
+        drop(in_flight);
+        entered.leave(outcome);
+        metrics.finish(started, outcome);
+    }
 }
 
 impl Target {

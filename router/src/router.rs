@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use polyroute_adapters::{EntitySettings, Store, StoreHandle, StoreInfo, StoreKind};
+use polyroute_adapters::{EntityHandle, EntitySettings, Store, StoreInfo, StoreKind};
 
 use crate::cache::ReadThrough;
 use crate::call::CallContext;
@@ -51,7 +51,7 @@ pub(crate) struct ConnectedStore {
 #[derive(Debug)]
 pub(crate) struct OpenedEntity {
     pub(crate) store: String,
-    pub(crate) handle: StoreHandle,
+    pub(crate) handle: EntityHandle,
     pub(crate) settings: EntitySettings,
     pub(crate) context: CallContext,
     /// Its read-through cache, when its config has one.
@@ -84,23 +84,6 @@ pub struct EntityDescription<'a> {
     pub timeout: Duration,
 }
 
-macro_rules! handle_accessor {
-    ($(#[$doc:meta])* $method:ident, $kind:ident, $handle:ident, |$store:ident, $settings:pat_param, $context:ident, $cache:ident| $make:expr) => {
-        $(#[$doc])*
-        pub fn $method(&self, entity: &str) -> Result<$handle, RouterError> {
-            let route = self.route(entity, StoreKind::$kind)?;
-            match (&route.handle, &route.settings) {
-                (StoreHandle::$kind($store), $settings) => {
-                    let $context = route.context.clone();
-                    let $cache = route.cache.clone();
-                    Ok($make)
-                }
-                _ => Err(wrong_kind(entity, route, StoreKind::$kind)),
-            }
-        }
-    };
-}
-
 impl Router {
     pub(crate) fn new(
         stores: BTreeMap<String, ConnectedStore>,
@@ -116,52 +99,86 @@ impl Router {
         }
     }
 
-    handle_accessor!(
-        /// The handle of key-value entity `entity`.
-        key_value, KeyValue, KeyValue,
-        |store, EntitySettings::KeyValue(settings), context, cache|
-        KeyValue::new(store.clone(), settings.clone(), context).with_cache(cache)
-    );
+    /// The handle of key-value entity `entity`.
+    pub fn key_value(&self, entity: &str) -> Result<KeyValue, RouterError> {
+        let opened = self.opened(entity, StoreKind::KeyValue)?;
+        match (&opened.handle, &opened.settings) {
+            (EntityHandle::KeyValue(store), EntitySettings::KeyValue(settings)) => Ok(
+                KeyValue::new(store.clone(), settings.clone(), opened.context.clone())
+                    .with_cache(opened.cache.clone()),
+            ),
+            _ => Err(wrong_kind(entity, opened, StoreKind::KeyValue)),
+        }
+    }
 
-    handle_accessor!(
-        /// The handle of relational entity `entity`.
-        relational, Relational, Relational,
-        |store, _, context, _cache| Relational::new(store.clone(), context)
-    );
+    /// The handle of relational entity `entity`.
+    pub fn relational(&self, entity: &str) -> Result<Relational, RouterError> {
+        let opened = self.opened(entity, StoreKind::Relational)?;
+        match (&opened.handle, &opened.settings) {
+            (EntityHandle::Relational(store), _) => {
+                Ok(Relational::new(store.clone(), opened.context.clone()))
+            }
+            _ => Err(wrong_kind(entity, opened, StoreKind::Relational)),
+        }
+    }
 
-    handle_accessor!(
-        /// The handle of document entity `entity`.
-        document, Document, Documents,
-        |store, EntitySettings::Document(settings), context, cache|
-        Documents::new(store.clone(), settings.clone(), context).with_cache(cache)
-    );
+    /// The handle of document entity `entity`.
+    pub fn document(&self, entity: &str) -> Result<Documents, RouterError> {
+        let opened = self.opened(entity, StoreKind::Document)?;
+        match (&opened.handle, &opened.settings) {
+            (EntityHandle::Document(store), EntitySettings::Document(settings)) => Ok(
+                Documents::new(store.clone(), settings.clone(), opened.context.clone())
+                    .with_cache(opened.cache.clone()),
+            ),
+            _ => Err(wrong_kind(entity, opened, StoreKind::Document)),
+        }
+    }
 
-    handle_accessor!(
-        /// The handle of time-series entity `entity`.
-        time_series, TimeSeries, TimeSeries,
-        |store, EntitySettings::TimeSeries(settings), context, _cache|
-        TimeSeries::new(store.clone(), settings.clone(), context)
-    );
+    /// The handle of time-series entity `entity`.
+    pub fn time_series(&self, entity: &str) -> Result<TimeSeries, RouterError> {
+        let opened = self.opened(entity, StoreKind::TimeSeries)?;
+        match (&opened.handle, &opened.settings) {
+            (EntityHandle::TimeSeries(store), EntitySettings::TimeSeries(settings)) => Ok(
+                TimeSeries::new(store.clone(), settings.clone(), opened.context.clone()),
+            ),
+            _ => Err(wrong_kind(entity, opened, StoreKind::TimeSeries)),
+        }
+    }
 
-    handle_accessor!(
-        /// The handle of graph entity `entity`.
-        graph, Graph, Graph,
-        |store, _, context, _cache| Graph::new(store.clone(), context)
-    );
+    /// The handle of graph entity `entity`.
+    pub fn graph(&self, entity: &str) -> Result<Graph, RouterError> {
+        let opened = self.opened(entity, StoreKind::Graph)?;
+        match (&opened.handle, &opened.settings) {
+            (EntityHandle::Graph(store), _) => {
+                Ok(Graph::new(store.clone(), opened.context.clone()))
+            }
+            _ => Err(wrong_kind(entity, opened, StoreKind::Graph)),
+        }
+    }
 
-    handle_accessor!(
-        /// The handle of wide-column entity `entity`.
-        wide_column, WideColumn, WideColumn,
-        |store, EntitySettings::WideColumn(settings), context, _cache|
-        WideColumn::new(store.clone(), settings.clone(), context)
-    );
+    /// The handle of wide-column entity `entity`.
+    pub fn wide_column(&self, entity: &str) -> Result<WideColumn, RouterError> {
+        let opened = self.opened(entity, StoreKind::WideColumn)?;
+        match (&opened.handle, &opened.settings) {
+            (EntityHandle::WideColumn(store), EntitySettings::WideColumn(settings)) => Ok(
+                WideColumn::new(store.clone(), settings.clone(), opened.context.clone()),
+            ),
+            _ => Err(wrong_kind(entity, opened, StoreKind::WideColumn)),
+        }
+    }
 
-    handle_accessor!(
-        /// The handle of search entity `entity`.
-        search, Search, Search,
-        |store, EntitySettings::Search(settings), context, _cache|
-        Search::new(store.clone(), settings.clone(), context)
-    );
+    /// The handle of search entity `entity`.
+    pub fn search(&self, entity: &str) -> Result<Search, RouterError> {
+        let opened = self.opened(entity, StoreKind::Search)?;
+        match (&opened.handle, &opened.settings) {
+            (EntityHandle::Search(store), EntitySettings::Search(settings)) => Ok(Search::new(
+                store.clone(),
+                settings.clone(),
+                opened.context.clone(),
+            )),
+            _ => Err(wrong_kind(entity, opened, StoreKind::Search)),
+        }
+    }
 
     /// The handle of record entity `entity`: writes with their outbox change, routed reads,
     /// read-your-writes sessions.
@@ -238,12 +255,17 @@ impl Router {
         self.inner
             .entities
             .iter()
-            .filter(|(_, route)| route.record.as_ref().is_some_and(|r| r.propagate.is_some()))
+            .filter(|(_, opened)| {
+                opened
+                    .record
+                    .as_ref()
+                    .is_some_and(|r| r.propagate.is_some())
+            })
             .map(|(name, _)| name.as_str())
     }
 
     fn record(&self, entity: &str, outbox: bool) -> Result<&RecordSettings, RouterError> {
-        self.route(entity, StoreKind::Relational)?
+        self.opened(entity, StoreKind::Relational)?
             .record
             .as_ref()
             .ok_or_else(|| RouterError::NotRecord {
@@ -252,8 +274,8 @@ impl Router {
             })
     }
 
-    fn route(&self, entity: &str, expected: StoreKind) -> Result<&OpenedEntity, RouterError> {
-        let route = self
+    fn opened(&self, entity: &str, expected: StoreKind) -> Result<&OpenedEntity, RouterError> {
+        let opened = self
             .inner
             .entities
             .get(entity)
@@ -261,10 +283,10 @@ impl Router {
                 name: entity.to_owned(),
                 known: self.inner.entities.keys().cloned().collect(),
             })?;
-        if route.handle.kind() == expected {
-            Ok(route)
+        if opened.handle.kind() == expected {
+            Ok(opened)
         } else {
-            Err(wrong_kind(entity, route, expected))
+            Err(wrong_kind(entity, opened, expected))
         }
     }
 
@@ -319,11 +341,11 @@ impl Router {
     }
 }
 
-fn wrong_kind(entity: &str, route: &OpenedEntity, expected: StoreKind) -> RouterError {
+fn wrong_kind(entity: &str, opened: &OpenedEntity, expected: StoreKind) -> RouterError {
     RouterError::WrongKind {
         entity: entity.to_owned(),
         expected,
-        actual: route.handle.kind(),
-        store: route.store.clone(),
+        actual: opened.handle.kind(),
+        store: opened.store.clone(),
     }
 }

@@ -2,7 +2,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use polyroute::kinds::search::{SearchDocument, SearchFilter, SearchQuery};
+use polyroute::search::{SearchDocument, SearchFilter, SearchQuery};
 use polyroute::{Config, Router, Value};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

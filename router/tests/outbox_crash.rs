@@ -24,8 +24,8 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hooked::{Hook, Hooked};
-use polyroute::kinds::search::{SearchFieldKind, SearchFilter, SearchQuery};
-use polyroute::registry::{self, ConnectContext};
+use polyroute::backend::registry::{self, ConnectContext};
+use polyroute::search::{SearchFieldKind, SearchFilter, SearchQuery};
 use polyroute::{Propagation, Router, StoreKind, Value};
 use serde_json::json;
 

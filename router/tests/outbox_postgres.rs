@@ -10,9 +10,9 @@ mod products;
 
 use std::time::{Duration, Instant};
 
-use polyroute::kinds::relational::RelationalSettings;
-use polyroute::kinds::search::{SearchFieldKind, SearchFilter, SearchQuery};
-use polyroute::registry::{self, ConnectContext};
+use polyroute::backend::registry::{self, ConnectContext};
+use polyroute::relational::RelationalSettings;
+use polyroute::search::{SearchFieldKind, SearchFilter, SearchQuery};
 use polyroute::{EntitySettings, Propagation, StoreKind, Value};
 use serde_json::json;
 

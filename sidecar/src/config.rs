@@ -45,8 +45,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use polyroute::backend::units::{parse_byte_size, parse_duration};
 use polyroute::config::{ConfigError, ConfigProblem, ProblemKind};
-use polyroute::units::{parse_byte_size, parse_duration};
 use polyroute::{Config, StoreKind};
 use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
@@ -799,7 +799,7 @@ impl Reader<'_> {
             let mut named = BTreeMap::new();
             for (name, query) in queries {
                 let query_path = format!("{path}.{name}");
-                if !polyroute::is_identifier(name) {
+                if !polyroute::backend::is_identifier(name) {
                     self.report(
                         ProblemKind::InvalidName,
                         &query_path,

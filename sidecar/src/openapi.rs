@@ -1,4 +1,4 @@
-//! The OpenAPI 3 document served at `/openapi.json`, generated from the same [`RouteSpec`]
+//! The OpenAPI 3 document served at `/openapi.json`, generated from the same [`EndpointSpec`]
 //! table the server is built from, so every documented route is served and every served route
 //! documented. Request bodies are described by the schemas derived from the very types the
 //! handlers read them into (`schemars`), success answers by the schema each route declares,
@@ -9,7 +9,7 @@ use schemars::{json_schema, Schema, SchemaGenerator};
 use serde_json::{json, Map, Value};
 
 use crate::auth::Access;
-use crate::routes::{specs, BodyKind, RouteSpec};
+use crate::routes::{specs, BodyKind, EndpointSpec};
 
 /// Every error status an API route may answer, and when.
 const ERRORS: &[(&str, &str)] = &[
@@ -152,7 +152,7 @@ fn finished(generator: &mut SchemaGenerator, mut schema: Schema) -> Value {
     schema.to_value()
 }
 
-fn operation(spec: &RouteSpec, generator: &mut SchemaGenerator) -> Value {
+fn operation(spec: &EndpointSpec, generator: &mut SchemaGenerator) -> Value {
     let mut parameters: Vec<Value> = path_parameters(spec.path)
         .into_iter()
         .map(|name| {

@@ -21,7 +21,7 @@ use tower_http::request_id::{
 use crate::auth::{Access, Caller};
 use crate::errors::ApiError;
 use crate::idempotency::{Answer, Idempotency, RecordKey};
-use crate::routes::{self, RouteSpec, Shared};
+use crate::routes::{self, EndpointSpec, Shared};
 
 /// The request id header, set on every request (kept when the caller sent one) and response.
 pub const REQUEST_ID: &str = "x-request-id";
@@ -93,7 +93,7 @@ impl MakeRequestId for Counter {
 
 /// The layer in front of every API route.
 async fn api_layer(
-    State((app, spec)): State<(Shared, RouteSpec)>,
+    State((app, spec)): State<(Shared, EndpointSpec)>,
     request: Request,
     next: Next,
 ) -> Response {
@@ -135,7 +135,7 @@ async fn api_layer(
 
 async fn guarded(
     app: &Shared,
-    spec: RouteSpec,
+    spec: EndpointSpec,
     entity: &str,
     caller_name: &mut String,
     request: Request,
@@ -199,7 +199,7 @@ fn unknown_entity(app: &Shared, caller: Caller, entity: &str) -> ApiError {
 
 async fn idempotent(
     app: &Shared,
-    spec: RouteSpec,
+    spec: EndpointSpec,
     caller: &str,
     key: String,
     request: Request,

@@ -55,7 +55,7 @@ use crate::kinds::search::{
 };
 use crate::store::{wrong_settings, ConnectContext};
 use crate::{
-    Capabilities, EntitySettings, EntitySpec, Result, Store, StoreError, StoreHandle, StoreInfo,
+    Capabilities, EntityHandle, EntitySettings, EntitySpec, Result, Store, StoreError, StoreInfo,
     StoreKind,
 };
 
@@ -155,13 +155,13 @@ impl Store for ElasticsearchSearch {
         INFO
     }
 
-    async fn open(&self, entity: &EntitySpec) -> Result<StoreHandle> {
+    async fn open(&self, entity: &EntitySpec) -> Result<EntityHandle> {
         let EntitySettings::Search(settings) = &entity.settings else {
             return Err(wrong_settings(&self.info(), entity));
         };
         let index = Index::new(self.shared.clone(), &entity.name, settings)?;
         index.create().await?;
-        Ok(StoreHandle::Search(Arc::new(index)))
+        Ok(EntityHandle::Search(Arc::new(index)))
     }
 
     async fn ping(&self) -> Result<()> {

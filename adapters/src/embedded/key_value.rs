@@ -21,7 +21,7 @@ use crate::kinds::key_value::{check_key, check_keys, KeyValueStore, SetCondition
 use crate::store::{wrong_settings, ConnectContext};
 use crate::units::ByteSize;
 use crate::{
-    Capabilities, EntitySettings, EntitySpec, Result, Store, StoreError, StoreHandle, StoreInfo,
+    Capabilities, EntityHandle, EntitySettings, EntitySpec, Result, Store, StoreError, StoreInfo,
     StoreKind,
 };
 
@@ -156,9 +156,9 @@ impl Store for EmbeddedKeyValue {
         }
     }
 
-    async fn open(&self, entity: &EntitySpec) -> Result<StoreHandle> {
+    async fn open(&self, entity: &EntitySpec) -> Result<EntityHandle> {
         match &entity.settings {
-            EntitySettings::KeyValue(_) => Ok(StoreHandle::KeyValue(Arc::new(EntityMap {
+            EntitySettings::KeyValue(_) => Ok(EntityHandle::KeyValue(Arc::new(EntityMap {
                 map: self.map.clone(),
                 prefix: format!("{}:", entity.name),
             }))),

@@ -29,7 +29,7 @@ use crate::kinds::relational::{
 };
 use crate::store::{wrong_settings, ConnectContext};
 use crate::{
-    Capabilities, EntitySettings, EntitySpec, Result, Store, StoreError, StoreHandle, StoreInfo,
+    Capabilities, EntityHandle, EntitySettings, EntitySpec, Result, Store, StoreError, StoreInfo,
     StoreKind, Value,
 };
 
@@ -95,9 +95,9 @@ impl Store for EmbeddedRelational {
         info
     }
 
-    async fn open(&self, entity: &EntitySpec) -> Result<StoreHandle> {
+    async fn open(&self, entity: &EntitySpec) -> Result<EntityHandle> {
         match entity.settings {
-            EntitySettings::Relational(_) => Ok(StoreHandle::Relational(Arc::new(self.clone()))),
+            EntitySettings::Relational(_) => Ok(EntityHandle::Relational(Arc::new(self.clone()))),
             _ => Err(wrong_settings(&self.info(), entity)),
         }
     }

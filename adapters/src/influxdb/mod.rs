@@ -35,7 +35,7 @@ use crate::kinds::time_series::{
 };
 use crate::store::{wrong_settings, ConnectContext};
 use crate::{
-    Capabilities, EntitySettings, EntitySpec, Result, Store, StoreError, StoreHandle, StoreInfo,
+    Capabilities, EntityHandle, EntitySettings, EntitySpec, Result, Store, StoreError, StoreInfo,
     StoreKind,
 };
 
@@ -257,11 +257,11 @@ impl Store for InfluxTimeSeries {
         }
     }
 
-    async fn open(&self, entity: &EntitySpec) -> Result<StoreHandle> {
+    async fn open(&self, entity: &EntitySpec) -> Result<EntityHandle> {
         let EntitySettings::TimeSeries(settings) = &entity.settings else {
             return Err(wrong_settings(&self.info(), entity));
         };
-        Ok(StoreHandle::TimeSeries(Arc::new(InfluxEntity {
+        Ok(EntityHandle::TimeSeries(Arc::new(InfluxEntity {
             client: Arc::clone(&self.client),
             prefix: format!("{}.", entity.name),
             retention: settings.retention,

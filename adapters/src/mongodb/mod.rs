@@ -51,7 +51,7 @@ use crate::kinds::document::{
 };
 use crate::store::{wrong_settings, ConnectContext};
 use crate::{
-    Capabilities, EntitySettings, EntitySpec, Result, Store, StoreError, StoreHandle, StoreInfo,
+    Capabilities, EntityHandle, EntitySettings, EntitySpec, Result, Store, StoreError, StoreInfo,
     StoreKind,
 };
 
@@ -126,7 +126,7 @@ impl Store for MongoDocument {
         info
     }
 
-    async fn open(&self, entity: &EntitySpec) -> Result<StoreHandle> {
+    async fn open(&self, entity: &EntitySpec) -> Result<EntityHandle> {
         let EntitySettings::Document(settings) = &entity.settings else {
             return Err(wrong_settings(&self.info(), entity));
         };
@@ -140,7 +140,7 @@ impl Store for MongoDocument {
         for path in &settings.indexes {
             collection.create_index(path).await?;
         }
-        Ok(StoreHandle::Document(Arc::new(collection)))
+        Ok(EntityHandle::Document(Arc::new(collection)))
     }
 
     async fn ping(&self) -> Result<()> {

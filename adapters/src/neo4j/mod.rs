@@ -33,7 +33,7 @@ use crate::kinds::graph::{
 };
 use crate::store::{wrong_settings, ConnectContext};
 use crate::{
-    Capabilities, EntitySettings, EntitySpec, Result, Store, StoreError, StoreHandle, StoreInfo,
+    Capabilities, EntityHandle, EntitySettings, EntitySpec, Result, Store, StoreError, StoreInfo,
     StoreKind, Value,
 };
 
@@ -130,7 +130,7 @@ impl Store for Neo4jGraph {
         }
     }
 
-    async fn open(&self, entity: &EntitySpec) -> Result<StoreHandle> {
+    async fn open(&self, entity: &EntitySpec) -> Result<EntityHandle> {
         let EntitySettings::Graph(settings) = &entity.settings else {
             return Err(wrong_settings(&self.info(), entity));
         };
@@ -143,7 +143,7 @@ impl Store for Neo4jGraph {
                 Err(err) => return Err(map_error(err)),
             }
         }
-        Ok(StoreHandle::Graph(Bounded::wrap(
+        Ok(EntityHandle::Graph(Bounded::wrap(
             settings,
             Arc::new(Neo4jEntity {
                 graph: Arc::clone(&self.graph),
@@ -376,7 +376,8 @@ impl Neo4jEntity {
             }
             let query = neo4rs::query(&self.statements.upsert_edges())
                 .param("rows", BoltType::List(BoltList::from(rows)));
-            let written = count_column(fetch_in(&self.graph, txn, query).await?.first(), "written")?;
+            let written =
+                count_column(fetch_in(&self.graph, txn, query).await?.first(), "written")?;
             if written != edges.len() as u64 {
                 // An end was deleted by a concurrent writer after the check.
                 return Err(StoreError::not_found(

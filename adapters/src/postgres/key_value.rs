@@ -22,7 +22,7 @@ use super::purge::spawn_purge;
 use crate::kinds::key_value::{check_key, check_keys, KeyValueStore, SetCondition, SetOptions};
 use crate::store::wrong_settings;
 use crate::{
-    Capabilities, EntitySettings, EntitySpec, Result, Store, StoreError, StoreHandle, StoreInfo,
+    Capabilities, EntityHandle, EntitySettings, EntitySpec, Result, Store, StoreError, StoreInfo,
     StoreKind,
 };
 
@@ -62,7 +62,7 @@ impl Store for PostgresKeyValue {
         }
     }
 
-    async fn open(&self, entity: &EntitySpec) -> Result<StoreHandle> {
+    async fn open(&self, entity: &EntitySpec) -> Result<EntityHandle> {
         let EntitySettings::KeyValue(_) = &entity.settings else {
             return Err(wrong_settings(&self.info(), entity));
         };
@@ -90,7 +90,7 @@ impl Store for PostgresKeyValue {
             "purging expired key-value rows",
             |table| async move { table.purge().await },
         );
-        Ok(StoreHandle::KeyValue(handle))
+        Ok(EntityHandle::KeyValue(handle))
     }
 
     async fn ping(&self) -> Result<()> {

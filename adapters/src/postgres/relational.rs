@@ -29,7 +29,7 @@ use crate::kinds::relational::{
 };
 use crate::store::wrong_settings;
 use crate::{
-    Capabilities, EntitySettings, EntitySpec, Result, Store, StoreError, StoreHandle, StoreInfo,
+    Capabilities, EntityHandle, EntitySettings, EntitySpec, Result, Store, StoreError, StoreInfo,
     StoreKind, Value,
 };
 
@@ -73,9 +73,9 @@ impl Store for PostgresRelational {
         info
     }
 
-    async fn open(&self, entity: &EntitySpec) -> Result<StoreHandle> {
+    async fn open(&self, entity: &EntitySpec) -> Result<EntityHandle> {
         match entity.settings {
-            EntitySettings::Relational(_) => Ok(StoreHandle::Relational(Arc::new(self.clone()))),
+            EntitySettings::Relational(_) => Ok(EntityHandle::Relational(Arc::new(self.clone()))),
             _ => Err(wrong_settings(&self.info(), entity)),
         }
     }

@@ -35,7 +35,7 @@ use crate::store::{wrong_settings, ConnectContext};
 use crate::tls::PemFile;
 use crate::units::ConfigDuration;
 use crate::{
-    Capabilities, EntitySettings, EntitySpec, Result, Store, StoreError, StoreHandle, StoreInfo,
+    Capabilities, EntityHandle, EntitySettings, EntitySpec, Result, Store, StoreError, StoreInfo,
     StoreKind,
 };
 
@@ -440,7 +440,7 @@ impl Store for RedisKeyValue {
         }
     }
 
-    async fn open(&self, entity: &EntitySpec) -> Result<StoreHandle> {
+    async fn open(&self, entity: &EntitySpec) -> Result<EntityHandle> {
         let EntitySettings::KeyValue(_) = &entity.settings else {
             return Err(wrong_settings(&self.info(), entity));
         };
@@ -448,7 +448,7 @@ impl Store for RedisKeyValue {
             self.pool.clone(),
             format!("{}{}:", self.key_prefix, entity.name),
         ));
-        Ok(StoreHandle::KeyValue(handle))
+        Ok(EntityHandle::KeyValue(handle))
     }
 
     async fn ping(&self) -> Result<()> {

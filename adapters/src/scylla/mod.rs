@@ -64,7 +64,7 @@ pub use crate::tls::TlsMode;
 use crate::tls::{ClientTls, PemFile};
 use crate::units::ConfigDuration;
 use crate::{
-    Capabilities, EntitySettings, EntitySpec, Result, Store, StoreError, StoreHandle, StoreInfo,
+    Capabilities, EntityHandle, EntitySettings, EntitySpec, Result, Store, StoreError, StoreInfo,
     StoreKind,
 };
 pub use cql::MAX_NAME;
@@ -636,7 +636,7 @@ impl Store for ScyllaWideColumn {
         INFO
     }
 
-    async fn open(&self, entity: &EntitySpec) -> Result<StoreHandle> {
+    async fn open(&self, entity: &EntitySpec) -> Result<EntityHandle> {
         let EntitySettings::WideColumn(settings) = &entity.settings else {
             return Err(wrong_settings(&self.info(), entity));
         };
@@ -649,7 +649,7 @@ impl Store for ScyllaWideColumn {
         )?;
         wide_column::check_shape(shared, &entity.name, settings).await?;
         shared.ddl(&cql.create()).await?;
-        Ok(StoreHandle::WideColumn(Arc::new(wide_column::Table::new(
+        Ok(EntityHandle::WideColumn(Arc::new(wide_column::Table::new(
             shared.clone(),
             entity.name.clone(),
             settings.clone(),

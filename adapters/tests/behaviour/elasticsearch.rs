@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use polyroute_adapters::kinds::search::{SearchQuery, SearchSettings, SearchStore};
-use polyroute_adapters::{EntitySettings, ErrorKind, Store, StoreHandle, StoreKind};
+use polyroute_adapters::{EntityHandle, EntitySettings, ErrorKind, Store, StoreKind};
 use serde_json::json;
 
 use crate::guarded::{Cleanup, Guarded};
@@ -101,7 +101,7 @@ async fn connect(extra: serde_json::Value) -> (Arc<dyn Store>, Arc<Cleanup>) {
 
 async fn fixture(settings: SearchSettings) -> Fixture<dyn SearchStore> {
     let (store, cleanup) = connect(json!({})).await;
-    let StoreHandle::Search(handle) =
+    let EntityHandle::Search(handle) =
         support::open(&*store, &unique("search"), EntitySettings::Search(settings)).await
     else {
         panic!("elasticsearch store opened a handle of another kind");
@@ -126,7 +126,7 @@ search_suite!(fixture; [#[cfg_attr(
 async fn reopening_keeps_the_index_and_stemming_matches_word_forms() {
     let (store, cleanup) = connect(json!({"stemming": "english", "wait_for_refresh": true})).await;
     let open = || async {
-        let StoreHandle::Search(handle) =
+        let EntityHandle::Search(handle) =
             support::open(&*store, "stems", EntitySettings::Search(settings())).await
         else {
             panic!("another kind");

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use ::mongodb::bson::doc;
 use polyroute_adapters::kinds::document::{DocumentSettings, DocumentStore, FieldPath};
-use polyroute_adapters::{EntitySettings, ErrorKind, Store, StoreHandle, StoreKind};
+use polyroute_adapters::{EntityHandle, EntitySettings, ErrorKind, Store, StoreKind};
 use serde_json::json;
 
 use crate::document::document_suite;
@@ -70,7 +70,7 @@ async fn connect() -> (Arc<dyn Store>, Arc<Cleanup>, String) {
 async fn fixture() -> Fixture<dyn DocumentStore> {
     let (store, cleanup, _) = connect().await;
     let settings = EntitySettings::Document(DocumentSettings::default());
-    let StoreHandle::Document(handle) = support::open(&*store, &unique("docs"), settings).await
+    let EntityHandle::Document(handle) = support::open(&*store, &unique("docs"), settings).await
     else {
         panic!("mongodb document store opened a handle of another kind");
     };
@@ -97,7 +97,7 @@ async fn declared_fields_get_indexes_created_idempotently() {
         FieldPath::parse("customer.city").unwrap(),
         FieldPath::parse("total").unwrap(),
     ]);
-    let StoreHandle::Document(orders) = support::open(
+    let EntityHandle::Document(orders) = support::open(
         &*store,
         "orders",
         EntitySettings::Document(settings.clone()),

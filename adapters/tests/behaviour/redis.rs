@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use ::redis::Commands;
 use polyroute_adapters::kinds::key_value::{KeyValueSettings, KeyValueStore};
-use polyroute_adapters::{EntitySettings, ErrorKind, Store, StoreHandle, StoreKind};
+use polyroute_adapters::{EntityHandle, EntitySettings, ErrorKind, Store, StoreKind};
 use serde_json::json;
 
 use crate::guarded::{Cleanup, Guarded};
@@ -57,7 +57,7 @@ async fn connect_with(prefix: String) -> (Arc<dyn Store>, Arc<Cleanup>) {
 
 async fn entity(store: &Arc<dyn Store>, cleanup: &Arc<Cleanup>) -> Fixture<dyn KeyValueStore> {
     let settings = EntitySettings::KeyValue(KeyValueSettings::default());
-    let StoreHandle::KeyValue(handle) = support::open(&**store, &unique("kv"), settings).await
+    let EntityHandle::KeyValue(handle) = support::open(&**store, &unique("kv"), settings).await
     else {
         panic!("redis store opened a handle of another kind");
     };
@@ -92,7 +92,8 @@ async fn keys_are_laid_out_as_prefix_entity_key() {
     let prefix = format!("{}:", unique("polyroute_test"));
     let (store, _cleanup) = connect_with(prefix.clone()).await;
     let settings = EntitySettings::KeyValue(KeyValueSettings::default());
-    let StoreHandle::KeyValue(sessions) = support::open(&*store, "sessions", settings).await else {
+    let EntityHandle::KeyValue(sessions) = support::open(&*store, "sessions", settings).await
+    else {
         panic!("another kind");
     };
     let options =

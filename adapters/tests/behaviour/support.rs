@@ -4,7 +4,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use polyroute_adapters::registry::{self, ConnectContext};
-use polyroute_adapters::{Capabilities, EntitySettings, EntitySpec, Store, StoreHandle, StoreKind};
+use polyroute_adapters::{
+    Capabilities, EntityHandle, EntitySettings, EntitySpec, Store, StoreKind,
+};
 
 /// A fresh, isolated store of one kind and what its backend can do.
 pub struct Fixture<T: ?Sized> {
@@ -34,7 +36,7 @@ pub async fn connect(kind: StoreKind, backend: &str, options: serde_json::Value)
 }
 
 /// Opens the entity `name` with `settings` on `store`.
-pub async fn open(store: &dyn Store, name: &str, settings: EntitySettings) -> StoreHandle {
+pub async fn open(store: &dyn Store, name: &str, settings: EntitySettings) -> EntityHandle {
     let spec = EntitySpec::new(name, settings).unwrap();
     store
         .open(&spec)

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use polyroute_adapters::kinds::key_value::{KeyValueSettings, SetOptions};
 use polyroute_adapters::registry::{self, ConnectContext};
-use polyroute_adapters::{EntitySettings, EntitySpec, Store, StoreError, StoreHandle, StoreKind};
+use polyroute_adapters::{EntityHandle, EntitySettings, EntitySpec, Store, StoreError, StoreKind};
 use serde_json::{json, Value};
 
 async fn connect(
@@ -57,7 +57,7 @@ async fn round_trip(store: &dyn Store) {
         EntitySettings::KeyValue(KeyValueSettings::default()),
     )
     .unwrap();
-    let StoreHandle::KeyValue(keys) = store.open(&spec).await.unwrap() else {
+    let EntityHandle::KeyValue(keys) = store.open(&spec).await.unwrap() else {
         panic!("not a key-value handle");
     };
     let value = Bytes::from_static(b"over TLS");
@@ -92,7 +92,7 @@ mod postgres {
             EntitySettings::Relational(RelationalSettings::default()),
         )
         .unwrap();
-        let StoreHandle::Relational(sql) = store.open(&spec).await.unwrap() else {
+        let EntityHandle::Relational(sql) = store.open(&spec).await.unwrap() else {
             panic!("not a relational handle");
         };
         let rows = sql

@@ -48,7 +48,7 @@ impl Machine {
 }
 
 async fn postgres_version(url: &str) -> Option<String> {
-    use polyroute_adapters::{StoreHandle, StoreKind, Value};
+    use polyroute_adapters::{EntityHandle, StoreKind, Value};
     let options = serde_json::json!({"url": url, "pool": 1});
     let store = polyroute_adapters::registry::connect(
         StoreKind::Relational,
@@ -65,7 +65,7 @@ async fn postgres_version(url: &str) -> Option<String> {
     )
     .await
     .ok()?;
-    let StoreHandle::Relational(relational) = handle else {
+    let EntityHandle::Relational(relational) = handle else {
         return None;
     };
     let rows = relational.query("SHOW server_version", &[]).await.ok()?;

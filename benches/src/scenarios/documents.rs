@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use polyroute_adapters::kinds::document::{
     DocumentSettings, DocumentStore, FieldPath, Filter, FindQuery, Order,
 };
-use polyroute_adapters::{EntitySettings, StoreHandle, StoreKind};
+use polyroute_adapters::{EntityHandle, EntitySettings, StoreKind};
 use serde_json::json;
 
 use super::{Context, Scenario};
@@ -38,7 +38,7 @@ async fn store(
         FieldPath::parse("status")?,
     ]);
     match open(&*store, "orders", EntitySettings::Document(settings)).await? {
-        StoreHandle::Document(handle) => Ok(handle),
+        EntityHandle::Document(handle) => Ok(handle),
         _ => bail!("{backend} document store opened another kind"),
     }
 }

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use polyroute_adapters::kinds::wide_column::{
     SliceQuery, WideColumnSettings, WideColumnStore, WideRow, WriteOptions,
 };
-use polyroute_adapters::{EntitySettings, StoreHandle, StoreKind, Value};
+use polyroute_adapters::{EntityHandle, EntitySettings, StoreKind, Value};
 use serde_json::json;
 
 use super::{Context, Scenario};
@@ -39,7 +39,7 @@ async fn store(
         vec!["at".to_owned(), "seq".to_owned()],
     );
     match open(&*store, "events", EntitySettings::WideColumn(settings)).await? {
-        StoreHandle::WideColumn(handle) => Ok(handle),
+        EntityHandle::WideColumn(handle) => Ok(handle),
         _ => bail!("{backend} wide-column store opened another kind"),
     }
 }

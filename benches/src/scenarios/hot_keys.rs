@@ -9,7 +9,7 @@ use anyhow::bail;
 use async_trait::async_trait;
 use bytes::Bytes;
 use polyroute_adapters::kinds::key_value::{KeyValueSettings, KeyValueStore, SetOptions};
-use polyroute_adapters::{EntitySettings, StoreHandle, StoreKind};
+use polyroute_adapters::{EntityHandle, EntitySettings, StoreKind};
 use serde_json::json;
 
 use super::{Context, Scenario};
@@ -33,7 +33,7 @@ async fn key_value(
         .await?;
     let settings = EntitySettings::KeyValue(KeyValueSettings::default());
     match open(&*store, "usertable", settings).await? {
-        StoreHandle::KeyValue(handle) => Ok(handle),
+        EntityHandle::KeyValue(handle) => Ok(handle),
         _ => bail!("{backend} key-value store opened another kind"),
     }
 }

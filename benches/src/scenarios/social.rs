@@ -22,7 +22,7 @@ use polyroute_adapters::kinds::graph::{
     Direction, Edge, EdgeFilter, GraphSettings, GraphStore, Node, TraverseQuery,
 };
 use polyroute_adapters::kinds::relational::RelationalStore;
-use polyroute_adapters::{EntitySettings, StoreHandle, StoreKind, Value};
+use polyroute_adapters::{EntityHandle, EntitySettings, StoreKind, Value};
 use serde_json::json;
 
 use super::{Context, Scenario};
@@ -115,7 +115,7 @@ async fn graph_store(
         .await?;
     let settings = EntitySettings::Graph(GraphSettings::default());
     match open(&*store, "social", settings).await? {
-        StoreHandle::Graph(handle) => Ok(handle),
+        EntityHandle::Graph(handle) => Ok(handle),
         _ => bail!("{backend} graph store opened another kind"),
     }
 }

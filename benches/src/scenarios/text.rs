@@ -16,7 +16,7 @@ use polyroute_adapters::kinds::search::{
     SearchDocument, SearchField, SearchFieldKind, SearchFilter, SearchQuery, SearchSettings,
     SearchStore,
 };
-use polyroute_adapters::{EntitySettings, StoreHandle, StoreKind, Value};
+use polyroute_adapters::{EntityHandle, EntitySettings, StoreKind, Value};
 use serde_json::json;
 
 use super::{Context, Scenario};
@@ -73,7 +73,7 @@ async fn search(
         .connect(StoreKind::Search, backend, options)
         .await?;
     match open(&*store, "products", EntitySettings::Search(settings())).await? {
-        StoreHandle::Search(handle) => Ok(handle),
+        EntityHandle::Search(handle) => Ok(handle),
         _ => bail!("{backend} search store opened another kind"),
     }
 }

@@ -17,7 +17,7 @@ use polyroute_adapters::kinds::time_series::{
     Aggregate, RangeQuery, TagFilter, TimeSeriesSettings, TimeSeriesStore, WindowQuery,
     WindowSeries,
 };
-use polyroute_adapters::{EntitySettings, StoreHandle, StoreKind};
+use polyroute_adapters::{EntityHandle, EntitySettings, StoreKind};
 use serde_json::json;
 
 use super::{close, Context, Scenario};
@@ -48,7 +48,7 @@ async fn store(
         .await?;
     let settings = EntitySettings::TimeSeries(TimeSeriesSettings::default());
     match open(&*store, "devops", settings).await? {
-        StoreHandle::TimeSeries(handle) => Ok(handle),
+        EntityHandle::TimeSeries(handle) => Ok(handle),
         _ => bail!("{backend} time-series store opened another kind"),
     }
 }

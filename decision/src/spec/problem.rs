@@ -1,7 +1,6 @@
 //! [`Problem`] and [`SpecError`]: every mistake in a workload spec, each with the field it is
 //! about and how to fix it.
 
-use std::fmt;
 use std::path::PathBuf;
 
 /// The class of a [`Problem`], for matching and tests; the message says the details.
@@ -36,50 +35,11 @@ pub enum ProblemKind {
     InvalidValue,
 }
 
-/// One mistake in a spec.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Problem {
-    /// Its class.
-    pub kind: ProblemKind,
-    /// The field it is about, from the top of the file: `entities.orders.accesses[1].rate`
-    /// (entities by name, or by position when the name is missing); empty for the whole file.
-    pub path: String,
-    /// What is wrong.
-    pub message: String,
-    /// How to fix it, when there is something to say.
-    pub fix: Option<String>,
-}
-
-impl Problem {
-    /// A problem at `path` without a fix.
-    pub fn new(kind: ProblemKind, path: impl Into<String>, message: impl Into<String>) -> Self {
-        Problem {
-            kind,
-            path: path.into(),
-            message: message.into(),
-            fix: None,
-        }
-    }
-
-    /// This problem with `fix` as its remedy.
-    pub fn with_fix(mut self, fix: impl Into<String>) -> Self {
-        self.fix = Some(fix.into());
-        self
-    }
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if !self.path.is_empty() {
-            write!(f, "{}: ", self.path)?;
-        }
-        f.write_str(&self.message)?;
-        if let Some(fix) = &self.fix {
-            write!(f, "; {fix}")?;
-        }
-        Ok(())
-    }
-}
+/// One mistake in a spec: the field it is about (from the top of the file,
+/// `entities.orders.accesses[1].rate`; entities by name, or by position when the name is
+/// missing), what is wrong and how to fix it (the same [`polyroute_adapters::problem::Problem`]
+/// every reader of a user's file reports).
+pub type Problem = polyroute_adapters::problem::Problem<ProblemKind>;
 
 /// Why a spec could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -95,7 +55,7 @@ pub enum SpecError {
         source: std::io::Error,
     },
     /// The spec has mistakes: all of them, one per line in `Display`.
-    #[error("{}", list(.0))]
+    #[error("{}", polyroute_adapters::problem::lines(.0))]
     Invalid(Vec<Problem>),
 }
 
@@ -107,11 +67,6 @@ impl SpecError {
             SpecError::Read { .. } => &[],
         }
     }
-}
-
-fn list(problems: &[Problem]) -> String {
-    let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
-    lines.join("\n")
 }
 
 #[cfg(test)]

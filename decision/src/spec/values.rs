@@ -1,9 +1,10 @@
 //! The small languages of a spec's values: rates (`300/s`), durations (`50ms`, `400d`) and
-//! counts (`50_000_000`), and "did you mean" for misspelt names.
+//! counts (`50_000_000`), and "did you mean" for misspelt names (the one every reader offers).
 
 use std::fmt;
 use std::time::Duration;
 
+pub(crate) use polyroute_adapters::problem::listing;
 use serde::Serialize;
 
 /// How often an access happens, as written (`300/s`) and per second.
@@ -134,53 +135,6 @@ pub fn parse_count(text: &str) -> Option<u64> {
     digits.parse().ok()
 }
 
-/// The candidate closest to `word`, if one is close enough to be a likely typo.
-pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    let limit = (word.chars().count() / 3).max(1);
-    candidates
-        .into_iter()
-        .map(|candidate| (edit_distance(word, candidate), candidate))
-        .filter(|(distance, _)| *distance <= limit)
-        .min_by_key(|(distance, _)| *distance)
-        .map(|(_, candidate)| candidate)
-}
-
-/// `list` as `a, b, c`, with ` (did you mean `x`?)` when `word` looks like a typo of one.
-pub fn listing(list: &[&str], word: &str) -> String {
-    let mut text = if list.is_empty() {
-        "none".to_owned()
-    } else {
-        list.join(", ")
-    };
-    if let Some(near) = closest(word, list.iter().copied()) {
-        text.push_str(&format!(" (did you mean `{near}`?)"));
-    }
-    text
-}
-
-/// Levenshtein distance, with a transposition of neighbours counting as one edit.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    let mut before_previous = previous.clone();
-    for i in 1..=a.len() {
-        let mut current = vec![i; b.len() + 1];
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut best = (previous[j] + 1)
-                .min(current[j - 1] + 1)
-                .min(previous[j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                best = best.min(before_previous[j - 2] + 1);
-            }
-            current[j] = best;
-        }
-        before_previous = std::mem::replace(&mut previous, current);
-    }
-    previous[b.len()]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -214,18 +168,9 @@ mod tests {
     }
 
     #[test]
-    fn counts_and_suggestions() {
+    fn counts() {
         assert_eq!(parse_count("50_000_000"), Some(50_000_000));
         assert_eq!(parse_count("-5"), None);
         assert_eq!(parse_count("5k"), None);
-        assert_eq!(
-            closest("trasnaction", ["transaction", "get"]),
-            Some("transaction")
-        );
-        assert_eq!(closest("zzz", ["get"]), None);
-        assert_eq!(
-            listing(&["a", "get"], "gte"),
-            "a, get (did you mean `get`?)"
-        );
     }
 }

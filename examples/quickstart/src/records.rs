@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use polyroute::kinds::document::{Filter, FindQuery, Order};
+use polyroute::document::{Filter, FindQuery, Order};
 use polyroute::{Router, Value};
 use serde_json::json;
 

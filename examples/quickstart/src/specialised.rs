@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use polyroute::kinds::graph::{Direction, Edge, EdgeFilter, Node, PathQuery, TraverseQuery};
-use polyroute::kinds::search::{SearchDocument, SearchFilter, SearchQuery};
-use polyroute::kinds::time_series::{Aggregate, FieldValue, Point, TagFilter, WindowQuery};
-use polyroute::kinds::wide_column::{SliceQuery, WideRow};
+use polyroute::graph::{Direction, Edge, EdgeFilter, Node, PathQuery, TraverseQuery};
+use polyroute::search::{SearchDocument, SearchFilter, SearchQuery};
+use polyroute::time_series::{Aggregate, FieldValue, Point, TagFilter, WindowQuery};
+use polyroute::wide_column::{SliceQuery, WideRow};
 use polyroute::{Router, Value};
 
 use crate::report::Report;

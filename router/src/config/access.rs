@@ -10,11 +10,11 @@ use polyroute_adapters::StoreKind;
 use toml::Value;
 
 use super::problem::{ConfigProblem, ProblemKind};
-use super::suggest::listing;
 use super::walk::{describe, join, Walker};
 use crate::cache::{CachePolicy, MAX_CACHE_JITTER};
 use crate::layers::hedge::HedgePolicy;
 use crate::ops;
+use polyroute_adapters::problem::listing;
 
 const CACHE_KEYS: &[&str] = &["store", "ttl", "jitter", "stale", "negative"];
 const HEDGE_KEYS: &[&str] = &["after", "ops"];
@@ -222,7 +222,7 @@ pub(crate) fn cache_problems(
         ),
         Some(_) => {}
     }
-    if !crate::is_identifier(&crate::cache::namespace(entity)) {
+    if !crate::backend::is_identifier(&crate::cache::namespace(entity)) {
         problems.push(
             ConfigProblem::new(
                 ProblemKind::InvalidName,

@@ -11,9 +11,9 @@ use super::access::{
 use super::problem::ProblemKind;
 use super::records::{parse_record, RECORD_KEYS};
 use super::settings::{KindValues, KIND_KEYS};
-use super::suggest::listing;
 use super::walk::{join, Walker};
 use super::EntityConfig;
+use polyroute_adapters::problem::listing;
 
 /// Keys every entity accepts.
 const COMMON_KEYS: &[&str] = &["store", "timeout", "cache", "hedge", "timeouts"];

@@ -62,7 +62,6 @@ mod records;
 mod sections;
 mod settings;
 mod stores;
-mod suggest;
 mod walk;
 
 pub use env::{Environment, ProcessEnvironment};
@@ -75,8 +74,8 @@ pub use stores::DEFAULT_BACKEND;
 
 pub(crate) use access::{cache_problems, hedge_problems, timeout_problems};
 pub(crate) use options::registry_problems;
+pub(crate) use polyroute_adapters::problem::listing;
 pub(crate) use records::{record_problems, Declared};
-pub(crate) use suggest::listing;
 pub(crate) use walk::join;
 
 /// A checked config: every store's backend accepts its options, every entity names a declared

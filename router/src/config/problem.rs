@@ -1,8 +1,10 @@
 //! [`ConfigProblem`] and [`ConfigError`]: every mistake in a config, each with the field it is
-//! about and how to fix it.
+//! about and how to fix it, as [`polyroute_adapters::problem`] reports them for every reader.
 
-use std::fmt;
 use std::path::PathBuf;
+
+pub use polyroute_adapters::problem::Location;
+use polyroute_adapters::problem::{self, Problem};
 
 /// The class of a [`ConfigProblem`], for matching and tests; the message says the details.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -48,64 +50,9 @@ pub enum ProblemKind {
     BadInterpolation,
 }
 
-/// A position in the config file (1-based).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Location {
-    /// Line, from 1.
-    pub line: usize,
-    /// Column in characters, from 1.
-    pub column: usize,
-}
-
-/// One mistake in a config.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ConfigProblem {
-    /// Its class.
-    pub kind: ProblemKind,
-    /// The field it is about, dotted from the top of the file (`stores.cache.kind`,
-    /// `entities.orders.indexes[1]`); empty for the whole file.
-    pub path: String,
-    /// What is wrong.
-    pub message: String,
-    /// How to fix it, when there is something to say.
-    pub fix: Option<String>,
-    /// Where in the file, when known (syntax errors).
-    pub location: Option<Location>,
-}
-
-impl ConfigProblem {
-    /// A problem at `path` without a fix.
-    pub fn new(kind: ProblemKind, path: impl Into<String>, message: impl Into<String>) -> Self {
-        ConfigProblem {
-            kind,
-            path: path.into(),
-            message: message.into(),
-            fix: None,
-            location: None,
-        }
-    }
-
-    /// This problem with `fix` as its remedy.
-    pub fn with_fix(mut self, fix: impl Into<String>) -> Self {
-        self.fix = Some(fix.into());
-        self
-    }
-}
-
-impl fmt::Display for ConfigProblem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (&self.location, self.path.is_empty()) {
-            (_, false) => write!(f, "{}: ", self.path)?,
-            (Some(at), true) => write!(f, "line {}, column {}: ", at.line, at.column)?,
-            (None, true) => {}
-        }
-        f.write_str(&self.message)?;
-        if let Some(fix) = &self.fix {
-            write!(f, "; {fix}")?;
-        }
-        Ok(())
-    }
-}
+/// One mistake in a config: the field it is about, what is wrong and how to fix it (the
+/// same [`Problem`] every reader of a user's file reports).
+pub type ConfigProblem = Problem<ProblemKind>;
 
 /// Why a config could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -121,7 +68,7 @@ pub enum ConfigError {
         source: std::io::Error,
     },
     /// The config has mistakes: all of them, one per line in `Display`.
-    #[error("{}", list(.0))]
+    #[error("{}", problem::lines(.0))]
     Invalid(Vec<ConfigProblem>),
 }
 
@@ -133,11 +80,6 @@ impl ConfigError {
             ConfigError::Read { .. } => &[],
         }
     }
-}
-
-fn list(problems: &[ConfigProblem]) -> String {
-    let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
-    lines.join("\n")
 }
 
 #[cfg(test)]

@@ -19,8 +19,8 @@ use polyroute_adapters::StoreKind;
 use toml::Value;
 
 use super::problem::{ConfigProblem, ProblemKind};
-use super::suggest::listing;
 use super::walk::{join, Walker};
+use polyroute_adapters::problem::listing;
 
 /// The keys that make a relational entity a record entity.
 pub(crate) const RECORD_KEYS: &[&str] =

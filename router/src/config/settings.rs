@@ -15,8 +15,8 @@ use polyroute_adapters::{EntitySettings, StoreKind};
 use toml::Value;
 
 use super::problem::ProblemKind;
-use super::suggest::listing;
 use super::walk::{join, Walker};
+use polyroute_adapters::problem::listing;
 
 /// A key that only entities of some kinds accept.
 pub(crate) struct KindKey {

@@ -63,7 +63,7 @@ pub(crate) fn parse_store(walker: &mut Walker<'_>, name: &str, value: &Value) ->
                             format!("unknown store kind `{text}`"),
                             format!(
                                 "expected one of: {}",
-                                super::suggest::listing(&kind_list(), &text)
+                                polyroute_adapters::problem::listing(&kind_list(), &text)
                             ),
                         );
                         None

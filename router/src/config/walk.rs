@@ -8,7 +8,7 @@ use toml::Value;
 
 use super::env::{interpolate, Environment, InterpolationError};
 use super::problem::{ConfigProblem, ProblemKind};
-use super::suggest::listing;
+use polyroute_adapters::problem::listing;
 
 /// `parent.key`, quoting `key` when it is not a bare TOML key.
 pub(crate) fn join(parent: &str, key: &str) -> String {

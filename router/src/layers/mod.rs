@@ -11,4 +11,5 @@ pub mod metrics;
 pub mod retry;
 mod stack;
 
+pub(crate) use stack::Entered;
 pub use stack::{LayerPolicy, StoreLayers};

@@ -7,12 +7,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use polyroute::kinds::document::{
+use polyroute::backend::kinds::document::{
     Document, DocumentStore, FieldPath, Filter, FindQuery, StoredDocument,
 };
-use polyroute::kinds::key_value::{KeyValueStore, SetOptions};
-use polyroute::kinds::search::{SearchDocument, SearchQuery, SearchResults, SearchStore};
-use polyroute::{Bytes, EntitySpec, Result, Store, StoreHandle, StoreInfo};
+use polyroute::backend::kinds::key_value::{KeyValueStore, SetOptions};
+use polyroute::backend::kinds::search::{SearchDocument, SearchQuery, SearchResults, SearchStore};
+use polyroute::backend::{EntityHandle, EntitySpec};
+use polyroute::{Bytes, Result, Store, StoreInfo};
 
 /// What happens around each write.
 pub trait Hook: Send + Sync + fmt::Debug {
@@ -47,17 +48,19 @@ impl Store for Hooked {
         self.inner.info()
     }
 
-    async fn open(&self, entity: &EntitySpec) -> Result<StoreHandle> {
+    async fn open(&self, entity: &EntitySpec) -> Result<EntityHandle> {
         let handle = self.inner.open(entity).await?;
         let name = entity.name.clone();
         let hook = Arc::clone(&self.hook);
         Ok(match handle {
-            StoreHandle::Document(inner) => {
-                StoreHandle::Document(Arc::new(Wrap { name, hook, inner }))
+            EntityHandle::Document(inner) => {
+                EntityHandle::Document(Arc::new(Wrap { name, hook, inner }))
             }
-            StoreHandle::Search(inner) => StoreHandle::Search(Arc::new(Wrap { name, hook, inner })),
-            StoreHandle::KeyValue(inner) => {
-                StoreHandle::KeyValue(Arc::new(Wrap { name, hook, inner }))
+            EntityHandle::Search(inner) => {
+                EntityHandle::Search(Arc::new(Wrap { name, hook, inner }))
+            }
+            EntityHandle::KeyValue(inner) => {
+                EntityHandle::KeyValue(Arc::new(Wrap { name, hook, inner }))
             }
             other => other,
         })

@@ -6,9 +6,9 @@
 
 use std::sync::Arc;
 
-use polyroute::kinds::document::DocumentSettings;
-use polyroute::kinds::relational::RelationalSettings;
-use polyroute::kinds::search::{SearchField, SearchFieldKind, SearchSettings};
+use polyroute::document::DocumentSettings;
+use polyroute::relational::RelationalSettings;
+use polyroute::search::{SearchField, SearchFieldKind, SearchSettings};
 use polyroute::{EntitySettings, Propagation, RecordRoutes, RecordSettings, RouterBuilder, Store};
 
 /// The record settings: keyed by `id`, read from the documents and searched in the index,

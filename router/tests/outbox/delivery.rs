@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use polyroute::kinds::search::SearchQuery;
+use polyroute::search::SearchQuery;
 use polyroute::{RecordError, Value};
 use serde_json::json;
 

@@ -5,9 +5,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use polyroute::kinds::key_value::KeyValueSettings;
-use polyroute::kinds::search::SearchFieldKind;
-use polyroute::registry::{self, ConnectContext};
+use polyroute::backend::registry::{self, ConnectContext};
+use polyroute::key_value::KeyValueSettings;
+use polyroute::search::SearchFieldKind;
 use polyroute::{
     EntitySettings, Propagation, RecordSettings, Result, Router, StoreError, StoreKind,
 };

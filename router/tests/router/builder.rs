@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use polyroute::kinds::key_value::KeyValueSettings;
-use polyroute::kinds::relational::RelationalSettings;
+use polyroute::key_value::KeyValueSettings;
+use polyroute::relational::RelationalSettings;
 use polyroute::{ConfigError, EntitySettings, ProblemKind, Router, RouterError, StoreKind};
 
 use crate::fakes::{with_ttl, Behaviour, FakeKv};

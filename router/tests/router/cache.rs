@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::join_all;
-use polyroute::kinds::key_value::KeyValueSettings;
+use polyroute::key_value::KeyValueSettings;
 use polyroute::layers::breaker::{BreakerPolicy, BreakerState};
 use polyroute::layers::LayerPolicy;
 use polyroute::{Bytes, CachePolicy, EntitySettings, Router, StoreKind};

@@ -1,6 +1,6 @@
 //! One test per class of config mistake, and one with many mistakes at once.
 
-use polyroute::registry;
+use polyroute::backend::registry;
 use polyroute::{ProblemKind, StoreKind};
 
 use crate::support::{assert_exactly, at, problems, problems_with_env, STORES};

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use polyroute::kinds::document::Filter;
+use polyroute::document::Filter;
 use polyroute::{Config, ProblemKind, Router, RouterError, StoreKind};
 
 use crate::support::{at, env, problems};

@@ -6,10 +6,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use polyroute::kinds::key_value::{KeyValueStore, SetOptions};
+use polyroute::backend::kinds::key_value::{KeyValueStore, SetOptions};
+use polyroute::backend::{EntityHandle, EntitySpec};
 use polyroute::{
-    Bytes, Capabilities, EntitySettings, EntitySpec, Result, Store, StoreError, StoreHandle,
-    StoreInfo, StoreKind,
+    Bytes, Capabilities, EntitySettings, Result, Store, StoreError, StoreInfo, StoreKind,
 };
 
 /// How the fake behaves.
@@ -63,12 +63,12 @@ impl Store for FakeKv {
         }
     }
 
-    async fn open(&self, entity: &EntitySpec) -> Result<StoreHandle> {
+    async fn open(&self, entity: &EntitySpec) -> Result<EntityHandle> {
         if self.behaviour.fail_open {
             return Err(StoreError::unavailable("fake refuses to open"));
         }
         match entity.settings {
-            EntitySettings::KeyValue(_) => Ok(StoreHandle::KeyValue(self.map.clone())),
+            EntitySettings::KeyValue(_) => Ok(EntityHandle::KeyValue(self.map.clone())),
             _ => Err(StoreError::invalid("not key-value settings")),
         }
     }

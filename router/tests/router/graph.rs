@@ -1,6 +1,6 @@
 //! A graph entity on the embedded graph store, from TOML to a call through the typed handle.
 
-use polyroute::kinds::graph::{Direction, Edge, EdgeFilter, Node, PathQuery};
+use polyroute::graph::{Direction, Edge, EdgeFilter, Node, PathQuery};
 use polyroute::{Config, Router};
 
 use crate::support::env;

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use polyroute::kinds::key_value::KeyValueSettings;
+use polyroute::key_value::KeyValueSettings;
 use polyroute::layers::hedge::HedgePolicy;
 use polyroute::layers::LayerPolicy;
 use polyroute::{Bytes, EntitySettings, ErrorKind, Router, StoreError};

@@ -9,13 +9,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use polyroute::kinds::key_value::{KeyValueSettings, KeyValueStore, SetOptions};
+use polyroute::backend::kinds::key_value::{KeyValueSettings, KeyValueStore, SetOptions};
+use polyroute::backend::{EntityHandle, EntitySpec};
 use polyroute::layers::breaker::{BreakerPolicy, BreakerState};
 use polyroute::layers::retry::RetryPolicy;
 use polyroute::layers::LayerPolicy;
 use polyroute::{
-    Bytes, Capabilities, EntitySettings, EntitySpec, ErrorKind, Result, Router, Store, StoreError,
-    StoreHandle, StoreInfo, StoreKind,
+    Bytes, Capabilities, EntitySettings, ErrorKind, Result, Router, Store, StoreError, StoreInfo,
+    StoreKind,
 };
 
 /// What the scripted store does on one call.
@@ -144,8 +145,8 @@ impl Store for Host {
             capabilities: Capabilities::default(),
         }
     }
-    async fn open(&self, _entity: &EntitySpec) -> Result<StoreHandle> {
-        Ok(StoreHandle::KeyValue(self.0.clone()))
+    async fn open(&self, _entity: &EntitySpec) -> Result<EntityHandle> {
+        Ok(EntityHandle::KeyValue(self.0.clone()))
     }
     async fn ping(&self) -> Result<()> {
         Ok(())

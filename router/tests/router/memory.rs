@@ -9,10 +9,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
-use polyroute::kinds::key_value::{KeyValueStore, SetOptions};
-use polyroute::{
-    Bytes, Capabilities, EntitySpec, Result, Store, StoreError, StoreHandle, StoreInfo, StoreKind,
-};
+use polyroute::backend::kinds::key_value::{KeyValueStore, SetOptions};
+use polyroute::backend::{EntityHandle, EntitySpec};
+use polyroute::{Bytes, Capabilities, Result, Store, StoreError, StoreInfo, StoreKind};
 
 /// The map, its call counts and its failure switches.
 #[derive(Debug, Default)]
@@ -200,8 +199,8 @@ impl Store for Host {
         }
     }
 
-    async fn open(&self, _entity: &EntitySpec) -> Result<StoreHandle> {
-        Ok(StoreHandle::KeyValue(self.0.clone()))
+    async fn open(&self, _entity: &EntitySpec) -> Result<EntityHandle> {
+        Ok(EntityHandle::KeyValue(self.0.clone()))
     }
 
     async fn ping(&self) -> Result<()> {

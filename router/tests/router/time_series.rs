@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use polyroute::kinds::time_series::{FieldValue, Point, RangeQuery, TagFilter};
+use polyroute::time_series::{FieldValue, Point, RangeQuery, TagFilter};
 use polyroute::{Config, Router};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

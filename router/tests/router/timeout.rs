@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use polyroute::kinds::key_value::KeyValueSettings;
+use polyroute::key_value::KeyValueSettings;
 use polyroute::{EntitySettings, ErrorKind, Router, StoreError};
 
 use crate::fakes::{Behaviour, FakeKv};

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use polyroute::kinds::wide_column::{SliceQuery, WideRow};
+use polyroute::wide_column::{SliceQuery, WideRow};
 use polyroute::{Router, StoreKind, Value};
 
 const TEXT: &str = r#"

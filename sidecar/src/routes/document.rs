@@ -8,46 +8,46 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use polyroute::kinds::document::{FieldPath, Filter, FindQuery, Order, SortKey};
+use polyroute::document::{FieldPath, Filter, FindQuery, Order, SortKey};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{json, Value as JsonValue};
 
-use super::{spec, BodyKind, PathArgs, Route, Shared};
+use super::{spec, BodyKind, Endpoint, PathArgs, Shared};
 use crate::body::JsonBody;
 use crate::errors::ApiError;
 use crate::openapi::{deleted_flag, object, written_flag};
 
 /// The document routes.
-pub fn routes() -> Vec<Route> {
+pub fn routes() -> Vec<Endpoint> {
     vec![
-        Route::new(
+        Endpoint::new(
             spec!(Put "/v1/document/{entity}/docs/{id}", "document.put", Document, Write,
                 BodyKind::json::<DocumentObject>(r#"{"name": "Lamp", "category": "home", "price": 25.0, "tags": ["light"]}"#), &[],
                 "Create or replace a document (the body is the document)")
                 .answers(written_flag),
             put,
         ),
-        Route::new(
+        Endpoint::new(
             spec!(Post "/v1/document/{entity}/docs", "document.insert", Document, Write,
                 BodyKind::json::<InsertBody>(r#"{"id": "p1", "document": {"name": "Lamp", "price": 25.0}}"#), &[],
                 "Insert a new document: 201, or 409 when the id exists")
                 .answers(|_| object(&[("id", json!({"type": "string"}))])),
             insert,
         ),
-        Route::new(
+        Endpoint::new(
             spec!(Get "/v1/document/{entity}/docs/{id}", "document.get", Document, Read,
                 BodyKind::None, &[], "Read a document (404 when absent)")
                 .answers(|_| schemars::json_schema!({"type": "object", "required": ["id", "document"], "properties": {"id": {"type": "string"}, "document": {"type": "object", "additionalProperties": {}}}})),
             get,
         ),
-        Route::new(
+        Endpoint::new(
             spec!(Delete "/v1/document/{entity}/docs/{id}", "document.delete", Document, Write,
                 BodyKind::None, &[], "Delete a document (404 when absent)")
                 .answers(deleted_flag),
             delete,
         ),
-        Route::new(
+        Endpoint::new(
             spec!(Post "/v1/document/{entity}/find", "document.find", Document, Read,
                 BodyKind::json::<FindBody>(r#"{"filter": {"category": "home", "price": {"$lt": 50}}, "sort": [{"field": "price", "order": "desc"}], "skip": 0, "limit": 20}"#), &[],
                 "Documents matching a filter, sorted (then by id) and paged: at most `limit` (default and most: the sidecar's `max_results`), and a `next` to read on from")
@@ -57,14 +57,14 @@ pub fn routes() -> Vec<Route> {
                 ])),
             find,
         ),
-        Route::new(
+        Endpoint::new(
             spec!(Post "/v1/document/{entity}/count", "document.count", Document, Read,
                 BodyKind::json::<CountBody>(r#"{"filter": {"category": "home"}}"#), &[],
                 "How many documents match a filter")
                 .answers(|_| object(&[("count", json!({"type": "integer", "minimum": 0}))])),
             count,
         ),
-        Route::new(
+        Endpoint::new(
             spec!(Post "/v1/document/{entity}/indexes", "document.create_index", Document, Write,
                 BodyKind::json::<IndexBody>(r#"{"field": "customer.id"}"#), &[],
                 "Create a secondary index on a field path (idempotent)")

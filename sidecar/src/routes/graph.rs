@@ -5,13 +5,13 @@ use std::collections::BTreeMap;
 
 use axum::extract::State;
 use axum::Json;
-use polyroute::kinds::graph::{Direction, Edge, EdgeFilter, Node, PathQuery, TraverseQuery};
+use polyroute::graph::{Direction, Edge, EdgeFilter, Node, PathQuery, TraverseQuery};
 use polyroute::Value;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{json, Value as JsonValue};
 
-use super::{spec, BodyKind, PathArgs, Route, Shared};
+use super::{spec, BodyKind, Endpoint, PathArgs, Shared};
 use crate::body::{JsonBody, QueryArgs};
 use crate::errors::ApiError;
 use crate::openapi::{deleted_flag, object, written_flag};
@@ -34,48 +34,48 @@ const FILTER_QUERY: &[(&str, &str)] = &[
 ];
 
 /// The graph routes.
-pub fn routes() -> Vec<Route> {
+pub fn routes() -> Vec<Endpoint> {
     vec![
-        Route::new(
+        Endpoint::new(
             spec!(Put "/v1/graph/{entity}/nodes/{id}", "graph.upsert_node", Graph, Write,
                 BodyKind::json::<NodeBody>(r#"{"label": "product", "properties": {"name": "Lamp", "price": 25.0}}"#), &[],
                 "Create or replace a node")
                 .answers(written_flag),
             upsert_node,
         ),
-        Route::new(
+        Endpoint::new(
             spec!(Get "/v1/graph/{entity}/nodes/{id}", "graph.get_node", Graph, Read,
                 BodyKind::None, &[], "Read a node (404 when absent)")
                 .answers(|_| schemars::json_schema!({"type": "object", "required": ["id", "label", "properties"], "properties": {"id": {"type": "string"}, "label": {"type": "string"}, "properties": {"type": "object", "additionalProperties": crate::openapi::any_value()}}})),
             get_node,
         ),
-        Route::new(
+        Endpoint::new(
             spec!(Delete "/v1/graph/{entity}/nodes/{id}", "graph.delete_node", Graph, Write,
                 BodyKind::None, &[], "Delete a node and its edges (404 when absent)")
                 .answers(deleted_flag),
             delete_node,
         ),
-        Route::new(
+        Endpoint::new(
             spec!(Post "/v1/graph/{entity}/edges", "graph.upsert_edge", Graph, Write,
                 BodyKind::json::<EdgeBody>(r#"{"from": "p1", "label": "bought_with", "to": "p2", "properties": {"weight": 3}}"#), &[],
                 "Create or replace an edge between two existing nodes")
                 .answers(written_flag),
             upsert_edge,
         ),
-        Route::new(
+        Endpoint::new(
             spec!(Delete "/v1/graph/{entity}/edges/{from}/{label}/{to}", "graph.delete_edge", Graph, Write,
                 BodyKind::None, &[], "Delete an edge (404 when absent)")
                 .answers(deleted_flag),
             delete_edge,
         ),
-        Route::new(
+        Endpoint::new(
             spec!(Post "/v1/graph/{entity}/batch", "graph.upsert_batch", Graph, Write,
                 BodyKind::json::<BatchBody>(r#"{"nodes": [{"id": "p1", "label": "product"}, {"id": "p2", "label": "product"}], "edges": [{"from": "p1", "label": "bought_with", "to": "p2"}]}"#), &[],
                 "Upsert nodes then edges in one batch, checked first")
                 .answers(|_| object(&[("nodes", json!({"type": "integer", "minimum": 0})), ("edges", json!({"type": "integer", "minimum": 0}))])),
             upsert_batch,
         ),
-        Route::new(
+        Endpoint::new(
             spec!(Get "/v1/graph/{entity}/nodes/{id}/neighbors", "graph.neighbors", Graph, Read,
                 BodyKind::None, FILTER_QUERY, "The nodes one edge away, with the edges, ordered by (edge label, neighbour id, out before in): at most `limit`, and a `next` to read on from")
                 .query_schema(super::schema_of::<FilterQuery>)
@@ -85,14 +85,14 @@ pub fn routes() -> Vec<Route> {
                 ])),
             neighbors,
         ),
-        Route::new(
+        Endpoint::new(
             spec!(Get "/v1/graph/{entity}/nodes/{id}/degree", "graph.degree", Graph, Read,
                 BodyKind::None, FILTER_QUERY, "How many edges a node has in the given direction")
                 .query_schema(super::schema_of::<FilterQuery>)
                 .answers(|_| object(&[("degree", json!({"type": "integer", "minimum": 0}))])),
             degree,
         ),
-        Route::new(
+        Endpoint::new(
             spec!(Post "/v1/graph/{entity}/traverse", "graph.traverse", Graph, Read,
                 BodyKind::json::<TraverseBody>(r#"{"start": "p1", "direction": "out", "labels": ["bought_with"], "max_depth": 2, "limit": 100}"#), &[],
                 "Nodes reachable within max_depth hops, by depth then id: at most `limit` (default and most: the sidecar's `max_results`), after the first `skip`, and a `next` to read on from")
@@ -102,7 +102,7 @@ pub fn routes() -> Vec<Route> {
                 ])),
             traverse,
         ),
-        Route::new(
+        Endpoint::new(
             spec!(Post "/v1/graph/{entity}/shortest_path", "graph.shortest_path", Graph, Read,
                 BodyKind::json::<PathBody>(r#"{"from": "p1", "to": "p2", "direction": "both", "max_depth": 6, "weight": null}"#), &[],
                 "The shortest path (by hops, or by the sum of numeric edge property `weight`); path null when none")

@@ -8,54 +8,54 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::Json;
 use bytes::Bytes;
-use polyroute::kinds::key_value::{SetCondition, SetOptions};
+use polyroute::key_value::{SetCondition, SetOptions};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{json, Value as JsonValue};
 
-use super::{spec, BodyKind, PathArgs, Route, Shared};
+use super::{spec, BodyKind, Endpoint, PathArgs, Shared};
 use crate::body::JsonBody;
 use crate::errors::ApiError;
 use crate::openapi::{deleted_flag, object, written_count, written_flag};
 use crate::values::{decode_base64, encode_base64};
 
 /// The key-value routes.
-pub fn routes() -> Vec<Route> {
+pub fn routes() -> Vec<Endpoint> {
     vec![
-        Route::new(
+        Endpoint::new(
             spec!(Get "/v1/key_value/{entity}/keys/{key}", "key_value.get", KeyValue, Read,
                 BodyKind::None, &[], "Read a key's value (404 when absent or expired)")
                 .answers(|_| value_answer(false)),
             get,
         ),
-        Route::new(
+        Endpoint::new(
             spec!(Put "/v1/key_value/{entity}/keys/{key}", "key_value.set", KeyValue, Write,
                 BodyKind::json::<SetBody>(r#"{"value": "alice", "ttl": "30m", "condition": "always"}"#), &[],
                 "Set a key (`value` text or `value_base64`; optional `ttl`; `condition` always, if_absent or if_present: 409 when not met)")
                 .answers(written_flag),
             set,
         ),
-        Route::new(
+        Endpoint::new(
             spec!(Delete "/v1/key_value/{entity}/keys/{key}", "key_value.delete", KeyValue, Write,
                 BodyKind::None, &[], "Delete a key (404 when absent)")
                 .answers(deleted_flag),
             delete,
         ),
-        Route::new(
+        Endpoint::new(
             spec!(Post "/v1/key_value/{entity}/keys/{key}/increment", "key_value.increment", KeyValue, Write,
                 BodyKind::json::<IncrementBody>(r#"{"delta": 1}"#), &[],
                 "Add `delta` to a key holding a decimal integer (absent: 0) and return the result")
                 .answers(|_| object(&[("value", json!({"type": "integer", "format": "int64"}))])),
             increment,
         ),
-        Route::new(
+        Endpoint::new(
             spec!(Post "/v1/key_value/{entity}/get_many", "key_value.get_many", KeyValue, Read,
                 BodyKind::json::<GetManyBody>(r#"{"keys": ["a", "b"]}"#), &[],
                 "Read many keys at once; absent keys answer null")
                 .answers(|_| object(&[("values", json!({"type": "array", "items": value_answer(true).to_value()}))])),
             get_many,
         ),
-        Route::new(
+        Endpoint::new(
             spec!(Post "/v1/key_value/{entity}/set_many", "key_value.set_many", KeyValue, Write,
                 BodyKind::json::<SetManyBody>(r#"{"entries": [{"key": "a", "value": "1"}, {"key": "b", "value_base64": "AAE="}], "ttl": "1h"}"#), &[],
                 "Set many keys at once, with one optional `ttl`")
@@ -193,7 +193,7 @@ fn value_bytes(
 
 /// A TTL from text such as `30s`.
 pub(crate) fn ttl(text: Option<String>, field: &str) -> Result<Option<Duration>, ApiError> {
-    text.map(|text| match polyroute::units::parse_duration(&text) {
+    text.map(|text| match polyroute::backend::units::parse_duration(&text) {
         Ok(ttl) if !ttl.is_zero() => Ok(ttl),
         _ => Err(ApiError::bad_request(
             "invalid_body",

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use polyroute::kinds::time_series::{FieldValue, Point};
+use polyroute::time_series::{FieldValue, Point};
 
 /// A precision: what one unit of a line's timestamp is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

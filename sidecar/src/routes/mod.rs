@@ -1,4 +1,4 @@
-//! The API's routes, one module per store kind, described by [`RouteSpec`]s: the one table the
+//! The API's routes, one module per store kind, described by [`EndpointSpec`]s: the one table the
 //! server is built from, the auth layer reads (read or write?), the metrics label (`op`) comes
 //! from, and `/openapi.json` is generated from — so the document cannot drift from the routes.
 
@@ -100,7 +100,7 @@ impl BodyKind {
 
 /// One route of the API.
 #[derive(Clone, Copy, Debug)]
-pub struct RouteSpec {
+pub struct EndpointSpec {
     /// Its method.
     pub verb: Verb,
     /// Its path, with `{entity}` and other parameters.
@@ -117,43 +117,43 @@ pub struct RouteSpec {
     pub query: &'static [(&'static str, &'static str)],
     /// What it does, for the OpenAPI document.
     pub summary: &'static str,
-    /// The schema of its success answer (set with [`RouteSpec::answers`]).
+    /// The schema of its success answer (set with [`EndpointSpec::answers`]).
     pub answer: Option<SchemaFn>,
     /// The schema of the type its query string is read into (set with
-    /// [`RouteSpec::query_schema`]): each query parameter's schema is its member's.
+    /// [`EndpointSpec::query_schema`]): each query parameter's schema is its member's.
     pub query_schema: Option<SchemaFn>,
 }
 
-impl RouteSpec {
+impl EndpointSpec {
     /// This route, answering success with a JSON body that `schema` describes.
-    pub fn answers(mut self, schema: SchemaFn) -> RouteSpec {
+    pub fn answers(mut self, schema: SchemaFn) -> EndpointSpec {
         self.answer = Some(schema);
         self
     }
 
     /// This route, reading its query string as the type `schema` describes.
-    pub fn query_schema(mut self, schema: SchemaFn) -> RouteSpec {
+    pub fn query_schema(mut self, schema: SchemaFn) -> EndpointSpec {
         self.query_schema = Some(schema);
         self
     }
 }
 
-/// A route and its handler.
-pub struct Route {
+/// An endpoint of the API: what it is, and its handler.
+pub struct Endpoint {
     /// What it is.
-    pub spec: RouteSpec,
+    pub spec: EndpointSpec,
     /// Its handler, on its method.
     pub handler: MethodRouter<Shared>,
 }
 
-impl Route {
+impl Endpoint {
     /// `handler` serving `spec`.
-    pub fn new<H, T>(spec: RouteSpec, handler: H) -> Route
+    pub fn new<H, T>(spec: EndpointSpec, handler: H) -> Endpoint
     where
         H: Handler<T, Shared>,
         T: 'static,
     {
-        Route {
+        Endpoint {
             spec,
             handler: on(spec.verb.filter(), handler),
         }
@@ -161,7 +161,7 @@ impl Route {
 }
 
 /// Every route of the API.
-pub fn all() -> Vec<Route> {
+pub fn all() -> Vec<Endpoint> {
     let mut routes = Vec::new();
     routes.extend(key_value::routes());
     routes.extend(time_series::routes());
@@ -174,14 +174,14 @@ pub fn all() -> Vec<Route> {
 }
 
 /// Every route's spec.
-pub fn specs() -> Vec<RouteSpec> {
+pub fn specs() -> Vec<EndpointSpec> {
     all().into_iter().map(|route| route.spec).collect()
 }
 
-/// Builds a [`RouteSpec`] tersely.
+/// Builds a [`EndpointSpec`] tersely.
 macro_rules! spec {
     ($verb:ident $path:literal, $op:literal, $kind:ident, $access:ident, $body:expr, $query:expr, $summary:literal) => {
-        $crate::routes::RouteSpec {
+        $crate::routes::EndpointSpec {
             verb: $crate::routes::Verb::$verb,
             path: $path,
             op: $op,

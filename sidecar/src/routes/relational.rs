@@ -18,7 +18,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{json, Value as JsonValue};
 
-use super::{spec, BodyKind, PathArgs, Route, Shared};
+use super::{spec, BodyKind, Endpoint, PathArgs, Shared};
 use crate::body::JsonBody;
 use crate::errors::ApiError;
 use crate::openapi::object;
@@ -26,9 +26,9 @@ use crate::values::{to_json, to_values};
 use crate::{SidecarConfig, SidecarError};
 
 /// The relational routes.
-pub fn routes() -> Vec<Route> {
+pub fn routes() -> Vec<Endpoint> {
     vec![
-        Route::new(
+        Endpoint::new(
             spec!(Post "/v1/relational/{entity}/queries/{name}", "relational.query", Relational, Read,
                 BodyKind::json::<ParamsBody>(r#"{"params": ["alice"]}"#), &[],
                 "Run a named read statement with its parameters: columns and at most the sidecar's `max_results` rows (`truncated` when the statement had more, which are not read; page in SQL)")
@@ -40,14 +40,14 @@ pub fn routes() -> Vec<Route> {
                 ])),
             query,
         ),
-        Route::new(
+        Endpoint::new(
             spec!(Post "/v1/relational/{entity}/statements/{name}", "relational.execute", Relational, Write,
                 BodyKind::json::<ParamsBody>(r#"{"params": ["alice", 42.5]}"#), &[],
                 "Run a named write statement with its parameters: rows affected")
                 .answers(|_| object(&[("affected", json!({"type": "integer", "minimum": 0}))])),
             execute,
         ),
-        Route::new(
+        Endpoint::new(
             spec!(Get "/v1/relational/{entity}/queries", "relational.list", Relational, Read,
                 BodyKind::None, &[], "The entity's named statements: name, parameter count, read or write")
                 .answers(|_| object(&[("statements", json!({"type": "array", "items": {"type": "object", "required": ["name", "params", "write"], "properties": {

@@ -3,34 +3,34 @@
 
 use axum::extract::State;
 use axum::Json;
-use polyroute::kinds::search::{SearchDocument, SearchFilter, SearchQuery};
+use polyroute::search::{SearchDocument, SearchFilter, SearchQuery};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{json, Value as JsonValue};
 
-use super::{spec, BodyKind, PathArgs, Route, Shared};
+use super::{spec, BodyKind, Endpoint, PathArgs, Shared};
 use crate::body::JsonBody;
 use crate::errors::ApiError;
 use crate::openapi::{deleted_flag, object};
 use crate::values::{to_json, to_value, to_values};
 
 /// The search routes.
-pub fn routes() -> Vec<Route> {
+pub fn routes() -> Vec<Endpoint> {
     vec![
-        Route::new(
+        Endpoint::new(
             spec!(Post "/v1/search/{entity}/docs", "search.index", Search, Write,
                 BodyKind::json::<IndexBody>(r#"{"documents": [{"id": "p1", "fields": {"name": "Desk lamp", "category": "home", "price": 25.0}}]}"#), &[],
                 "Index (add or replace) documents; searchable after the store's commit interval or a refresh")
                 .answers(|_| object(&[("indexed", json!({"type": "integer", "minimum": 0}))])),
             index,
         ),
-        Route::new(
+        Endpoint::new(
             spec!(Delete "/v1/search/{entity}/docs/{id}", "search.delete", Search, Write,
                 BodyKind::None, &[], "Remove a document from the index (404 when absent)")
                 .answers(deleted_flag),
             delete,
         ),
-        Route::new(
+        Endpoint::new(
             spec!(Post "/v1/search/{entity}/query", "search.query", Search, Read,
                 BodyKind::json::<QueryBody>(r#"{"text": "lamp", "filters": [{"field": "category", "in": ["home"]}, {"field": "price", "min": 10, "max": 50}], "limit": 10, "offset": 0, "snippets": true}"#), &[],
                 "Relevance-ranked hits with scores (and snippets), and the total count")
@@ -45,7 +45,7 @@ pub fn routes() -> Vec<Route> {
                 ])),
             query,
         ),
-        Route::new(
+        Endpoint::new(
             spec!(Post "/v1/search/{entity}/refresh", "search.refresh", Search, Write,
                 BodyKind::None, &[], "Make every acknowledged write searchable now")
                 .answers(|_| object(&[("refreshed", json!({"type": "boolean"}))])),

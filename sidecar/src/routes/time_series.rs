@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use axum::extract::State;
 use axum::Json;
-use polyroute::kinds::time_series::{
+use polyroute::backend::kinds::time_series::{
     cut_page, Aggregate, FieldValue, Point, RangeQuery, TagFilter, WindowQuery,
 };
 use schemars::JsonSchema;
@@ -15,23 +15,23 @@ use serde::Deserialize;
 use serde_json::{json, Value as JsonValue};
 
 use super::line_protocol::{self, Precision};
-use super::{spec, BodyKind, PathArgs, Route, Shared};
+use super::{spec, BodyKind, Endpoint, PathArgs, Shared};
 use crate::body::{JsonBody, QueryArgs, TextBody};
 use crate::errors::ApiError;
 use crate::openapi::{object, written_count};
 use crate::values::timestamp;
 
 /// The time-series routes.
-pub fn routes() -> Vec<Route> {
+pub fn routes() -> Vec<Endpoint> {
     vec![
-        Route::new(
+        Endpoint::new(
             spec!(Post "/v1/time_series/{entity}/points", "time_series.write", TimeSeries, Write,
                 BodyKind::json::<WriteBody>(r#"{"points": [{"measurement": "cpu", "tags": {"host": "web-1"}, "fields": {"usage": 0.42, "cores": 8}, "timestamp": "2024-05-01T12:00:00Z"}]}"#), &[],
                 "Write points as JSON (integers stay integers, other numbers are floats)")
                 .answers(written_count),
             write,
         ),
-        Route::new(
+        Endpoint::new(
             spec!(Post "/v1/time_series/{entity}/lines", "time_series.write_lines", TimeSeries, Write,
                 BodyKind::Text("cpu,host=web-1 usage=0.42,cores=8i 1714564800000000000"),
                 &[("precision", "unit of the timestamps: ns (default), us, ms or s")],
@@ -40,7 +40,7 @@ pub fn routes() -> Vec<Route> {
                 .answers(written_count),
             write_lines,
         ),
-        Route::new(
+        Endpoint::new(
             spec!(Post "/v1/time_series/{entity}/range", "time_series.range", TimeSeries, Read,
                 BodyKind::json::<RangeBody>(r#"{"measurement": "cpu", "start": 0, "end": "2030-01-01T00:00:00Z", "tags": {"host": ["web-1", "web-2"]}, "fields": ["usage"], "limit": 1000}"#), &[],
                 "Raw points in [start, end) per series, oldest first: at most `limit` per series (default and most: the sidecar's `max_results`); when a series has more, every series stops before the same instant, which `next` gives as the next page's `start`")
@@ -58,7 +58,7 @@ pub fn routes() -> Vec<Route> {
                 ])),
             range,
         ),
-        Route::new(
+        Endpoint::new(
             spec!(Post "/v1/time_series/{entity}/window", "time_series.window", TimeSeries, Read,
                 BodyKind::json::<WindowBody>(r#"{"measurement": "cpu", "field": "usage", "start": 0, "end": "2030-01-01T00:00:00Z", "every": "1m", "aggregate": "mean", "group_by": ["host"]}"#), &[],
                 "Aggregate (mean, min, max, sum, count, first, last) per time window, grouped by tags")
@@ -72,7 +72,7 @@ pub fn routes() -> Vec<Route> {
                     }}}))])),
             window,
         ),
-        Route::new(
+        Endpoint::new(
             spec!(Post "/v1/time_series/{entity}/last", "time_series.last", TimeSeries, Read,
                 BodyKind::json::<LastBody>(r#"{"measurement": "cpu", "tags": {"host": "web-1"}}"#), &[],
                 "The latest point of each matching series")
@@ -84,7 +84,7 @@ pub fn routes() -> Vec<Route> {
                     }}}))])),
             last,
         ),
-        Route::new(
+        Endpoint::new(
             spec!(Post "/v1/time_series/{entity}/delete_before", "time_series.delete_before", TimeSeries, Write,
                 BodyKind::json::<DeleteBeforeBody>(r#"{"before": "2024-01-01T00:00:00Z"}"#), &[],
                 "Delete points older than `before` (the backend may keep a partially covered partition)")

@@ -16,37 +16,40 @@ use std::ops::Bound;
 
 use axum::extract::State;
 use axum::Json;
-use polyroute::kinds::document::Order;
-use polyroute::kinds::wide_column::{micros_from_nanos, SliceQuery, WideRow, WriteOptions};
-use polyroute::{Value, WideColumn};
+use polyroute::backend::kinds::wide_column::{
+    micros_from_nanos, SliceQuery, WideRow, WriteOptions,
+};
+use polyroute::document::Order;
+use polyroute::wide_column::WideColumn;
+use polyroute::Value;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{json, Value as JsonValue};
 
-use super::{spec, BodyKind, PathArgs, Route, Shared};
+use super::{spec, BodyKind, Endpoint, PathArgs, Shared};
 use crate::body::JsonBody;
 use crate::errors::ApiError;
 use crate::openapi::{object, written_count};
 use crate::values::{timestamp, to_json, to_value, to_values};
 
 /// The wide-column routes.
-pub fn routes() -> Vec<Route> {
+pub fn routes() -> Vec<Endpoint> {
     vec![
-        Route::new(
+        Endpoint::new(
             spec!(Post "/v1/wide_column/{entity}/rows", "wide_column.put", WideColumn, Write,
                 BodyKind::json::<PutBody>(r#"{"rows": [{"user_id": 7, "at": 1714564800000, "page": "/cart"}], "ttl": "30d"}"#), &[],
                 "Upsert rows (key columns by name, other members are cells) in one atomic batch, with an optional `ttl` and write `timestamp` for every row (nanoseconds since the epoch or RFC 3339 text, kept to the microsecond; omitted: the store's clock)")
                 .answers(written_count),
             put,
         ),
-        Route::new(
+        Endpoint::new(
             spec!(Post "/v1/wide_column/{entity}/get", "wide_column.get", WideColumn, Read,
                 BodyKind::json::<KeyBody>(r#"{"partition": [7], "clustering": [1714564800000]}"#), &[],
                 "Read one row by its full key (404 when absent)")
                 .answers(|_| object(&[("row", json!({"type": "object", "description": "key columns by name, then cells", "additionalProperties": crate::openapi::any_value()}))])),
             get,
         ),
-        Route::new(
+        Endpoint::new(
             spec!(Post "/v1/wide_column/{entity}/slice", "wide_column.slice", WideColumn, Read,
                 BodyKind::json::<SliceBody>(r#"{"partition": [7], "start": {"key": [1714560000000], "inclusive": true}, "order": "desc", "limit": 100}"#), &[],
                 "Rows of one partition in clustering order, within optional start/end bounds (a bound key may be a prefix): at most `limit` (default and most: the sidecar's `max_results`), and a `next` to read on from")
@@ -56,7 +59,7 @@ pub fn routes() -> Vec<Route> {
                 ])),
             slice,
         ),
-        Route::new(
+        Endpoint::new(
             spec!(Post "/v1/wide_column/{entity}/delete", "wide_column.delete", WideColumn, Write,
                 BodyKind::json::<KeyBody>(r#"{"partition": [7], "clustering": [1714564800000]}"#), &[],
                 "Delete one row, or the whole partition when `clustering` is omitted")

@@ -51,7 +51,7 @@ use crate::kinds::document::{
 };
 use crate::store::{is_identifier, wrong_settings, ConnectContext};
 use crate::{
-    Capabilities, EntitySettings, EntitySpec, Result, Store, StoreError, StoreHandle, StoreInfo,
+    Capabilities, EntityHandle, EntitySettings, EntitySpec, Result, Store, StoreError, StoreInfo,
     StoreKind, Value,
 };
 
@@ -115,7 +115,7 @@ impl Store for EmbeddedDocument {
         info
     }
 
-    async fn open(&self, entity: &EntitySpec) -> Result<StoreHandle> {
+    async fn open(&self, entity: &EntitySpec) -> Result<EntityHandle> {
         let EntitySettings::Document(settings) = &entity.settings else {
             return Err(wrong_settings(&self.info(), entity));
         };
@@ -141,7 +141,7 @@ impl Store for EmbeddedDocument {
                 tx.commit().map_err(map_error)
             })
             .await?;
-        Ok(StoreHandle::Document(Arc::new(Collection {
+        Ok(EntityHandle::Document(Arc::new(Collection {
             pool: self.pool.clone(),
             entity: entity.name.clone(),
         })))

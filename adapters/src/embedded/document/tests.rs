@@ -125,7 +125,7 @@ async fn collection(
 ) -> Arc<dyn DocumentStore> {
     let spec = EntitySpec::new("things", EntitySettings::Document(settings)).unwrap();
     match store.open(&spec).await.unwrap() {
-        StoreHandle::Document(handle) => handle,
+        EntityHandle::Document(handle) => handle,
         other => panic!("opened a {:?} handle", other.kind()),
     }
 }

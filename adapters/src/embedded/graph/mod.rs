@@ -52,7 +52,7 @@ use crate::kinds::graph::{
 use crate::store::{wrong_settings, ConnectContext};
 use crate::units::ByteSize;
 use crate::{
-    Capabilities, EntitySettings, EntitySpec, Result, Store, StoreHandle, StoreInfo, StoreKind,
+    Capabilities, EntityHandle, EntitySettings, EntitySpec, Result, Store, StoreInfo, StoreKind,
 };
 
 /// Options of an embedded graph store (`[stores.NAME]` with `kind = "graph"`).
@@ -147,13 +147,13 @@ impl Store for EmbeddedGraph {
         info
     }
 
-    async fn open(&self, entity: &EntitySpec) -> Result<StoreHandle> {
+    async fn open(&self, entity: &EntitySpec) -> Result<EntityHandle> {
         let EntitySettings::Graph(settings) = &entity.settings else {
             return Err(wrong_settings(&self.info(), entity));
         };
         let (engine, name) = (Arc::clone(&self.engine), entity.name.clone());
         let graph = blocking(move || EntityGraph::open(engine, &name)).await?;
-        Ok(StoreHandle::Graph(Bounded::wrap(
+        Ok(EntityHandle::Graph(Bounded::wrap(
             settings,
             Arc::new(Handle(Arc::new(graph))),
         )))

@@ -75,7 +75,7 @@ use crate::kinds::search::{
 use crate::store::{is_identifier, wrong_settings, ConnectContext};
 use crate::units::{ByteSize, ConfigDuration};
 use crate::{
-    Capabilities, EntitySettings, EntitySpec, Result, Store, StoreError, StoreHandle, StoreInfo,
+    Capabilities, EntityHandle, EntitySettings, EntitySpec, Result, Store, StoreError, StoreInfo,
     StoreKind,
 };
 
@@ -200,7 +200,7 @@ impl Store for EmbeddedSearch {
         info
     }
 
-    async fn open(&self, entity: &EntitySpec) -> Result<StoreHandle> {
+    async fn open(&self, entity: &EntitySpec) -> Result<EntityHandle> {
         let EntitySettings::Search(settings) = &entity.settings else {
             return Err(wrong_settings(&self.info(), entity));
         };
@@ -219,7 +219,7 @@ impl Store for EmbeddedSearch {
                     entity.name
                 )));
             }
-            return Ok(StoreHandle::Search(index));
+            return Ok(EntityHandle::Search(index));
         }
         let options = OpenOptions {
             name: entity.name.clone(),
@@ -237,7 +237,7 @@ impl Store for EmbeddedSearch {
         );
         open.retain(|_, index| index.strong_count() > 0);
         open.insert(entity.name.clone(), Arc::downgrade(&index));
-        Ok(StoreHandle::Search(index))
+        Ok(EntityHandle::Search(index))
     }
 
     async fn ping(&self) -> Result<()> {

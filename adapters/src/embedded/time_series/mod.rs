@@ -58,7 +58,7 @@ use crate::kinds::time_series::{
 use crate::store::{wrong_settings, ConnectContext};
 use crate::units::{ByteSize, ConfigDuration};
 use crate::{
-    Capabilities, EntitySettings, EntitySpec, Result, Store, StoreError, StoreHandle, StoreInfo,
+    Capabilities, EntityHandle, EntitySettings, EntitySpec, Result, Store, StoreError, StoreInfo,
     StoreKind,
 };
 use chunk::Span;
@@ -216,7 +216,7 @@ impl Store for EmbeddedTimeSeries {
         }
     }
 
-    async fn open(&self, spec: &EntitySpec) -> Result<StoreHandle> {
+    async fn open(&self, spec: &EntitySpec) -> Result<EntityHandle> {
         let EntitySettings::TimeSeries(settings) = &spec.settings else {
             return Err(wrong_settings(&self.info(), spec));
         };
@@ -239,7 +239,7 @@ impl Store for EmbeddedTimeSeries {
                 entity
             }
         };
-        Ok(StoreHandle::TimeSeries(Arc::new(Handle {
+        Ok(EntityHandle::TimeSeries(Arc::new(Handle {
             entity,
             retention,
         })))

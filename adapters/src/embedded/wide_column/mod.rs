@@ -47,7 +47,7 @@ use crate::kinds::wide_column::clock::Clock;
 use crate::store::{is_identifier, wrong_settings, ConnectContext};
 use crate::units::{ByteSize, ConfigDuration};
 use crate::{
-    Capabilities, EntitySettings, EntitySpec, Result, Store, StoreError, StoreHandle, StoreInfo,
+    Capabilities, EntityHandle, EntitySettings, EntitySpec, Result, Store, StoreError, StoreInfo,
     StoreKind,
 };
 use table::Table;
@@ -240,7 +240,7 @@ impl Store for EmbeddedWideColumn {
         info
     }
 
-    async fn open(&self, entity: &EntitySpec) -> Result<StoreHandle> {
+    async fn open(&self, entity: &EntitySpec) -> Result<EntityHandle> {
         let EntitySettings::WideColumn(settings) = &entity.settings else {
             return Err(wrong_settings(&self.info(), entity));
         };
@@ -253,7 +253,7 @@ impl Store for EmbeddedWideColumn {
         }
         let (inner, name, settings) = (self.inner.clone(), entity.name.clone(), settings.clone());
         let table = blocking(move || table::Shared::open(inner, name, settings)).await?;
-        Ok(StoreHandle::WideColumn(Arc::new(Table::new(
+        Ok(EntityHandle::WideColumn(Arc::new(Table::new(
             self.inner.clone(),
             table,
         ))))

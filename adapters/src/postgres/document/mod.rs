@@ -40,7 +40,7 @@ use crate::kinds::document::{
 };
 use crate::store::wrong_settings;
 use crate::{
-    Capabilities, EntitySettings, EntitySpec, Result, Store, StoreError, StoreHandle, StoreInfo,
+    Capabilities, EntityHandle, EntitySettings, EntitySpec, Result, Store, StoreError, StoreInfo,
     StoreKind,
 };
 
@@ -84,7 +84,7 @@ impl Store for PostgresDocument {
         info
     }
 
-    async fn open(&self, entity: &EntitySpec) -> Result<StoreHandle> {
+    async fn open(&self, entity: &EntitySpec) -> Result<EntityHandle> {
         let EntitySettings::Document(settings) = &entity.settings else {
             return Err(wrong_settings(&self.info(), entity));
         };
@@ -109,7 +109,7 @@ impl Store for PostgresDocument {
             &indexes,
         )
         .await?;
-        Ok(StoreHandle::Document(Arc::new(collection)))
+        Ok(EntityHandle::Document(Arc::new(collection)))
     }
 
     async fn ping(&self) -> Result<()> {

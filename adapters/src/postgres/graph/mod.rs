@@ -39,7 +39,7 @@ use crate::kinds::graph::{
 };
 use crate::store::wrong_settings;
 use crate::{
-    Capabilities, EntitySettings, EntitySpec, Result, Store, StoreError, StoreHandle, StoreInfo,
+    Capabilities, EntityHandle, EntitySettings, EntitySpec, Result, Store, StoreError, StoreInfo,
     StoreKind,
 };
 
@@ -77,7 +77,7 @@ impl Store for PostgresGraph {
         }
     }
 
-    async fn open(&self, entity: &EntitySpec) -> Result<StoreHandle> {
+    async fn open(&self, entity: &EntitySpec) -> Result<EntityHandle> {
         let EntitySettings::Graph(settings) = &entity.settings else {
             return Err(wrong_settings(&self.info(), entity));
         };
@@ -107,7 +107,7 @@ impl Store for PostgresGraph {
             &[],
         )
         .await?;
-        Ok(StoreHandle::Graph(Bounded::wrap(
+        Ok(EntityHandle::Graph(Bounded::wrap(
             settings,
             Arc::new(Graph::new(self.pool.clone(), &nodes, &edges)),
         )))

@@ -46,7 +46,7 @@ use crate::kinds::search::{
 };
 use crate::store::wrong_settings;
 use crate::{
-    Capabilities, EntitySettings, EntitySpec, Result, Store, StoreError, StoreHandle, StoreInfo,
+    Capabilities, EntityHandle, EntitySettings, EntitySpec, Result, Store, StoreError, StoreInfo,
     StoreKind,
 };
 
@@ -96,7 +96,7 @@ impl Store for PostgresSearch {
         info
     }
 
-    async fn open(&self, entity: &EntitySpec) -> Result<StoreHandle> {
+    async fn open(&self, entity: &EntitySpec) -> Result<EntityHandle> {
         let EntitySettings::Search(settings) = &entity.settings else {
             return Err(wrong_settings(&self.info(), entity));
         };
@@ -108,7 +108,7 @@ impl Store for PostgresSearch {
             &index.create_indexes_sql(),
         )
         .await?;
-        Ok(StoreHandle::Search(Arc::new(index)))
+        Ok(EntityHandle::Search(Arc::new(index)))
     }
 
     async fn ping(&self) -> Result<()> {

@@ -35,7 +35,7 @@ use crate::kinds::time_series::{
 };
 use crate::store::wrong_settings;
 use crate::{
-    Capabilities, EntitySettings, EntitySpec, Result, Store, StoreError, StoreHandle, StoreInfo,
+    Capabilities, EntityHandle, EntitySettings, EntitySpec, Result, Store, StoreError, StoreInfo,
     StoreKind,
 };
 use encode::{from_json, tag_predicate, tags_from_json, FieldType};
@@ -91,7 +91,7 @@ impl Store for PostgresTimeSeries {
         }
     }
 
-    async fn open(&self, spec: &EntitySpec) -> Result<StoreHandle> {
+    async fn open(&self, spec: &EntitySpec) -> Result<EntityHandle> {
         let EntitySettings::TimeSeries(settings) = &spec.settings else {
             return Err(wrong_settings(&self.info(), spec));
         };
@@ -121,7 +121,7 @@ impl Store for PostgresTimeSeries {
                 |entity| async move { entity.purge().await },
             );
         }
-        Ok(StoreHandle::TimeSeries(handle))
+        Ok(EntityHandle::TimeSeries(handle))
     }
 
     async fn ping(&self) -> Result<()> {

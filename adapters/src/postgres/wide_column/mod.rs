@@ -52,7 +52,7 @@ use crate::kinds::wide_column::{
 };
 use crate::store::wrong_settings;
 use crate::{
-    Capabilities, EntitySettings, EntitySpec, Result, Store, StoreError, StoreHandle, StoreInfo,
+    Capabilities, EntityHandle, EntitySettings, EntitySpec, Result, Store, StoreError, StoreInfo,
     StoreKind, Value,
 };
 use sql::Sql;
@@ -106,7 +106,7 @@ impl Store for PostgresWideColumn {
         }
     }
 
-    async fn open(&self, entity: &EntitySpec) -> Result<StoreHandle> {
+    async fn open(&self, entity: &EntitySpec) -> Result<EntityHandle> {
         let EntitySettings::WideColumn(settings) = &entity.settings else {
             return Err(wrong_settings(&self.info(), entity));
         };
@@ -174,7 +174,7 @@ impl Store for PostgresWideColumn {
             "purging wide-column rows",
             |table| async move { table.purge().await.map(drop) },
         );
-        Ok(StoreHandle::WideColumn(table))
+        Ok(EntityHandle::WideColumn(table))
     }
 
     async fn ping(&self) -> Result<()> {

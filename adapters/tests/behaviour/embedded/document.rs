@@ -3,7 +3,7 @@
 use polyroute_adapters::kinds::document::{
     DocumentSettings, DocumentStore, FieldPath, Filter, FindQuery,
 };
-use polyroute_adapters::{EntitySettings, Store, StoreHandle, StoreKind};
+use polyroute_adapters::{EntityHandle, EntitySettings, Store, StoreKind};
 use serde_json::json;
 
 use crate::document::{doc, document_suite};
@@ -18,7 +18,7 @@ async fn open(
     name: &str,
     settings: DocumentSettings,
 ) -> std::sync::Arc<dyn DocumentStore> {
-    let StoreHandle::Document(handle) =
+    let EntityHandle::Document(handle) =
         support::open(store, name, EntitySettings::Document(settings)).await
     else {
         panic!("embedded document store opened a handle of another kind");

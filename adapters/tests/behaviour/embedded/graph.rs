@@ -10,7 +10,7 @@ use polyroute_adapters::kinds::graph::{
     Direction, Edge, EdgeFilter, GraphSettings, GraphStore, Node, PathQuery, TraverseQuery,
 };
 use polyroute_adapters::registry::{self, ConnectContext};
-use polyroute_adapters::{EntitySettings, Store, StoreHandle, StoreKind, Value};
+use polyroute_adapters::{EntityHandle, EntitySettings, Store, StoreKind, Value};
 use serde_json::json;
 
 use crate::graph::graph_suite;
@@ -22,7 +22,7 @@ async fn connect(options: serde_json::Value) -> Arc<dyn Store> {
 
 async fn open(store: &dyn Store, name: &str) -> Arc<dyn GraphStore> {
     let settings = EntitySettings::Graph(GraphSettings::default());
-    let StoreHandle::Graph(handle) = support::open(store, name, settings).await else {
+    let EntityHandle::Graph(handle) = support::open(store, name, settings).await else {
         panic!("embedded graph store opened a handle of another kind");
     };
     handle

@@ -6,7 +6,7 @@ use bytes::Bytes;
 use polyroute_adapters::embedded::key_value::{Config, EmbeddedKeyValue, DEFAULT_MAX_MEMORY};
 use polyroute_adapters::kinds::key_value::{KeyValueSettings, KeyValueStore, SetOptions};
 use polyroute_adapters::units::ByteSize;
-use polyroute_adapters::{EntitySettings, EntitySpec, Store, StoreHandle, StoreKind};
+use polyroute_adapters::{EntityHandle, EntitySettings, EntitySpec, Store, StoreKind};
 use serde_json::json;
 
 use crate::key_value::key_value_suite;
@@ -19,7 +19,7 @@ async fn connect(options: serde_json::Value) -> Arc<dyn Store> {
 /// A fresh entity on `store`.
 async fn entity(store: &Arc<dyn Store>) -> Fixture<dyn KeyValueStore> {
     let settings = EntitySettings::KeyValue(KeyValueSettings::default());
-    let StoreHandle::KeyValue(handle) = support::open(&**store, &unique("kv"), settings).await
+    let EntityHandle::KeyValue(handle) = support::open(&**store, &unique("kv"), settings).await
     else {
         panic!("embedded key-value store opened a handle of another kind");
     };
@@ -79,7 +79,7 @@ async fn memory_bound_evicts_the_least_recently_written() {
         EntitySettings::KeyValue(KeyValueSettings::default()),
     )
     .unwrap();
-    let StoreHandle::KeyValue(kv) = store.open(&spec).await.unwrap() else {
+    let EntityHandle::KeyValue(kv) = store.open(&spec).await.unwrap() else {
         panic!("embedded key-value store opened a handle of another kind");
     };
     let value = |i: usize| Bytes::from(vec![(i % 256) as u8; VALUE]);
@@ -120,7 +120,7 @@ async fn memory_used_counts_keys_values_and_overhead_under_the_default_bound() {
     assert_eq!(DEFAULT_MAX_MEMORY, 256 * 1024 * 1024);
     assert_eq!(store.memory_used(), 0);
     let spec = EntitySpec::new("e", EntitySettings::KeyValue(KeyValueSettings::default())).unwrap();
-    let StoreHandle::KeyValue(kv) = store.open(&spec).await.unwrap() else {
+    let EntityHandle::KeyValue(kv) = store.open(&spec).await.unwrap() else {
         panic!("embedded key-value store opened a handle of another kind");
     };
     kv.set("k", Bytes::from(vec![0; 1000]), SetOptions::default())

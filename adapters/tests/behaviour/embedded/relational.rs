@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use polyroute_adapters::kinds::relational::{RelationalSettings, RelationalStore};
-use polyroute_adapters::{EntitySettings, Store, StoreHandle, StoreKind};
+use polyroute_adapters::{EntityHandle, EntitySettings, Store, StoreKind};
 
 use crate::support::{self, unique, Fixture};
 
@@ -13,7 +13,7 @@ async fn connect(options: serde_json::Value) -> Arc<dyn Store> {
 
 async fn handle(store: &Arc<dyn Store>) -> Arc<dyn RelationalStore> {
     let settings = EntitySettings::Relational(RelationalSettings::default());
-    let StoreHandle::Relational(handle) = support::open(&**store, &unique("rel"), settings).await
+    let EntityHandle::Relational(handle) = support::open(&**store, &unique("rel"), settings).await
     else {
         panic!("embedded relational store opened a handle of another kind");
     };

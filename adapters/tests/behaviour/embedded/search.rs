@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use polyroute_adapters::kinds::search::{SearchSettings, SearchStore};
-use polyroute_adapters::{EntitySettings, Store, StoreHandle, StoreKind};
+use polyroute_adapters::{EntityHandle, EntitySettings, Store, StoreKind};
 use serde_json::json;
 
 use crate::search::search_suite;
@@ -15,7 +15,7 @@ async fn connect(options: serde_json::Value) -> Arc<dyn Store> {
 }
 
 async fn open(store: &dyn Store, name: &str, settings: SearchSettings) -> Arc<dyn SearchStore> {
-    let StoreHandle::Search(handle) =
+    let EntityHandle::Search(handle) =
         support::open(store, name, EntitySettings::Search(settings)).await
     else {
         panic!("embedded search store opened a handle of another kind");

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use polyroute_adapters::kinds::time_series::{TimeSeriesSettings, TimeSeriesStore};
-use polyroute_adapters::{EntitySettings, Store, StoreHandle, StoreKind};
+use polyroute_adapters::{EntityHandle, EntitySettings, Store, StoreKind};
 use serde_json::json;
 
 use crate::support::{self, unique, Fixture};
@@ -23,7 +23,7 @@ async fn handle(
     let mut settings = TimeSeriesSettings::default();
     settings.retention = retention;
     let settings = EntitySettings::TimeSeries(settings);
-    let StoreHandle::TimeSeries(handle) = support::open(&**store, name, settings).await else {
+    let EntityHandle::TimeSeries(handle) = support::open(&**store, name, settings).await else {
         panic!("embedded time-series store opened a handle of another kind");
     };
     handle

@@ -13,7 +13,7 @@ use polyroute_adapters::kinds::wide_column::{
 };
 use polyroute_adapters::registry::ConnectContext;
 use polyroute_adapters::units::ConfigDuration;
-use polyroute_adapters::{EntitySettings, Store, StoreHandle, StoreKind, Value};
+use polyroute_adapters::{EntityHandle, EntitySettings, Store, StoreKind, Value};
 use serde_json::json;
 
 use crate::support::{self, unique, Fixture};
@@ -24,7 +24,7 @@ async fn open(
     name: &str,
     settings: WideColumnSettings,
 ) -> Arc<dyn WideColumnStore> {
-    let StoreHandle::WideColumn(handle) =
+    let EntityHandle::WideColumn(handle) =
         support::open(store, name, EntitySettings::WideColumn(settings)).await
     else {
         panic!("embedded wide-column store opened a handle of another kind");

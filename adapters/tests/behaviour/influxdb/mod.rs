@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use polyroute_adapters::kinds::time_series::{TimeSeriesSettings, TimeSeriesStore};
-use polyroute_adapters::{EntitySettings, ErrorKind, Store, StoreHandle, StoreKind};
+use polyroute_adapters::{EntityHandle, EntitySettings, ErrorKind, Store, StoreKind};
 use serde_json::json;
 
 use crate::guarded::{Cleanup, Guarded};
@@ -141,7 +141,7 @@ async fn entity(
 ) -> Fixture<dyn TimeSeriesStore> {
     let mut settings = TimeSeriesSettings::default();
     settings.retention = retention;
-    let StoreHandle::TimeSeries(handle) = support::open(
+    let EntityHandle::TimeSeries(handle) = support::open(
         &**store,
         &unique("ts"),
         EntitySettings::TimeSeries(settings),

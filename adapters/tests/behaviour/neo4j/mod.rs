@@ -14,7 +14,7 @@ use polyroute_adapters::kinds::graph::{
     Edge, EdgeFilter, GraphSettings, GraphStore, Neighbor, Node, Path, PathQuery, TraverseQuery,
     Visit,
 };
-use polyroute_adapters::{EntitySettings, ErrorKind, Result, StoreHandle, StoreKind};
+use polyroute_adapters::{EntityHandle, EntitySettings, ErrorKind, Result, StoreKind};
 use serde_json::json;
 
 use crate::graph::graph_suite;
@@ -151,7 +151,7 @@ async fn fixture() -> Fixture<dyn GraphStore> {
         Cleanup::new(move || drop_entity(&name))
     };
     let settings = EntitySettings::Graph(GraphSettings::default());
-    let StoreHandle::Graph(handle) = support::open(&*store, &name, settings).await else {
+    let EntityHandle::Graph(handle) = support::open(&*store, &name, settings).await else {
         panic!("neo4j store opened a handle of another kind");
     };
     Fixture {
@@ -182,10 +182,10 @@ async fn entities_on_one_database_stay_apart() {
         }),
     );
     let settings = || EntitySettings::Graph(GraphSettings::default());
-    let StoreHandle::Graph(first) = support::open(&*store, &a, settings()).await else {
+    let EntityHandle::Graph(first) = support::open(&*store, &a, settings()).await else {
         panic!("another kind");
     };
-    let StoreHandle::Graph(second) = support::open(&*store, &b, settings()).await else {
+    let EntityHandle::Graph(second) = support::open(&*store, &b, settings()).await else {
         panic!("another kind");
     };
     first.upsert_node(Node::new("x", "n")).await.unwrap();

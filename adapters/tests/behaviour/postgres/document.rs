@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use polyroute_adapters::kinds::document::{DocumentSettings, DocumentStore, FieldPath};
-use polyroute_adapters::{EntitySettings, StoreHandle, StoreKind};
+use polyroute_adapters::{EntityHandle, EntitySettings, StoreKind};
 use serde_json::json;
 
 use super::{gated, inspect, Schema};
@@ -15,7 +15,7 @@ async fn fixture() -> Fixture<dyn DocumentStore> {
     let schema = Schema::new();
     let store = schema.connect(StoreKind::Document, json!({})).await;
     let settings = EntitySettings::Document(DocumentSettings::default());
-    let StoreHandle::Document(handle) = support::open(&*store, &unique("docs"), settings).await
+    let EntityHandle::Document(handle) = support::open(&*store, &unique("docs"), settings).await
     else {
         panic!("postgres document store opened a handle of another kind");
     };
@@ -40,7 +40,7 @@ async fn declared_fields_get_btree_indexes_and_the_body_a_gin_index() {
         FieldPath::parse("customer.city").unwrap(),
         FieldPath::parse("total").unwrap(),
     ]);
-    let StoreHandle::Document(orders) = support::open(
+    let EntityHandle::Document(orders) = support::open(
         &*store,
         "orders",
         EntitySettings::Document(settings.clone()),

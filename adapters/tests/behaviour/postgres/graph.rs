@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use polyroute_adapters::kinds::graph::{
     Direction, Edge, EdgeFilter, GraphSettings, GraphStore, Node, TraverseQuery,
 };
-use polyroute_adapters::{EntitySettings, StoreHandle, StoreKind};
+use polyroute_adapters::{EntityHandle, EntitySettings, StoreKind};
 use serde_json::json;
 
 use super::{gated, inspect, Schema};
@@ -18,7 +18,7 @@ async fn fixture() -> Fixture<dyn GraphStore> {
     let schema = Schema::new();
     let store = schema.connect(StoreKind::Graph, json!({})).await;
     let settings = EntitySettings::Graph(GraphSettings::default());
-    let StoreHandle::Graph(handle) = support::open(&*store, &unique("roads"), settings).await
+    let EntityHandle::Graph(handle) = support::open(&*store, &unique("roads"), settings).await
     else {
         panic!("postgres graph store opened a handle of another kind");
     };
@@ -40,7 +40,7 @@ async fn reopening_keeps_the_graph_and_incoming_edges_use_their_index() {
     let schema = Schema::new();
     let store = schema.connect(StoreKind::Graph, json!({})).await;
     let settings = || EntitySettings::Graph(GraphSettings::default());
-    let StoreHandle::Graph(graph) = support::open(&*store, "roads", settings()).await else {
+    let EntityHandle::Graph(graph) = support::open(&*store, "roads", settings()).await else {
         panic!("another kind");
     };
     graph.upsert_node(Node::new("a", "city")).await.unwrap();
@@ -50,7 +50,7 @@ async fn reopening_keeps_the_graph_and_incoming_edges_use_their_index() {
         .await
         .unwrap();
     // Opening again (a restart) changes nothing.
-    let StoreHandle::Graph(again) = support::open(&*store, "roads", settings()).await else {
+    let EntityHandle::Graph(again) = support::open(&*store, "roads", settings()).await else {
         panic!("another kind");
     };
     let incoming = again
@@ -93,7 +93,7 @@ async fn deep_traversals_of_a_dense_graph_expand_each_node_once() {
     let schema = Schema::new();
     let store = schema.connect(StoreKind::Graph, json!({})).await;
     let settings = EntitySettings::Graph(GraphSettings::with_max_depth(DEEP));
-    let StoreHandle::Graph(graph) = support::open(&*store, "dense", settings).await else {
+    let EntityHandle::Graph(graph) = support::open(&*store, "dense", settings).await else {
         panic!("another kind");
     };
     let ids: Vec<String> = (0..NODES).map(|i| format!("n{i:02}")).collect();

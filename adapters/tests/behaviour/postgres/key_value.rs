@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use polyroute_adapters::kinds::key_value::{KeyValueSettings, KeyValueStore, SetOptions};
-use polyroute_adapters::{EntitySettings, Store, StoreHandle, StoreKind};
+use polyroute_adapters::{EntityHandle, EntitySettings, Store, StoreKind};
 use serde_json::json;
 
 use super::{gated, inspect, Schema};
@@ -15,7 +15,7 @@ use crate::support::{self, unique, Fixture};
 
 async fn entity(store: &Arc<dyn Store>, schema: &Schema, name: &str) -> Fixture<dyn KeyValueStore> {
     let settings = EntitySettings::KeyValue(KeyValueSettings::default());
-    let StoreHandle::KeyValue(handle) = support::open(&**store, name, settings).await else {
+    let EntityHandle::KeyValue(handle) = support::open(&**store, name, settings).await else {
         panic!("postgres key-value store opened a handle of another kind");
     };
     Fixture {
@@ -100,7 +100,7 @@ async fn concurrent_opens_migrate_once() {
             tokio::spawn(async move {
                 let store = support::connect(StoreKind::KeyValue, "postgres", options).await;
                 let settings = EntitySettings::KeyValue(KeyValueSettings::default());
-                let StoreHandle::KeyValue(kv) = support::open(&*store, "shared", settings).await
+                let EntityHandle::KeyValue(kv) = support::open(&*store, "shared", settings).await
                 else {
                     panic!("another kind");
                 };

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use polyroute_adapters::kinds::relational::{RelationalSettings, RelationalStore};
-use polyroute_adapters::{EntitySettings, ErrorKind, StoreHandle, StoreKind, Value};
+use polyroute_adapters::{EntityHandle, EntitySettings, ErrorKind, StoreKind, Value};
 use serde_json::json;
 
 use super::{gated, Schema};
@@ -16,7 +16,7 @@ async fn open(extra: serde_json::Value) -> Fixture<dyn RelationalStore> {
     let schema = Schema::new();
     let store = schema.connect(StoreKind::Relational, extra).await;
     let settings = EntitySettings::Relational(RelationalSettings::default());
-    let StoreHandle::Relational(handle) = support::open(&*store, &unique("rel"), settings).await
+    let EntityHandle::Relational(handle) = support::open(&*store, &unique("rel"), settings).await
     else {
         panic!("postgres relational store opened a handle of another kind");
     };

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use polyroute_adapters::kinds::search::{SearchQuery, SearchSettings, SearchStore};
-use polyroute_adapters::{EntitySettings, StoreHandle, StoreKind};
+use polyroute_adapters::{EntityHandle, EntitySettings, StoreKind};
 use serde_json::json;
 
 use super::{gated, inspect, Schema};
@@ -13,7 +13,7 @@ use crate::support::{self, unique, Fixture};
 
 async fn open(schema: &Schema, extra: serde_json::Value, entity: &str) -> Arc<dyn SearchStore> {
     let store = schema.connect(StoreKind::Search, extra).await;
-    let StoreHandle::Search(handle) =
+    let EntityHandle::Search(handle) =
         support::open(&*store, entity, EntitySettings::Search(settings())).await
     else {
         panic!("postgres search store opened a handle of another kind");
@@ -24,7 +24,7 @@ async fn open(schema: &Schema, extra: serde_json::Value, entity: &str) -> Arc<dy
 async fn fixture(settings: SearchSettings) -> Fixture<dyn SearchStore> {
     let schema = Schema::new();
     let store = schema.connect(StoreKind::Search, json!({})).await;
-    let StoreHandle::Search(handle) =
+    let EntityHandle::Search(handle) =
         support::open(&*store, &unique("search"), EntitySettings::Search(settings)).await
     else {
         panic!("postgres search store opened a handle of another kind");

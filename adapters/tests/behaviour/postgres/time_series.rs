@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use polyroute_adapters::kinds::time_series::{TimeSeriesSettings, TimeSeriesStore};
-use polyroute_adapters::{EntitySettings, Store, StoreHandle, StoreKind};
+use polyroute_adapters::{EntityHandle, EntitySettings, Store, StoreKind};
 use serde_json::json;
 
 use super::{gated, inspect, Schema};
@@ -21,7 +21,7 @@ async fn entity(
 ) -> Fixture<dyn TimeSeriesStore> {
     let mut settings = TimeSeriesSettings::default();
     settings.retention = retention;
-    let StoreHandle::TimeSeries(handle) =
+    let EntityHandle::TimeSeries(handle) =
         support::open(&**store, name, EntitySettings::TimeSeries(settings)).await
     else {
         panic!("postgres time-series store opened a handle of another kind");

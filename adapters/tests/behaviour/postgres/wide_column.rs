@@ -7,7 +7,7 @@ use std::time::Duration;
 use polyroute_adapters::kinds::wide_column::{
     SliceQuery, WideColumnSettings, WideColumnStore, WriteOptions,
 };
-use polyroute_adapters::{EntitySettings, EntitySpec, Store, StoreHandle, StoreKind};
+use polyroute_adapters::{EntityHandle, EntitySettings, EntitySpec, Store, StoreKind};
 use serde_json::json;
 
 use super::{gated, inspect, Schema};
@@ -21,7 +21,7 @@ async fn entity(
     name: &str,
     settings: WideColumnSettings,
 ) -> Fixture<dyn WideColumnStore> {
-    let StoreHandle::WideColumn(handle) =
+    let EntityHandle::WideColumn(handle) =
         support::open(&**store, name, EntitySettings::WideColumn(settings)).await
     else {
         panic!("postgres wide-column store opened a handle of another kind");

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use polyroute_adapters::kinds::wide_column::{
     SliceQuery, WideColumnSettings, WideColumnStore, WriteOptions,
 };
-use polyroute_adapters::{EntitySettings, EntitySpec, ErrorKind, Store, StoreHandle, StoreKind};
+use polyroute_adapters::{EntityHandle, EntitySettings, EntitySpec, ErrorKind, Store, StoreKind};
 use serde_json::json;
 
 use crate::guarded::{Cleanup, Guarded};
@@ -93,7 +93,7 @@ async fn entity(
     name: &str,
     settings: WideColumnSettings,
 ) -> Fixture<dyn WideColumnStore> {
-    let StoreHandle::WideColumn(handle) =
+    let EntityHandle::WideColumn(handle) =
         support::open(&**store, name, EntitySettings::WideColumn(settings)).await
     else {
         panic!("scylla wide-column store opened a handle of another kind");

@@ -12,7 +12,7 @@ use polyroute_adapters::kinds::search::{SearchField, SearchFieldKind, SearchSett
 use polyroute_adapters::kinds::time_series::TimeSeriesSettings;
 use polyroute_adapters::kinds::wide_column::WideColumnSettings;
 use polyroute_adapters::registry::{self, ConnectContext};
-use polyroute_adapters::{EntitySettings, EntitySpec, Store, StoreError, StoreHandle, StoreKind};
+use polyroute_adapters::{EntityHandle, EntitySettings, EntitySpec, Store, StoreError, StoreKind};
 use serde_json::json;
 
 use super::data::{Data, Picker};
@@ -48,7 +48,7 @@ pub(crate) async fn timed<T>(
 pub struct Driver {
     // Kept so the store (and its temporary folder) lives as long as the handle.
     _store: Arc<dyn Store>,
-    handle: StoreHandle,
+    handle: EntityHandle,
     data: Data,
 }
 
@@ -113,13 +113,13 @@ impl Driver {
     async fn load(&self) -> Result<(), StoreError> {
         let data = &self.data;
         match &self.handle {
-            StoreHandle::KeyValue(store) => key_value::load(store.as_ref(), data).await,
-            StoreHandle::Relational(store) => relational::load(store.as_ref(), data).await,
-            StoreHandle::Document(store) => document::load(store.as_ref(), data).await,
-            StoreHandle::WideColumn(store) => wide_column::load(store.as_ref(), data).await,
-            StoreHandle::TimeSeries(store) => time_series::load(store.as_ref(), data).await,
-            StoreHandle::Graph(store) => graph::load(store.as_ref(), data).await,
-            StoreHandle::Search(store) => search::load(store.as_ref(), data).await,
+            EntityHandle::KeyValue(store) => key_value::load(store.as_ref(), data).await,
+            EntityHandle::Relational(store) => relational::load(store.as_ref(), data).await,
+            EntityHandle::Document(store) => document::load(store.as_ref(), data).await,
+            EntityHandle::WideColumn(store) => wide_column::load(store.as_ref(), data).await,
+            EntityHandle::TimeSeries(store) => time_series::load(store.as_ref(), data).await,
+            EntityHandle::Graph(store) => graph::load(store.as_ref(), data).await,
+            EntityHandle::Search(store) => search::load(store.as_ref(), data).await,
         }
     }
 
@@ -133,23 +133,25 @@ impl Driver {
     ) -> Result<Step, StoreError> {
         let data = &self.data;
         match &self.handle {
-            StoreHandle::KeyValue(store) => {
+            EntityHandle::KeyValue(store) => {
                 key_value::run(store.as_ref(), data, access, pick, step).await
             }
-            StoreHandle::Relational(store) => {
+            EntityHandle::Relational(store) => {
                 relational::run(store.as_ref(), data, access, pick, step).await
             }
-            StoreHandle::Document(store) => {
+            EntityHandle::Document(store) => {
                 document::run(store.as_ref(), data, access, pick, step).await
             }
-            StoreHandle::WideColumn(store) => {
+            EntityHandle::WideColumn(store) => {
                 wide_column::run(store.as_ref(), data, access, pick, step).await
             }
-            StoreHandle::TimeSeries(store) => {
+            EntityHandle::TimeSeries(store) => {
                 time_series::run(store.as_ref(), data, access, pick, step).await
             }
-            StoreHandle::Graph(store) => graph::run(store.as_ref(), data, access, pick, step).await,
-            StoreHandle::Search(store) => {
+            EntityHandle::Graph(store) => {
+                graph::run(store.as_ref(), data, access, pick, step).await
+            }
+            EntityHandle::Search(store) => {
                 search::run(store.as_ref(), data, access, pick, step).await
             }
         }
