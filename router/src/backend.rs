@@ -9,6 +9,9 @@
 //!   it connects; [`registry`] lists every backend compiled in;
 //! - [`work`]: blocking work tied to its call, so a timeout stops the work, not only the wait.
 //!
+//! - `testkit` (with the `testkit` feature): the behaviour suite of every kind, which a
+//!   backend's tests run against a fresh entity.
+//!
 //! `CONTRIBUTING.md` walks through adding a backend.
 
 pub use polyroute_adapters::backend::{Backend, BackendDescriptor, Connecting, OptionProblem};
@@ -17,3 +20,5 @@ pub use polyroute_adapters::{
     capabilities, embedded, error, kinds, problem, registry, units, value, work, Capability,
     EntityHandle, EntitySpec,
 };
+#[cfg(feature = "testkit")]
+pub use polyroute_testkit as testkit;

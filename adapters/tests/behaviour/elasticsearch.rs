@@ -12,21 +12,17 @@ use polyroute_adapters::kinds::search::{SearchQuery, SearchSettings, SearchStore
 use polyroute_adapters::{EntityHandle, EntitySettings, ErrorKind, Store, StoreKind};
 use serde_json::json;
 
-use crate::guarded::{Cleanup, Guarded};
-use crate::search::{found, search_suite, seed, settings, titled};
-use crate::support::{self, unique, Fixture};
+use polyroute_testkit::cleanup::Cleanup;
+use polyroute_testkit::search::{found, seed, settings, titled};
+use polyroute_testkit::search_suite;
+use polyroute_testkit::support::{self, unique, Fixture};
 
+/// The server's URL.
 fn url() -> String {
-    std::env::var("POLYROUTE_TEST_ELASTICSEARCH_URL")
-        .ok()
-        .or_else(|| option_env!("POLYROUTE_TEST_ELASTICSEARCH_URL").map(str::to_owned))
-        .filter(|url| !url.is_empty())
-        .unwrap_or_else(|| {
-            panic!(
-                "POLYROUTE_REQUIRE_SERVICES=1 but POLYROUTE_TEST_ELASTICSEARCH_URL is not set: \
-                 set it to an Elasticsearch node, such as http://127.0.0.1:9200"
-            )
-        })
+    polyroute_testkit::server_url!(
+        "POLYROUTE_TEST_ELASTICSEARCH_URL",
+        "an Elasticsearch node, such as http://127.0.0.1:9200"
+    )
 }
 
 fn credentials() -> Option<(String, String)> {
@@ -107,9 +103,9 @@ async fn fixture(settings: SearchSettings) -> Fixture<dyn SearchStore> {
         panic!("elasticsearch store opened a handle of another kind");
     };
     Fixture {
-        store: Arc::new(Guarded::new(handle, cleanup)),
+        store: handle,
         capabilities: store.info().capabilities,
-        guard: None,
+        guard: Some(Box::new(cleanup)),
     }
 }
 

@@ -12,21 +12,16 @@ use polyroute_adapters::kinds::document::{DocumentSettings, DocumentStore, Field
 use polyroute_adapters::{EntityHandle, EntitySettings, ErrorKind, Store, StoreKind};
 use serde_json::json;
 
-use crate::document::document_suite;
-use crate::guarded::{Cleanup, Guarded};
-use crate::support::{self, unique, Fixture};
+use polyroute_testkit::cleanup::Cleanup;
+use polyroute_testkit::document_suite;
+use polyroute_testkit::support::{self, unique, Fixture};
 
+/// The server's URL.
 fn url() -> String {
-    std::env::var("POLYROUTE_TEST_MONGODB_URL")
-        .ok()
-        .or_else(|| option_env!("POLYROUTE_TEST_MONGODB_URL").map(str::to_owned))
-        .filter(|url| !url.is_empty())
-        .unwrap_or_else(|| {
-            panic!(
-                "POLYROUTE_REQUIRE_SERVICES=1 but POLYROUTE_TEST_MONGODB_URL is not set: set it \
-                 to a MongoDB deployment, such as mongodb://127.0.0.1:27017"
-            )
-        })
+    polyroute_testkit::server_url!(
+        "POLYROUTE_TEST_MONGODB_URL",
+        "a MongoDB deployment, such as mongodb://127.0.0.1:27017"
+    )
 }
 
 /// Drops the database `name`, on a runtime of its own (the test's may be shutting down).
@@ -75,9 +70,9 @@ async fn fixture() -> Fixture<dyn DocumentStore> {
         panic!("mongodb document store opened a handle of another kind");
     };
     Fixture {
-        store: Arc::new(Guarded::new(handle, cleanup)),
+        store: handle,
         capabilities: store.info().capabilities,
-        guard: None,
+        guard: Some(Box::new(cleanup)),
     }
 }
 
@@ -130,7 +125,10 @@ async fn declared_fields_get_indexes_created_idempotently() {
     );
     // Documents are stored under `body`, with hostile names escaped.
     orders
-        .put("o1", crate::document::doc(json!({"$where": 1, "a.b": 2})))
+        .put(
+            "o1",
+            polyroute_testkit::document::doc(json!({"$where": 1, "a.b": 2})),
+        )
         .await
         .unwrap();
     let raw = client

@@ -12,21 +12,16 @@ use polyroute_adapters::kinds::key_value::{KeyValueSettings, KeyValueStore};
 use polyroute_adapters::{EntityHandle, EntitySettings, ErrorKind, Store, StoreKind};
 use serde_json::json;
 
-use crate::guarded::{Cleanup, Guarded};
-use crate::key_value::key_value_suite;
-use crate::support::{self, unique, Fixture};
+use polyroute_testkit::cleanup::Cleanup;
+use polyroute_testkit::key_value_suite;
+use polyroute_testkit::support::{self, unique, Fixture};
 
+/// The server's URL.
 fn url() -> String {
-    std::env::var("POLYROUTE_TEST_REDIS_URL")
-        .ok()
-        .or_else(|| option_env!("POLYROUTE_TEST_REDIS_URL").map(str::to_owned))
-        .filter(|url| !url.is_empty())
-        .unwrap_or_else(|| {
-            panic!(
-                "POLYROUTE_REQUIRE_SERVICES=1 but POLYROUTE_TEST_REDIS_URL is not set: set it to \
-                 a Redis server, such as redis://127.0.0.1:6379"
-            )
-        })
+    polyroute_testkit::server_url!(
+        "POLYROUTE_TEST_REDIS_URL",
+        "a Redis server, such as redis://127.0.0.1:6379"
+    )
 }
 
 /// Deletes every key under `prefix`.
@@ -62,9 +57,9 @@ async fn entity(store: &Arc<dyn Store>, cleanup: &Arc<Cleanup>) -> Fixture<dyn K
         panic!("redis store opened a handle of another kind");
     };
     Fixture {
-        store: Arc::new(Guarded::new(handle, cleanup.clone())),
+        store: handle,
         capabilities: store.info().capabilities,
-        guard: None,
+        guard: Some(Box::new(cleanup.clone())),
     }
 }
 

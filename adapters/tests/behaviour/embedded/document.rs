@@ -6,8 +6,9 @@ use polyroute_adapters::kinds::document::{
 use polyroute_adapters::{EntityHandle, EntitySettings, Store, StoreKind};
 use serde_json::json;
 
-use crate::document::{doc, document_suite};
-use crate::support::{self, unique, Fixture};
+use polyroute_testkit::document::doc;
+use polyroute_testkit::document_suite;
+use polyroute_testkit::support::{self, unique, Fixture};
 
 async fn connect(path: &std::path::Path) -> std::sync::Arc<dyn Store> {
     support::connect(StoreKind::Document, "embedded", json!({ "path": path })).await
@@ -33,7 +34,7 @@ async fn fixture() -> Fixture<dyn DocumentStore> {
     Fixture {
         store: handle,
         capabilities: store.info().capabilities,
-        guard: Some(dir),
+        guard: Some(Box::new(dir)),
     }
 }
 

@@ -13,8 +13,8 @@ use polyroute_adapters::registry::{self, ConnectContext};
 use polyroute_adapters::{EntityHandle, EntitySettings, Store, StoreKind, Value};
 use serde_json::json;
 
-use crate::graph::graph_suite;
-use crate::support::{self, unique, Fixture};
+use polyroute_testkit::graph_suite;
+use polyroute_testkit::support::{self, unique, Fixture};
 
 async fn connect(options: serde_json::Value) -> Arc<dyn Store> {
     support::connect(StoreKind::Graph, "embedded", options).await
@@ -39,7 +39,7 @@ mod disk {
         Fixture {
             store: open(&*store, &unique("g")).await,
             capabilities: store.info().capabilities,
-            guard: Some(dir),
+            guard: Some(Box::new(dir)),
         }
     }
 

@@ -9,8 +9,8 @@ use polyroute_adapters::units::ByteSize;
 use polyroute_adapters::{EntityHandle, EntitySettings, EntitySpec, Store, StoreKind};
 use serde_json::json;
 
-use crate::key_value::key_value_suite;
-use crate::support::{self, unique, Fixture};
+use polyroute_testkit::key_value_suite;
+use polyroute_testkit::support::{self, unique, Fixture};
 
 async fn connect(options: serde_json::Value) -> Arc<dyn Store> {
     support::connect(StoreKind::KeyValue, "embedded", options).await

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use polyroute_adapters::kinds::relational::{RelationalSettings, RelationalStore};
 use polyroute_adapters::{EntityHandle, EntitySettings, Store, StoreKind};
 
-use crate::support::{self, unique, Fixture};
+use polyroute_testkit::support::{self, unique, Fixture};
 
 async fn connect(options: serde_json::Value) -> Arc<dyn Store> {
     support::connect(StoreKind::Relational, "embedded", options).await
@@ -28,7 +28,7 @@ mod memory {
     use serde_json::json;
 
     use super::*;
-    use crate::relational::relational_suite;
+    use polyroute_testkit::relational_suite;
 
     async fn fixture() -> Fixture<dyn RelationalStore> {
         let store = connect(json!({})).await;
@@ -44,7 +44,9 @@ mod memory {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_call_waits_for_an_open_transaction_then_proceeds() {
-        let store = fixture().await.store;
+        // The case keeps what it made (a schema, a directory) until it ends.
+        let case = fixture().await;
+        let store = case.store;
         store
             .execute_script("CREATE TABLE t (id BIGINT PRIMARY KEY)")
             .await
@@ -96,7 +98,7 @@ mod file {
     use serde_json::json;
 
     use super::*;
-    use crate::relational::relational_suite;
+    use polyroute_testkit::relational_suite;
 
     async fn fixture() -> Fixture<dyn RelationalStore> {
         let dir = tempfile::tempdir().unwrap();
@@ -105,7 +107,7 @@ mod file {
         Fixture {
             store: handle(&store).await,
             capabilities: store.info().capabilities,
-            guard: Some(dir),
+            guard: Some(Box::new(dir)),
         }
     }
 

@@ -7,8 +7,8 @@ use polyroute_adapters::kinds::search::{SearchSettings, SearchStore};
 use polyroute_adapters::{EntityHandle, EntitySettings, Store, StoreKind};
 use serde_json::json;
 
-use crate::search::search_suite;
-use crate::support::{self, unique, Fixture};
+use polyroute_testkit::search_suite;
+use polyroute_testkit::support::{self, unique, Fixture};
 
 async fn connect(options: serde_json::Value) -> Arc<dyn Store> {
     support::connect(StoreKind::Search, "embedded", options).await
@@ -54,7 +54,7 @@ mod directory {
         Fixture {
             store: open(&*store, &unique("search"), settings).await,
             capabilities,
-            guard: Some(dir),
+            guard: Some(Box::new(dir)),
         }
     }
 

@@ -8,8 +8,8 @@ use polyroute_adapters::kinds::time_series::{TimeSeriesSettings, TimeSeriesStore
 use polyroute_adapters::{EntityHandle, EntitySettings, Store, StoreKind};
 use serde_json::json;
 
-use crate::support::{self, unique, Fixture};
-use crate::time_series::time_series_suite;
+use polyroute_testkit::support::{self, unique, Fixture};
+use polyroute_testkit::time_series_suite;
 
 async fn connect(options: serde_json::Value) -> Arc<dyn Store> {
     support::connect(StoreKind::TimeSeries, "embedded", options).await
@@ -42,7 +42,7 @@ async fn fixture_with(
     Fixture {
         store: handle(&store, &unique("ts"), retention).await,
         capabilities: store.info().capabilities,
-        guard,
+        guard: guard.map(|dir| Box::new(dir) as _),
     }
 }
 
@@ -61,7 +61,7 @@ async fn pair_with(options: serde_json::Value) -> [Fixture<dyn TimeSeriesStore>;
     let first = Fixture {
         store: handle(&store, &unique("ts"), None).await,
         capabilities: store.info().capabilities,
-        guard,
+        guard: guard.map(|dir| Box::new(dir) as _),
     };
     let second = Fixture {
         store: handle(&store, &unique("ts"), None).await,
@@ -144,7 +144,7 @@ mod durability;
 /// Opening an entity again returns a handle on the same series and the same log.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn handles_of_one_entity_share_its_data() {
-    use crate::time_series::{everything, value, T0};
+    use polyroute_testkit::time_series::{everything, value, T0};
 
     let dir = tempfile::tempdir().unwrap();
     let options = json!({"path": dir.path()});

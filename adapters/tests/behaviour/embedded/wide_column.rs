@@ -16,8 +16,9 @@ use polyroute_adapters::units::ConfigDuration;
 use polyroute_adapters::{EntityHandle, EntitySettings, Store, StoreKind, Value};
 use serde_json::json;
 
-use crate::support::{self, unique, Fixture};
-use crate::wide_column::{cells, event, events, wide_column_suite};
+use polyroute_testkit::support::{self, unique, Fixture};
+use polyroute_testkit::wide_column::{cells, event, events};
+use polyroute_testkit::wide_column_suite;
 
 async fn open(
     store: &dyn Store,
@@ -42,7 +43,7 @@ async fn fixture(settings: WideColumnSettings) -> Fixture<dyn WideColumnStore> {
     Fixture {
         store: open(&*store, &unique("wc"), settings).await,
         capabilities: store.info().capabilities,
-        guard: Some(dir),
+        guard: Some(Box::new(dir)),
     }
 }
 
@@ -74,7 +75,7 @@ mod synchronous_full {
         Fixture {
             store: open(&*store, &unique("wc"), settings).await,
             capabilities: store.info().capabilities,
-            guard: Some(dir),
+            guard: Some(Box::new(dir)),
         }
     }
 

@@ -14,9 +14,9 @@ use polyroute_adapters::kinds::time_series::{TimeSeriesSettings, TimeSeriesStore
 use polyroute_adapters::{EntityHandle, EntitySettings, ErrorKind, Store, StoreKind};
 use serde_json::json;
 
-use crate::guarded::{Cleanup, Guarded};
-use crate::support::{self, unique, Fixture};
-use crate::time_series::time_series_suite;
+use polyroute_testkit::cleanup::Cleanup;
+use polyroute_testkit::support::{self, unique, Fixture};
+use polyroute_testkit::time_series_suite;
 
 /// Adds to every suite test: ignored when no server is configured.
 macro_rules! gated {
@@ -151,9 +151,9 @@ async fn entity(
         panic!("influxdb store opened a handle of another kind");
     };
     Fixture {
-        store: Arc::new(Guarded::new(handle, bucket.cleanup.clone())),
+        store: handle,
         capabilities: store.info().capabilities,
-        guard: None,
+        guard: Some(Box::new(bucket.cleanup.clone())),
     }
 }
 

@@ -7,19 +7,13 @@
 //! an unreachable server fails them. Each test works on an entity of its own (its own node
 //! label and relationship type), whose nodes, constraint and index are dropped when it ends.
 
-use std::sync::Arc;
-
-use async_trait::async_trait;
-use polyroute_adapters::kinds::graph::{
-    Edge, EdgeFilter, GraphSettings, GraphStore, Neighbor, Node, Path, PathQuery, TraverseQuery,
-    Visit,
-};
-use polyroute_adapters::{EntityHandle, EntitySettings, ErrorKind, Result, StoreKind};
+use polyroute_adapters::kinds::graph::{Edge, EdgeFilter, GraphSettings, GraphStore, Node};
+use polyroute_adapters::{EntityHandle, EntitySettings, ErrorKind, StoreKind};
 use serde_json::json;
 
-use crate::graph::graph_suite;
-use crate::guarded::{Cleanup, Guarded};
-use crate::support::{self, unique, Fixture};
+use polyroute_testkit::cleanup::Cleanup;
+use polyroute_testkit::graph_suite;
+use polyroute_testkit::support::{self, unique, Fixture};
 
 /// Adds to every suite test: ignored when no server is configured.
 macro_rules! gated {
@@ -37,15 +31,10 @@ fn variable(name: &str) -> Option<String> {
 
 /// The server's URL. Fails when unset, which only happens with `POLYROUTE_REQUIRE_SERVICES=1`.
 fn url() -> String {
-    variable("POLYROUTE_TEST_NEO4J_URL")
-        .or_else(|| option_env!("POLYROUTE_TEST_NEO4J_URL").map(str::to_owned))
-        .filter(|url| !url.is_empty())
-        .unwrap_or_else(|| {
-            panic!(
-                "POLYROUTE_REQUIRE_SERVICES=1 but POLYROUTE_TEST_NEO4J_URL is not set: set it to \
-                 a Neo4j server, such as bolt://127.0.0.1:7687"
-            )
-        })
+    polyroute_testkit::server_url!(
+        "POLYROUTE_TEST_NEO4J_URL",
+        "a Neo4j server, such as bolt://127.0.0.1:7687"
+    )
 }
 
 fn options() -> serde_json::Value {
@@ -89,60 +78,6 @@ fn drop_entity(name: &str) {
     });
 }
 
-/// A graph handle that drops its entity when the test ends; it forwards every method,
-/// `count_reachable` included, so the backend's own counting is what the suite checks.
-/// (The shared `Guarded` wrapper holds the guard; its own `GraphStore` impl leaves
-/// `count_reachable` to the trait's default.)
-struct Cleaned(Guarded<dyn GraphStore>);
-
-impl std::fmt::Debug for Cleaned {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-#[async_trait]
-impl GraphStore for Cleaned {
-    async fn upsert_node(&self, node: Node) -> Result<()> {
-        self.0.inner.upsert_node(node).await
-    }
-    async fn get_node(&self, id: &str) -> Result<Option<Node>> {
-        self.0.inner.get_node(id).await
-    }
-    async fn delete_node(&self, id: &str) -> Result<bool> {
-        self.0.inner.delete_node(id).await
-    }
-    async fn upsert_edge(&self, edge: Edge) -> Result<()> {
-        self.0.inner.upsert_edge(edge).await
-    }
-    async fn upsert_batch(&self, nodes: Vec<Node>, edges: Vec<Edge>) -> Result<()> {
-        self.0.inner.upsert_batch(nodes, edges).await
-    }
-    async fn delete_edge(&self, from: &str, label: &str, to: &str) -> Result<bool> {
-        self.0.inner.delete_edge(from, label, to).await
-    }
-    async fn neighbors(
-        &self,
-        id: &str,
-        edges: &EdgeFilter,
-        limit: Option<usize>,
-    ) -> Result<Vec<Neighbor>> {
-        self.0.inner.neighbors(id, edges, limit).await
-    }
-    async fn traverse(&self, query: &TraverseQuery) -> Result<Vec<Visit>> {
-        self.0.inner.traverse(query).await
-    }
-    async fn count_reachable(&self, query: &TraverseQuery) -> Result<u64> {
-        self.0.inner.count_reachable(query).await
-    }
-    async fn shortest_path(&self, query: &PathQuery) -> Result<Option<Path>> {
-        self.0.inner.shortest_path(query).await
-    }
-    async fn degree(&self, id: &str, edges: &EdgeFilter) -> Result<u64> {
-        self.0.inner.degree(id, edges).await
-    }
-}
-
 async fn fixture() -> Fixture<dyn GraphStore> {
     let store = support::connect(StoreKind::Graph, "neo4j", options()).await;
     let name = unique("g");
@@ -155,9 +90,9 @@ async fn fixture() -> Fixture<dyn GraphStore> {
         panic!("neo4j store opened a handle of another kind");
     };
     Fixture {
-        store: Arc::new(Cleaned(Guarded::new(handle, cleanup))),
+        store: handle,
         capabilities: store.info().capabilities,
-        guard: None,
+        guard: Some(Box::new(cleanup)),
     }
 }
 

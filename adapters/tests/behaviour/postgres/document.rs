@@ -1,15 +1,12 @@
 //! The PostgreSQL document backend: the document suite, and the indexes it creates.
 
-use std::sync::Arc;
-
 use polyroute_adapters::kinds::document::{DocumentSettings, DocumentStore, FieldPath};
 use polyroute_adapters::{EntityHandle, EntitySettings, StoreKind};
 use serde_json::json;
 
 use super::{gated, inspect, Schema};
-use crate::document::document_suite;
-use crate::guarded::Guarded;
-use crate::support::{self, unique, Fixture};
+use polyroute_testkit::document_suite;
+use polyroute_testkit::support::{self, unique, Fixture};
 
 async fn fixture() -> Fixture<dyn DocumentStore> {
     let schema = Schema::new();
@@ -20,9 +17,9 @@ async fn fixture() -> Fixture<dyn DocumentStore> {
         panic!("postgres document store opened a handle of another kind");
     };
     Fixture {
-        store: Arc::new(Guarded::new(handle, schema.cleanup.clone())),
+        store: handle,
         capabilities: store.info().capabilities,
-        guard: None,
+        guard: Some(Box::new(schema.cleanup.clone())),
     }
 }
 

@@ -1,6 +1,5 @@
 //! The PostgreSQL graph backend: the graph suite, and the tables and indexes it creates.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use polyroute_adapters::kinds::graph::{
@@ -10,9 +9,8 @@ use polyroute_adapters::{EntityHandle, EntitySettings, StoreKind};
 use serde_json::json;
 
 use super::{gated, inspect, Schema};
-use crate::graph::graph_suite;
-use crate::guarded::Guarded;
-use crate::support::{self, unique, Fixture};
+use polyroute_testkit::graph_suite;
+use polyroute_testkit::support::{self, unique, Fixture};
 
 async fn fixture() -> Fixture<dyn GraphStore> {
     let schema = Schema::new();
@@ -23,9 +21,9 @@ async fn fixture() -> Fixture<dyn GraphStore> {
         panic!("postgres graph store opened a handle of another kind");
     };
     Fixture {
-        store: Arc::new(Guarded::new(handle, schema.cleanup.clone())),
+        store: handle,
         capabilities: store.info().capabilities,
-        guard: None,
+        guard: Some(Box::new(schema.cleanup.clone())),
     }
 }
 

@@ -9,9 +9,8 @@ use polyroute_adapters::{EntityHandle, EntitySettings, Store, StoreKind};
 use serde_json::json;
 
 use super::{gated, inspect, Schema};
-use crate::guarded::Guarded;
-use crate::key_value::key_value_suite;
-use crate::support::{self, unique, Fixture};
+use polyroute_testkit::key_value_suite;
+use polyroute_testkit::support::{self, unique, Fixture};
 
 async fn entity(store: &Arc<dyn Store>, schema: &Schema, name: &str) -> Fixture<dyn KeyValueStore> {
     let settings = EntitySettings::KeyValue(KeyValueSettings::default());
@@ -19,9 +18,9 @@ async fn entity(store: &Arc<dyn Store>, schema: &Schema, name: &str) -> Fixture<
         panic!("postgres key-value store opened a handle of another kind");
     };
     Fixture {
-        store: Arc::new(Guarded::new(handle, schema.cleanup.clone())),
+        store: handle,
         capabilities: store.info().capabilities,
-        guard: None,
+        guard: Some(Box::new(schema.cleanup.clone())),
     }
 }
 

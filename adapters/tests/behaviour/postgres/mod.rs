@@ -18,8 +18,8 @@ use std::sync::Arc;
 use polyroute_adapters::{Store, StoreKind};
 use serde_json::json;
 
-use crate::guarded::Cleanup;
-use crate::support::{self, unique};
+use polyroute_testkit::cleanup::Cleanup;
+use polyroute_testkit::support::{self, unique};
 
 /// Adds to every suite test: ignored when no server is configured.
 macro_rules! gated {
@@ -35,16 +35,10 @@ pub(crate) use gated;
 /// The server's URL: from the environment when the tests run, else as it was when they were
 /// built. Fails when unset, which only happens with `POLYROUTE_REQUIRE_SERVICES=1`.
 pub fn url() -> String {
-    std::env::var("POLYROUTE_TEST_POSTGRES_URL")
-        .ok()
-        .or_else(|| option_env!("POLYROUTE_TEST_POSTGRES_URL").map(str::to_owned))
-        .filter(|url| !url.is_empty())
-        .unwrap_or_else(|| {
-            panic!(
-                "POLYROUTE_REQUIRE_SERVICES=1 but POLYROUTE_TEST_POSTGRES_URL is not set: set it \
-                 to a PostgreSQL database, such as postgres://postgres@127.0.0.1:5432/test"
-            )
-        })
+    polyroute_testkit::server_url!(
+        "POLYROUTE_TEST_POSTGRES_URL",
+        "a PostgreSQL database, such as postgres://postgres@127.0.0.1:5432/test"
+    )
 }
 
 /// A fresh schema on the server, dropped (with everything in it) when the guard goes.

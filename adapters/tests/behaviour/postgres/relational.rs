@@ -1,16 +1,13 @@
 //! The PostgreSQL relational backend: the relational suite, every column type it reads,
 //! server-side statement timeouts.
 
-use std::sync::Arc;
-
 use polyroute_adapters::kinds::relational::{RelationalSettings, RelationalStore};
 use polyroute_adapters::{EntityHandle, EntitySettings, ErrorKind, StoreKind, Value};
 use serde_json::json;
 
 use super::{gated, Schema};
-use crate::guarded::Guarded;
-use crate::relational::relational_suite;
-use crate::support::{self, unique, Fixture};
+use polyroute_testkit::relational_suite;
+use polyroute_testkit::support::{self, unique, Fixture};
 
 async fn open(extra: serde_json::Value) -> Fixture<dyn RelationalStore> {
     let schema = Schema::new();
@@ -21,9 +18,9 @@ async fn open(extra: serde_json::Value) -> Fixture<dyn RelationalStore> {
         panic!("postgres relational store opened a handle of another kind");
     };
     Fixture {
-        store: Arc::new(Guarded::new(handle, schema.cleanup.clone())),
+        store: handle,
         capabilities: store.info().capabilities,
-        guard: None,
+        guard: Some(Box::new(schema.cleanup.clone())),
     }
 }
 
@@ -39,7 +36,9 @@ gated!(relational_suite!(fixture));
     ignore = "set POLYROUTE_TEST_POSTGRES_URL"
 )]
 async fn postgres_types_read_as_values() {
-    let db = fixture().await.store;
+    // The case keeps what it made (a schema, a directory) until it ends.
+    let case = fixture().await;
+    let db = case.store;
     let rows = db
         .query(
             "SELECT 7::int2 AS a, 8::int4 AS b, 1.5::float4 AS c, 12.50::numeric AS d, \
@@ -89,7 +88,9 @@ async fn postgres_types_read_as_values() {
     ignore = "set POLYROUTE_TEST_POSTGRES_URL"
 )]
 async fn values_bind_to_postgres_types() {
-    let db = fixture().await.store;
+    // The case keeps what it made (a schema, a directory) until it ends.
+    let case = fixture().await;
+    let db = case.store;
     let table = unique("rel_bind");
     db.execute_script(&format!(
         "CREATE TABLE {table} (a int2, b int4, c numeric, d timestamptz, e jsonb, f uuid, g real)"
@@ -156,7 +157,9 @@ async fn values_bind_to_postgres_types() {
     ignore = "set POLYROUTE_TEST_POSTGRES_URL"
 )]
 async fn statement_timeout_cancels_on_the_server() {
-    let db = open(json!({"statement_timeout": "50ms"})).await.store;
+    // The case keeps what it made (a schema, a directory) until it ends.
+    let case = open(json!({"statement_timeout": "50ms"})).await;
+    let db = case.store;
     let err = db.query("SELECT pg_sleep(5)", &[]).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
     let rows = db.query("SELECT 1 AS one", &[]).await.unwrap();
@@ -169,7 +172,9 @@ async fn statement_timeout_cancels_on_the_server() {
     ignore = "set POLYROUTE_TEST_POSTGRES_URL"
 )]
 async fn commit_after_a_failed_statement_is_refused() {
-    let db = fixture().await.store;
+    // The case keeps what it made (a schema, a directory) until it ends.
+    let case = fixture().await;
+    let db = case.store;
     let table = unique("rel_abort");
     db.execute_script(&format!("CREATE TABLE {table} (id bigint PRIMARY KEY)"))
         .await
@@ -198,7 +203,9 @@ async fn commit_after_a_failed_statement_is_refused() {
     ignore = "set POLYROUTE_TEST_POSTGRES_URL"
 )]
 async fn a_read_calling_a_function_that_writes_is_refused_when_it_runs() {
-    let db = fixture().await.store;
+    // The case keeps what it made (a schema, a directory) until it ends.
+    let case = fixture().await;
+    let db = case.store;
     let table = unique("rel_volatile");
     let purge = unique("purge");
     db.execute_script(&format!(

@@ -7,9 +7,9 @@ use polyroute_adapters::{EntityHandle, EntitySettings, StoreKind};
 use serde_json::json;
 
 use super::{gated, inspect, Schema};
-use crate::guarded::Guarded;
-use crate::search::{found, search_suite, seed, settings, titled};
-use crate::support::{self, unique, Fixture};
+use polyroute_testkit::search::{found, seed, settings, titled};
+use polyroute_testkit::search_suite;
+use polyroute_testkit::support::{self, unique, Fixture};
 
 async fn open(schema: &Schema, extra: serde_json::Value, entity: &str) -> Arc<dyn SearchStore> {
     let store = schema.connect(StoreKind::Search, extra).await;
@@ -30,9 +30,9 @@ async fn fixture(settings: SearchSettings) -> Fixture<dyn SearchStore> {
         panic!("postgres search store opened a handle of another kind");
     };
     Fixture {
-        store: Arc::new(Guarded::new(handle, schema.cleanup.clone())),
+        store: handle,
         capabilities: store.info().capabilities,
-        guard: None,
+        guard: Some(Box::new(schema.cleanup.clone())),
     }
 }
 

@@ -9,9 +9,9 @@ use polyroute_adapters::{EntityHandle, EntitySettings, Store, StoreKind};
 use serde_json::json;
 
 use super::{gated, inspect, Schema};
-use crate::guarded::Guarded;
-use crate::support::{self, unique, Fixture};
-use crate::time_series::{time_series_suite, value, T0};
+use polyroute_testkit::support::{self, unique, Fixture};
+use polyroute_testkit::time_series::{value, T0};
+use polyroute_testkit::time_series_suite;
 
 async fn entity(
     store: &Arc<dyn Store>,
@@ -27,9 +27,9 @@ async fn entity(
         panic!("postgres time-series store opened a handle of another kind");
     };
     Fixture {
-        store: Arc::new(Guarded::new(handle, schema.cleanup.clone())),
+        store: handle,
         capabilities: store.info().capabilities,
-        guard: None,
+        guard: Some(Box::new(schema.cleanup.clone())),
     }
 }
 

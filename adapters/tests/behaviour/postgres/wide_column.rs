@@ -11,9 +11,9 @@ use polyroute_adapters::{EntityHandle, EntitySettings, EntitySpec, Store, StoreK
 use serde_json::json;
 
 use super::{gated, inspect, Schema};
-use crate::guarded::Guarded;
-use crate::support::{self, unique, Fixture};
-use crate::wide_column::{cells, event, events, wide_column_suite};
+use polyroute_testkit::support::{self, unique, Fixture};
+use polyroute_testkit::wide_column::{cells, event, events};
+use polyroute_testkit::wide_column_suite;
 
 async fn entity(
     store: &Arc<dyn Store>,
@@ -27,9 +27,9 @@ async fn entity(
         panic!("postgres wide-column store opened a handle of another kind");
     };
     Fixture {
-        store: Arc::new(Guarded::new(handle, schema.cleanup.clone())),
+        store: handle,
         capabilities: store.info().capabilities,
-        guard: None,
+        guard: Some(Box::new(schema.cleanup.clone())),
     }
 }
 

@@ -14,9 +14,10 @@ use polyroute_adapters::kinds::wide_column::{
 use polyroute_adapters::{EntityHandle, EntitySettings, EntitySpec, ErrorKind, Store, StoreKind};
 use serde_json::json;
 
-use crate::guarded::{Cleanup, Guarded};
-use crate::support::{self, unique, Fixture};
-use crate::wide_column::{cells, event, events, wide_column_suite};
+use polyroute_testkit::cleanup::Cleanup;
+use polyroute_testkit::support::{self, unique, Fixture};
+use polyroute_testkit::wide_column::{cells, event, events};
+use polyroute_testkit::wide_column_suite;
 
 /// Adds to every suite test: ignored when no server is configured.
 macro_rules! gated {
@@ -31,16 +32,10 @@ macro_rules! gated {
 /// The server's contact point: from the environment when the tests run, else as it was when
 /// they were built. Fails when unset, which only happens with `POLYROUTE_REQUIRE_SERVICES=1`.
 fn url() -> String {
-    std::env::var("POLYROUTE_TEST_SCYLLA_URL")
-        .ok()
-        .or_else(|| option_env!("POLYROUTE_TEST_SCYLLA_URL").map(str::to_owned))
-        .filter(|url| !url.is_empty())
-        .unwrap_or_else(|| {
-            panic!(
-                "POLYROUTE_REQUIRE_SERVICES=1 but POLYROUTE_TEST_SCYLLA_URL is not set: set it \
-                 to a ScyllaDB or Cassandra node, such as 127.0.0.1:9042"
-            )
-        })
+    polyroute_testkit::server_url!(
+        "POLYROUTE_TEST_SCYLLA_URL",
+        "a ScyllaDB or Cassandra node, such as 127.0.0.1:9042"
+    )
 }
 
 /// A fresh keyspace on the server, dropped (with everything in it) when the guard goes.
@@ -99,9 +94,9 @@ async fn entity(
         panic!("scylla wide-column store opened a handle of another kind");
     };
     Fixture {
-        store: Arc::new(Guarded::new(handle, keyspace.cleanup.clone())),
+        store: handle,
         capabilities: store.info().capabilities,
-        guard: None,
+        guard: Some(Box::new(keyspace.cleanup.clone())),
     }
 }
 

@@ -14,7 +14,7 @@ use polyroute_adapters::{EntitySpec, ErrorKind, StoreKind, Value};
 use serde_json::json;
 
 use super::{connect, open};
-use crate::search::{settings, titled};
+use polyroute_testkit::search::{settings, titled};
 
 /// The ids `store` finds for an empty query, sorted.
 async fn all_ids(store: &dyn SearchStore) -> Vec<String> {
@@ -275,7 +275,7 @@ async fn english_stemming_matches_word_forms() {
 async fn term_limits_and_negative_zero() {
     use polyroute_adapters::kinds::search::SearchFilter;
 
-    use crate::search::assert_invalid;
+    use polyroute_testkit::search::assert_invalid;
 
     let store = connect(json!({})).await;
     let products = open(&*store, "products", settings()).await;

@@ -10,7 +10,7 @@ use polyroute_adapters::{ErrorKind, StoreKind};
 use serde_json::json;
 
 use super::{connect, handle};
-use crate::time_series::{everything, point, value, SEC, T0};
+use polyroute_testkit::time_series::{everything, point, value, SEC, T0};
 
 async fn read_back(options: serde_json::Value) -> (Vec<SeriesData>, Vec<SeriesData>) {
     let store = connect(options).await;

@@ -23,12 +23,13 @@ use polyroute_adapters::{StoreError, Value};
 /// Runs each listed case as its own test against the backend made by `$factory`, an async fn
 /// from `WideColumnSettings` to `Fixture<dyn WideColumnStore>` (a fresh entity of that shape),
 /// and the isolation case against `$pair`, which opens two entities of one shape on one store.
+#[macro_export]
 macro_rules! wide_column_suite {
     ($factory:path, $pair:path) => {
-        wide_column_suite!($factory, $pair; []);
+        $crate::wide_column_suite!($factory, $pair; []);
     };
     ($factory:path, $pair:path; [$($attr:tt)*]) => {
-        wide_column_suite!(@cases $factory; [$($attr)*];
+        $crate::wide_column_suite!(@cases $factory; [$($attr)*];
             get_missing_returns_none,
             put_then_get_round_trips_every_cell_type,
             put_upserts_and_keeps_cells_not_given,
@@ -75,7 +76,7 @@ macro_rules! wide_column_suite {
         }
     };
     (@cases $factory:path; $attrs:tt; $($case:ident),* $(,)?) => {
-        $( wide_column_suite!(@case $factory; $attrs; $case); )*
+        $( $crate::wide_column_suite!(@case $factory; $attrs; $case); )*
     };
     (@case $factory:path; [$($attr:tt)*]; $case:ident) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -85,7 +86,6 @@ macro_rules! wide_column_suite {
         }
     };
 }
-pub(crate) use wide_column_suite;
 
 /// The factory a case receives: a fresh entity of the given shape.
 pub trait Factory: Fn(WideColumnSettings) -> Self::Future {

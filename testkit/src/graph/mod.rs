@@ -19,12 +19,13 @@ use polyroute_adapters::{ErrorKind, Result};
 
 /// Runs each listed case as its own test against the backend made by `$factory`, an async fn
 /// returning `Fixture<dyn GraphStore>`.
+#[macro_export]
 macro_rules! graph_suite {
     ($factory:path) => {
-        graph_suite!($factory; []);
+        $crate::graph_suite!($factory; []);
     };
     ($factory:path; $attrs:tt) => {
-        graph_suite!(@cases $factory; $attrs;
+        $crate::graph_suite!(@cases $factory; $attrs;
             get_missing_node_returns_none,
             upsert_then_get_node_round_trips_every_value_type,
             upsert_node_replaces_label_and_properties,
@@ -72,7 +73,7 @@ macro_rules! graph_suite {
         );
     };
     (@cases $factory:path; $attrs:tt; $($case:ident),* $(,)?) => {
-        $( graph_suite!(@case $factory; $attrs; $case); )*
+        $( $crate::graph_suite!(@case $factory; $attrs; $case); )*
     };
     (@case $factory:path; [$($attr:tt)*]; $case:ident) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -83,7 +84,6 @@ macro_rules! graph_suite {
         }
     };
 }
-pub(crate) use graph_suite;
 
 #[track_caller]
 pub fn assert_error<T: std::fmt::Debug>(result: Result<T>, kind: ErrorKind) -> String {

@@ -16,12 +16,13 @@ use crate::support::{unique, Fixture};
 /// returning `Fixture<dyn RelationalStore>`.
 /// After a `;`, a bracketed list of attributes is added to every test, such as the
 /// `#[cfg_attr(…, ignore = …)]` that skips a server backend's tests when its server is not set.
+#[macro_export]
 macro_rules! relational_suite {
     ($factory:path) => {
-        relational_suite!($factory; []);
+        $crate::relational_suite!($factory; []);
     };
     ($factory:path; $attrs:tt) => {
-        relational_suite!(@cases $factory; $attrs;
+        $crate::relational_suite!(@cases $factory; $attrs;
             values_of_every_type_round_trip,
             parameters_bind_by_number,
             query_returns_columns_in_select_order,
@@ -51,7 +52,7 @@ macro_rules! relational_suite {
         );
     };
     (@cases $factory:path; $attrs:tt; $($case:ident),* $(,)?) => {
-        $( relational_suite!(@case $factory; $attrs; $case); )*
+        $( $crate::relational_suite!(@case $factory; $attrs; $case); )*
     };
     (@case $factory:path; [$($attr:tt)*]; $case:ident) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -62,7 +63,6 @@ macro_rules! relational_suite {
         }
     };
 }
-pub(crate) use relational_suite;
 
 /// The column type for raw bytes.
 fn blob_type(dialect: Dialect) -> &'static str {

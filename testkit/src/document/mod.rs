@@ -21,12 +21,13 @@ use serde_json::Value;
 /// returning `Fixture<dyn DocumentStore>`.
 /// After a `;`, a bracketed list of attributes is added to every test, such as the
 /// `#[cfg_attr(…, ignore = …)]` that skips a server backend's tests when its server is not set.
+#[macro_export]
 macro_rules! document_suite {
     ($factory:path) => {
-        document_suite!($factory; []);
+        $crate::document_suite!($factory; []);
     };
     ($factory:path; $attrs:tt) => {
-        document_suite!(@cases $factory; $attrs;
+        $crate::document_suite!(@cases $factory; $attrs;
             get_missing_returns_none,
             put_then_get_round_trips_every_json_type,
             put_replaces_the_whole_document,
@@ -61,7 +62,7 @@ macro_rules! document_suite {
         );
     };
     (@cases $factory:path; $attrs:tt; $($case:ident),* $(,)?) => {
-        $( document_suite!(@case $factory; $attrs; $case); )*
+        $( $crate::document_suite!(@case $factory; $attrs; $case); )*
     };
     (@case $factory:path; [$($attr:tt)*]; $case:ident) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -72,7 +73,6 @@ macro_rules! document_suite {
         }
     };
 }
-pub(crate) use document_suite;
 
 /// `value`, which must be a JSON object, as a document.
 pub fn doc(value: Value) -> Document {

@@ -19,12 +19,13 @@ use crate::support::Fixture;
 /// returning two fixtures for two entities opened on one store.
 /// After a `;`, a bracketed list of attributes is added to every test, such as the
 /// `#[cfg_attr(…, ignore = …)]` that skips a server backend's tests when its server is not set.
+#[macro_export]
 macro_rules! key_value_suite {
     ($factory:path, $pair:path) => {
-        key_value_suite!($factory, $pair; []);
+        $crate::key_value_suite!($factory, $pair; []);
     };
     ($factory:path, $pair:path; $attrs:tt) => {
-        key_value_suite!(@cases $factory; $attrs;
+        $crate::key_value_suite!(@cases $factory; $attrs;
             get_missing_returns_none,
             set_then_get_round_trips,
             get_now_agrees_with_get,
@@ -56,7 +57,7 @@ macro_rules! key_value_suite {
             keys_at_the_size_limit_round_trip_and_longer_ones_are_invalid,
         );
 
-        key_value_suite!(@isolation $pair; $attrs);
+        $crate::key_value_suite!(@isolation $pair; $attrs);
     };
     (@isolation $pair:path; [$($attr:tt)*]) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -67,7 +68,7 @@ macro_rules! key_value_suite {
         }
     };
     (@cases $factory:path; $attrs:tt; $($case:ident),* $(,)?) => {
-        $( key_value_suite!(@case $factory; $attrs; $case); )*
+        $( $crate::key_value_suite!(@case $factory; $attrs; $case); )*
     };
     (@case $factory:path; [$($attr:tt)*]; $case:ident) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -78,7 +79,6 @@ macro_rules! key_value_suite {
         }
     };
 }
-pub(crate) use key_value_suite;
 
 /// How long a case waits for a short-lived entry to expire before failing: generous, since the
 /// point is that it expires at all, not how promptly.

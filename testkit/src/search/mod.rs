@@ -23,12 +23,13 @@ use polyroute_adapters::{StoreError, Value};
 /// Runs each listed case as its own test against the backend made by `$factory`, an async fn
 /// taking [`SearchSettings`] and returning `Fixture<dyn SearchStore>` with an entity of them;
 /// `$factory; [attributes]` adds the attributes to every test.
+#[macro_export]
 macro_rules! search_suite {
     ($factory:path) => {
-        search_suite!($factory; []);
+        $crate::search_suite!($factory; []);
     };
     ($factory:path; $attrs:tt) => {
-        search_suite!(@cases $factory; $attrs;
+        $crate::search_suite!(@cases $factory; $attrs;
             empty_entity_finds_nothing,
             indexed_documents_are_found_with_their_fields,
             fields_of_every_type_round_trip,
@@ -69,7 +70,7 @@ macro_rules! search_suite {
         );
     };
     (@cases $factory:path; $attrs:tt; $($case:ident),* $(,)?) => {
-        $( search_suite!(@case $factory; $attrs; $case); )*
+        $( $crate::search_suite!(@case $factory; $attrs; $case); )*
     };
     (@case $factory:path; [$($attr:tt)*]; $case:ident) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -80,7 +81,6 @@ macro_rules! search_suite {
         }
     };
 }
-pub(crate) use search_suite;
 
 /// The suite's schema: a product catalog.
 pub fn settings() -> SearchSettings {

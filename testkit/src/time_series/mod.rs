@@ -24,12 +24,13 @@ use polyroute_adapters::kinds::time_series::{
 /// returning `Fixture<dyn TimeSeriesStore>` for a fresh entity without retention;
 /// `$retention`, an async fn taking a `Duration` and returning a fresh entity with that
 /// retention; and `$pair`, an async fn returning two fixtures for two entities on one store.
+#[macro_export]
 macro_rules! time_series_suite {
     ($factory:path, $retention:path, $pair:path) => {
-        time_series_suite!($factory, $retention, $pair; []);
+        $crate::time_series_suite!($factory, $retention, $pair; []);
     };
     ($factory:path, $retention:path, $pair:path; [$($attr:tt)*]) => {
-        time_series_suite!(@cases $factory; [$($attr)*];
+        $crate::time_series_suite!(@cases $factory; [$($attr)*];
             empty_entity_has_nothing,
             every_field_type_round_trips,
             out_of_order_points_come_back_in_time_order,
@@ -79,7 +80,7 @@ macro_rules! time_series_suite {
         }
     };
     (@cases $factory:path; $attrs:tt; $($case:ident),* $(,)?) => {
-        $( time_series_suite!(@case $factory; $attrs; $case); )*
+        $( $crate::time_series_suite!(@case $factory; $attrs; $case); )*
     };
     (@case $factory:path; [$($attr:tt)*]; $case:ident) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -90,7 +91,6 @@ macro_rules! time_series_suite {
         }
     };
 }
-pub(crate) use time_series_suite;
 
 /// A base instant: 2023-11-14T22:13:20Z in nanoseconds.
 pub const T0: i64 = 1_700_000_000_000_000_000;

@@ -1,0 +1,32 @@
+//! The behaviour suites of polyroute's store kinds, for backend authors: every backend of a
+//! kind passes its kind's suite, so a backend is done when its test file has a fixture (a
+//! fresh, isolated entity) and one suite line.
+//!
+//! Each kind module holds its cases as public async functions over a [`support::Fixture`] and a
+//! `*_suite!` macro that turns them into one test per case:
+//!
+//! ```text
+//! use polyroute_testkit::{key_value_suite, support::Fixture};
+//!
+//! async fn fixture() -> Fixture<dyn KeyValueStore> { /* a fresh entity */ }
+//! async fn pair() -> [Fixture<dyn KeyValueStore>; 2] { /* two entities on one store */ }
+//!
+//! key_value_suite!(fixture, pair);
+//! ```
+//!
+//! A server backend adds `gated!` (its cases are ignored unless its server is configured),
+//! [`server_url!`] (where the server is) and a [`cleanup::Cleanup`] that removes the case's data.
+
+// Suite cases are plain async fns called from generated `#[test]`s: in a test harness a failed
+// unwrap is the failure report. They are named for what they check, which is their doc.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+pub mod cleanup;
+pub mod document;
+pub mod graph;
+pub mod key_value;
+pub mod relational;
+pub mod search;
+pub mod support;
+pub mod time_series;
+pub mod wide_column;
