@@ -9,7 +9,6 @@ use std::time::Duration;
 use futures_util::future::join_all;
 use polyroute_adapters::kinds::key_value::KeyValueSettings;
 use polyroute_adapters::registry::ConnectContext;
-use polyroute_adapters::store::is_identifier;
 use polyroute_adapters::{
     EntityHandle, EntitySettings, EntitySpec, Store, StoreError, StoreInfo, StoreKind,
 };
@@ -17,9 +16,10 @@ use polyroute_adapters::{
 use crate::cache::{namespace, CachePolicy, ReadThrough};
 use crate::call::{CallContext, Hedge, OpPolicy};
 use crate::config::{
-    cache_problems, hedge_problems, join, listing, record_problems, registry_problems,
-    timeout_problems, BackendOptions, Config, ConfigError, ConfigProblem, Declared, EntityConfig,
-    ProblemKind, RecordSettings, DEFAULT_TIMEOUT,
+    cache_problems, entity_name_problem, hedge_problems, join, record_problems, registry_problems,
+    store_name_problem, timeout_problems, unknown_entity, unknown_store, zero_timeout,
+    BackendOptions, Config, ConfigError, ConfigProblem, Declared, EntityConfig, ProblemKind,
+    RecordSettings, DEFAULT_TIMEOUT,
 };
 use crate::error::{RouterError, StartupFailure};
 use crate::layers::hedge::HedgePolicy;
@@ -390,7 +390,9 @@ impl RouterBuilder {
         let mut seen: Vec<&str> = Vec::new();
         for (name, source) in &self.stores {
             let path = join("stores", name);
-            problems.extend(name_problem(&path, "store", name, &seen));
+            problems.extend(
+                store_name_problem(&path, name).or_else(|| duplicate(&path, "store", name, &seen)),
+            );
             seen.push(name);
             if let StoreSource::Declared {
                 kind,
@@ -405,30 +407,13 @@ impl RouterBuilder {
         let mut seen: Vec<&str> = Vec::new();
         for entity in &self.entities {
             let path = join("entities", &entity.name);
-            problems.extend(name_problem(&path, "entity", &entity.name, &seen));
-            if is_identifier(&entity.name) && !crate::cache::is_entity_name(&entity.name) {
-                problems.push(
-                    ConfigProblem::new(
-                        ProblemKind::InvalidName,
-                        &path,
-                        format!("`{}` is not a valid entity name", entity.name),
-                    )
-                    .with_fix("remove `__` from it: it separates the namespaces the router makes, such as `cache__<entity>`"),
-                );
-            }
+            problems.extend(
+                entity_name_problem(&path, &entity.name)
+                    .or_else(|| duplicate(&path, "entity", &entity.name, &seen)),
+            );
             seen.push(&entity.name);
             match self.stores.iter().find(|(name, _)| *name == entity.store) {
-                None => problems.push(
-                    ConfigProblem::new(
-                        ProblemKind::UnknownStore,
-                        join(&path, "store"),
-                        format!("unknown store `{}`", entity.store),
-                    )
-                    .with_fix(format!(
-                        "declared stores: {}",
-                        listing(&stores, &entity.store)
-                    )),
-                ),
+                None => problems.push(unknown_store(&join(&path, "store"), &entity.store, &stores)),
                 Some((store, source)) => problems.extend(kind_problem(
                     &entity.name,
                     &entity.settings,
@@ -440,14 +425,12 @@ impl RouterBuilder {
         let entities: Vec<&str> = self.entities.iter().map(|e| e.name.as_str()).collect();
         for (name, _) in &self.records {
             if !entities.contains(&name.as_str()) {
-                problems.push(
-                    ConfigProblem::new(
-                        ProblemKind::UnknownEntity,
-                        join(&join("entities", name), "table"),
-                        format!("record settings for unknown entity `{name}`"),
-                    )
-                    .with_fix(format!("declared entities: {}", listing(&entities, name))),
-                );
+                problems.push(unknown_entity(
+                    &join(&join("entities", name), "table"),
+                    "record settings",
+                    name,
+                    &entities,
+                ));
             }
         }
         let declared: Vec<Declared<'_>> = self
@@ -467,14 +450,7 @@ impl RouterBuilder {
         for (name, timeout) in &self.entity_timeouts {
             let path = join(&join("entities", name), "timeout");
             if !entities.contains(&name.as_str()) {
-                problems.push(
-                    ConfigProblem::new(
-                        ProblemKind::UnknownEntity,
-                        &path,
-                        format!("timeout set for unknown entity `{name}`"),
-                    )
-                    .with_fix(format!("declared entities: {}", listing(&entities, name))),
-                );
+                problems.push(unknown_entity(&path, "timeout set", name, &entities));
             } else if timeout.is_zero() {
                 problems.push(zero_timeout(&path));
             }
@@ -486,14 +462,12 @@ impl RouterBuilder {
             .collect();
         for (name, access) in &self.access {
             let Some(entity) = self.entities.iter().find(|e| e.name == *name) else {
-                problems.push(
-                    ConfigProblem::new(
-                        ProblemKind::UnknownEntity,
-                        join("entities", name),
-                        format!("cache, hedge or per-operation timeouts set for unknown entity `{name}`"),
-                    )
-                    .with_fix(format!("declared entities: {}", listing(&entities, name))),
-                );
+                problems.push(unknown_entity(
+                    &join("entities", name),
+                    "cache, hedge or per-operation timeouts set",
+                    name,
+                    &entities,
+                ));
                 continue;
             };
             let kind = entity.settings.kind();
@@ -596,34 +570,15 @@ fn invalid(problems: Vec<ConfigProblem>) -> Result<(), RouterError> {
     }
 }
 
-fn zero_timeout(path: &str) -> ConfigProblem {
-    ConfigProblem::new(
-        ProblemKind::BadDuration,
-        path,
-        "a timeout of zero is not allowed",
-    )
-    .with_fix("give a positive duration such as 250ms")
-}
-
-fn name_problem(path: &str, what: &str, name: &str, seen: &[&str]) -> Option<ConfigProblem> {
-    if !is_identifier(name) {
-        Some(
-            ConfigProblem::new(
-                ProblemKind::InvalidName,
-                path,
-                format!("`{name}` is not a valid {what} name"),
-            )
-            .with_fix("use ASCII letters, digits and `_`, starting with a letter or `_` (at most 63 characters)"),
-        )
-    } else if seen.contains(&name) {
-        Some(ConfigProblem::new(
+/// `name` at `path`, if an earlier declaration in `seen` took it.
+fn duplicate(path: &str, what: &str, name: &str, seen: &[&str]) -> Option<ConfigProblem> {
+    seen.contains(&name).then(|| {
+        ConfigProblem::new(
             ProblemKind::Duplicate,
             path,
             format!("{what} `{name}` is declared twice"),
-        ))
-    } else {
-        None
-    }
+        )
+    })
 }
 
 /// The longest deadline a call to each store gets: the largest timeout, entity-wide or per

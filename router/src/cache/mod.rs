@@ -23,7 +23,7 @@ mod read_through;
 pub use policy::{CachePolicy, DEFAULT_CACHE_JITTER, DEFAULT_CACHE_TTL, MAX_CACHE_JITTER};
 pub use read_through::ReadThrough;
 
-pub(crate) use polyroute_adapters::kinds::{is_entity_name, NAMESPACE_SEPARATOR};
+pub(crate) use polyroute_adapters::kinds::NAMESPACE_SEPARATOR;
 
 /// The namespace (entity name in the cache store) of `entity`'s cache: `cache__<entity>`.
 pub(crate) fn namespace(entity: &str) -> String {
@@ -51,6 +51,7 @@ pub(crate) async fn invalidate_written<'k>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use polyroute_adapters::kinds::is_entity_name;
 
     /// An entity named like another entity's cache namespace cannot exist, whatever the names.
     #[test]

@@ -308,14 +308,7 @@ pub(crate) fn timeout_problems<'a>(
                 )),
             );
         } else if timeout.is_zero() {
-            problems.push(
-                ConfigProblem::new(
-                    ProblemKind::BadDuration,
-                    &op_path,
-                    "a timeout of zero is not allowed",
-                )
-                .with_fix("give a positive duration such as `250ms`"),
-            );
+            problems.push(super::names::zero_timeout(&op_path));
         }
     }
     problems

@@ -8,6 +8,7 @@ use super::access::{
     cache_problems, hedge_problems, parse_cache, parse_hedge, parse_timeouts, timeout_problems,
     CACHED_KINDS,
 };
+use super::names::{entity_name_problem, unknown_store};
 use super::problem::ProblemKind;
 use super::records::{parse_record, RECORD_KEYS};
 use super::settings::{KindValues, KIND_KEYS};
@@ -64,14 +65,8 @@ pub(crate) fn parse_entity(
 ) -> Option<EntityConfig> {
     let before = walker.count();
     let path = join("entities", name);
-    if !crate::cache::is_entity_name(name) {
-        walker.report_fix(
-            ProblemKind::InvalidName,
-            &path,
-            format!("`{name}` is not a valid entity name"),
-            "use ASCII letters, digits and `_`, starting with a letter or `_` (at most 63 characters), \
-             without `__` (which separates the namespaces the router makes, such as `cache__<entity>`)",
-        );
+    if let Some(problem) = entity_name_problem(&path, name) {
+        walker.push(problem);
     }
     let table = walker.table(&path, value)?;
 
@@ -93,12 +88,7 @@ pub(crate) fn parse_entity(
                     None => {}
                     Some(stores) => match stores.iter().find(|(known, _)| *known == store) {
                         Some((_, kind)) => target = Some((store, *kind)),
-                        None => walker.report_fix(
-                            ProblemKind::UnknownStore,
-                            &store_path,
-                            format!("unknown store `{store}`"),
-                            format!("declared stores: {}", listing(&index.names(), &store)),
-                        ),
+                        None => walker.push(unknown_store(&store_path, &store, &index.names())),
                     },
                 }
             }

@@ -54,6 +54,7 @@ use crate::layers::LayerPolicy;
 mod access;
 mod entities;
 mod env;
+mod names;
 mod options;
 mod parse;
 mod policy;
@@ -73,8 +74,10 @@ pub use sections::{Section, PASS_THROUGH_SECTIONS};
 pub use stores::DEFAULT_BACKEND;
 
 pub(crate) use access::{cache_problems, hedge_problems, timeout_problems};
+pub(crate) use names::{
+    entity_name_problem, store_name_problem, unknown_entity, unknown_store, zero_timeout,
+};
 pub(crate) use options::registry_problems;
-pub(crate) use polyroute_adapters::problem::listing;
 pub(crate) use records::{record_problems, Declared};
 pub(crate) use walk::join;
 

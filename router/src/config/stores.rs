@@ -1,9 +1,9 @@
 //! `[stores.NAME]`: a store's kind, backend and backend options.
 
-use polyroute_adapters::store::is_identifier;
 use polyroute_adapters::StoreKind;
 use toml::Value;
 
+use super::names::store_name_problem;
 use super::options::{registry_problems, BackendOptions};
 use super::problem::ProblemKind;
 use super::walk::{join, Walker};
@@ -24,13 +24,8 @@ pub(crate) struct DeclaredStore {
 pub(crate) fn parse_store(walker: &mut Walker<'_>, name: &str, value: &Value) -> DeclaredStore {
     let path = join("stores", name);
     let mut broken = false;
-    if !is_identifier(name) {
-        walker.report_fix(
-            ProblemKind::InvalidName,
-            &path,
-            format!("`{name}` is not a valid store name"),
-            "use ASCII letters, digits and `_`, starting with a letter or `_` (at most 63 characters)",
-        );
+    if let Some(problem) = store_name_problem(&path, name) {
+        walker.push(problem);
         broken = true;
     }
     let Some(table) = walker.table(&path, value) else {
