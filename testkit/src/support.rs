@@ -3,10 +3,11 @@
 use std::any::Any;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use polyroute_adapters::registry::{self, ConnectContext};
 use polyroute_adapters::{
-    Capabilities, EntityHandle, EntitySettings, EntitySpec, Store, StoreKind,
+    Capabilities, EntityHandle, EntitySettings, EntitySpec, ErrorKind, Store, StoreError, StoreKind,
 };
 
 /// What a fixture keeps alive until its case ends: a temporary directory, the [`Cleanup`] of
@@ -41,6 +42,29 @@ pub async fn connect(kind: StoreKind, backend: &str, options: serde_json::Value)
     registry::connect(kind, backend, &options, &ConnectContext::default())
         .await
         .unwrap_or_else(|err| panic!("cannot connect {kind} backend `{backend}`: {err}"))
+}
+
+/// Connects `backend` of `kind` with `options` that name a server that is not there, and checks
+/// the failure comes within 10 s as `Unavailable` (so the router's retries and breaker treat it
+/// as the store being down). Returns the error for the backend's own checks.
+pub async fn connect_unreachable(
+    kind: StoreKind,
+    backend: &str,
+    options: serde_json::Value,
+) -> StoreError {
+    let started = Instant::now();
+    let err = match registry::connect(kind, backend, &options, &ConnectContext::default()).await {
+        Ok(_) => panic!("{kind} backend `{backend}` connected to a server that is not there"),
+        Err(err) => err,
+    };
+    assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
+    assert!(err.is_retryable(), "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?} to find no server",
+        started.elapsed()
+    );
+    err
 }
 
 /// Opens the entity `name` with `settings` on `store`.

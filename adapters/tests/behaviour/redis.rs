@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use ::redis::Commands;
 use polyroute_adapters::kinds::key_value::{KeyValueSettings, KeyValueStore};
-use polyroute_adapters::{EntityHandle, EntitySettings, ErrorKind, Store, StoreKind};
+use polyroute_adapters::{EntityHandle, EntitySettings, Store, StoreKind};
 use serde_json::json;
 
 use polyroute_testkit::cleanup::Cleanup;
@@ -114,13 +114,5 @@ async fn keys_are_laid_out_as_prefix_entity_key() {
 #[tokio::test]
 async fn an_unreachable_server_is_unavailable() {
     let options = json!({"url": "redis://127.0.0.1:1", "connect_timeout": "2s"});
-    let err = polyroute_adapters::registry::connect(
-        StoreKind::KeyValue,
-        "redis",
-        &options,
-        &Default::default(),
-    )
-    .await
-    .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
+    support::connect_unreachable(StoreKind::KeyValue, "redis", options).await;
 }

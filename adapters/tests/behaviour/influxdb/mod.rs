@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use polyroute_adapters::kinds::time_series::{TimeSeriesSettings, TimeSeriesStore};
-use polyroute_adapters::{EntityHandle, EntitySettings, ErrorKind, Store, StoreKind};
+use polyroute_adapters::{EntityHandle, EntitySettings, Store, StoreKind};
 use serde_json::json;
 
 use polyroute_testkit::cleanup::Cleanup;
@@ -189,15 +189,7 @@ async fn an_unreachable_server_is_unavailable() {
         "bucket": "b",
         "connect_timeout": "2s",
     });
-    let err = polyroute_adapters::registry::connect(
-        StoreKind::TimeSeries,
-        "influxdb",
-        &options,
-        &Default::default(),
-    )
-    .await
-    .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
+    let err = support::connect_unreachable(StoreKind::TimeSeries, "influxdb", options).await;
     assert!(err.to_string().contains("127.0.0.1:1"), "{err}");
 }
 

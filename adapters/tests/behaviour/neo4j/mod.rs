@@ -145,15 +145,7 @@ async fn entities_on_one_database_stay_apart() {
 #[tokio::test]
 async fn an_unreachable_server_is_unavailable() {
     let options = json!({"url": "bolt://127.0.0.1:1", "connect_timeout": "2s"});
-    let err = polyroute_adapters::registry::connect(
-        StoreKind::Graph,
-        "neo4j",
-        &options,
-        &Default::default(),
-    )
-    .await
-    .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
+    let err = support::connect_unreachable(StoreKind::Graph, "neo4j", options).await;
     assert!(err.to_string().contains("127.0.0.1:1"), "{err}");
 }
 

@@ -118,16 +118,7 @@ async fn an_unreachable_server_is_unavailable() {
         StoreKind::Search,
         StoreKind::WideColumn,
     ] {
-        let err =
-            polyroute_adapters::registry::connect(kind, "postgres", &options, &Default::default())
-                .await
-                .unwrap_err();
-        assert_eq!(
-            err.kind(),
-            polyroute_adapters::ErrorKind::Unavailable,
-            "{err}"
-        );
-        assert!(err.is_retryable());
+        support::connect_unreachable(kind, "postgres", options.clone()).await;
     }
 }
 
