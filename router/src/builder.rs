@@ -427,7 +427,7 @@ impl RouterBuilder {
             if !entities.contains(&name.as_str()) {
                 problems.push(unknown_entity(
                     &join(&join("entities", name), "table"),
-                    "record settings",
+                    Some("record settings"),
                     name,
                     &entities,
                 ));
@@ -450,7 +450,7 @@ impl RouterBuilder {
         for (name, timeout) in &self.entity_timeouts {
             let path = join(&join("entities", name), "timeout");
             if !entities.contains(&name.as_str()) {
-                problems.push(unknown_entity(&path, "timeout set", name, &entities));
+                problems.push(unknown_entity(&path, Some("timeout set"), name, &entities));
             } else if timeout.is_zero() {
                 problems.push(zero_timeout(&path));
             }
@@ -464,7 +464,7 @@ impl RouterBuilder {
             let Some(entity) = self.entities.iter().find(|e| e.name == *name) else {
                 problems.push(unknown_entity(
                     &join("entities", name),
-                    "cache, hedge or per-operation timeouts set",
+                    Some("cache, hedge or per-operation timeouts set"),
                     name,
                     &entities,
                 ));

@@ -22,14 +22,14 @@ use neo4rs::{BoltType, Query};
 use crate::work::{self, Hold};
 
 /// The parameter naming the call a statement belongs to.
-pub(crate) const CALL_PARAMETER: &str = "polyroute_call";
+const CALL_PARAMETER: &str = "polyroute_call";
 
 /// The transactions running a statement of one call.
-pub(crate) const FIND: &str = "SHOW TRANSACTIONS YIELD transactionId, parameters \
+const FIND: &str = "SHOW TRANSACTIONS YIELD transactionId, parameters \
      WHERE parameters.polyroute_call = $call RETURN transactionId";
 
 /// Terminates the transactions listed in `$ids`.
-pub(crate) const TERMINATE: &str = "TERMINATE TRANSACTIONS $ids";
+const TERMINATE: &str = "TERMINATE TRANSACTIONS $ids";
 
 /// How often an abandoned call is looked up, and the pause before each look: the statement may
 /// still be on its way to the server when the call is dropped.
@@ -142,10 +142,7 @@ async fn terminate(armed: Armed) {
 }
 
 /// The ids of the transactions running a statement tagged `tag`.
-pub(crate) async fn running_transactions(
-    graph: &neo4rs::Graph,
-    tag: &Tag,
-) -> neo4rs::Result<Vec<String>> {
+async fn running_transactions(graph: &neo4rs::Graph, tag: &Tag) -> neo4rs::Result<Vec<String>> {
     let mut rows = graph
         .execute(neo4rs::query(FIND).param("call", tag.0.as_str()))
         .await?;

@@ -109,10 +109,11 @@ async fn fixture(settings: SearchSettings) -> Fixture<dyn SearchStore> {
     }
 }
 
-search_suite!(fixture; [#[cfg_attr(
-    not(polyroute_elasticsearch_tests),
-    ignore = "set POLYROUTE_TEST_ELASTICSEARCH_URL to run the Elasticsearch tests"
-)]]);
+polyroute_testkit::gated!(
+    polyroute_elasticsearch_tests,
+    "set POLYROUTE_TEST_ELASTICSEARCH_URL to run the Elasticsearch tests",
+    search_suite!(fixture)
+);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(

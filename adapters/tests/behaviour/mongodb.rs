@@ -76,10 +76,11 @@ async fn fixture() -> Fixture<dyn DocumentStore> {
     }
 }
 
-document_suite!(fixture; [#[cfg_attr(
-    not(polyroute_mongodb_tests),
-    ignore = "set POLYROUTE_TEST_MONGODB_URL to run the MongoDB tests"
-)]]);
+polyroute_testkit::gated!(
+    polyroute_mongodb_tests,
+    "set POLYROUTE_TEST_MONGODB_URL to run the MongoDB tests",
+    document_suite!(fixture)
+);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(

@@ -76,10 +76,11 @@ async fn entity_pair() -> [Fixture<dyn KeyValueStore>; 2] {
     ]
 }
 
-key_value_suite!(fixture, entity_pair; [#[cfg_attr(
-    not(polyroute_redis_tests),
-    ignore = "set POLYROUTE_TEST_REDIS_URL to run the Redis tests"
-)]]);
+polyroute_testkit::gated!(
+    polyroute_redis_tests,
+    "set POLYROUTE_TEST_REDIS_URL to run the Redis tests",
+    key_value_suite!(fixture, entity_pair)
+);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(not(polyroute_redis_tests), ignore = "set POLYROUTE_TEST_REDIS_URL")]

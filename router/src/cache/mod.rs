@@ -59,7 +59,7 @@ mod tests {
         for entity in ["products", "cache_products", "_x", "x_", "a1"] {
             assert!(is_entity_name(entity), "{entity}");
             let space = namespace(entity);
-            assert!(crate::backend::is_identifier(&space), "{space}");
+            assert!(polyroute_adapters::kinds::is_identifier(&space), "{space}");
             assert!(!is_entity_name(&space), "{space} could be an entity");
         }
         // The old scheme made `cache_products` both an entity and the cache of `products`.

@@ -222,7 +222,7 @@ pub(crate) fn cache_problems(
         ),
         Some(_) => {}
     }
-    if !crate::backend::is_identifier(&crate::cache::namespace(entity)) {
+    if !polyroute_adapters::kinds::is_identifier(&crate::cache::namespace(entity)) {
         problems.push(
             ConfigProblem::new(
                 ProblemKind::InvalidName,

@@ -47,20 +47,20 @@ pub(crate) fn unknown_store(path: &str, store: &str, declared: &[&str]) -> Confi
     .with_fix(format!("declared stores: {}", listing(declared, store)))
 }
 
-/// `what` (such as "timeout set") at `path` is for `entity`, which is not among the
-/// `declared` entities.
+/// `entity`, named at `path`, is not among the `declared` entities; `what` says what was set
+/// for it, when something was (such as "timeout set").
 pub(crate) fn unknown_entity(
     path: &str,
-    what: &str,
+    what: Option<&str>,
     entity: &str,
     declared: &[&str],
 ) -> ConfigProblem {
-    ConfigProblem::new(
-        ProblemKind::UnknownEntity,
-        path,
-        format!("{what} for unknown entity `{entity}`"),
-    )
-    .with_fix(format!("declared entities: {}", listing(declared, entity)))
+    let message = match what {
+        Some(what) => format!("{what} for unknown entity `{entity}`"),
+        None => format!("unknown entity `{entity}`"),
+    };
+    ConfigProblem::new(ProblemKind::UnknownEntity, path, message)
+        .with_fix(format!("declared entities: {}", listing(declared, entity)))
 }
 
 /// A timeout of zero at `path`.
@@ -97,7 +97,7 @@ mod tests {
         assert_eq!(
             unknown_entity(
                 "entities.ordres.timeout",
-                "timeout set",
+                Some("timeout set"),
                 "ordres",
                 &["orders"]
             )

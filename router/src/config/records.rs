@@ -18,9 +18,9 @@ use polyroute_adapters::store::is_identifier;
 use polyroute_adapters::StoreKind;
 use toml::Value;
 
+use super::names::unknown_entity;
 use super::problem::{ConfigProblem, ProblemKind};
 use super::walk::{join, Walker};
-use polyroute_adapters::problem::listing;
 
 /// The keys that make a relational entity a record entity.
 pub(crate) const RECORD_KEYS: &[&str] =
@@ -330,7 +330,7 @@ pub(crate) fn record_problems(entities: &[Declared<'_>]) -> Vec<ConfigProblem> {
                 continue;
             }
             let Some(found) = entities.iter().find(|e| e.name == target) else {
-                problems.push(unknown(&at, target, &names));
+                problems.push(unknown_entity(&at, None, target, &names));
                 continue;
             };
             if let Some(kind) = found.kind {
@@ -376,7 +376,7 @@ pub(crate) fn record_problems(entities: &[Declared<'_>]) -> Vec<ConfigProblem> {
             let Some(target) = route else { continue };
             let at = join(&join(&path, "routes"), access);
             let Some(found) = entities.iter().find(|e| e.name == target) else {
-                problems.push(unknown(&at, target, &names));
+                problems.push(unknown_entity(&at, None, target, &names));
                 continue;
             };
             if let Some(kind) = found.kind {
@@ -409,15 +409,6 @@ pub(crate) fn record_problems(entities: &[Declared<'_>]) -> Vec<ConfigProblem> {
         }
     }
     problems
-}
-
-fn unknown(path: &str, name: &str, names: &[&str]) -> ConfigProblem {
-    ConfigProblem::new(
-        ProblemKind::UnknownEntity,
-        path,
-        format!("unknown entity `{name}`"),
-    )
-    .with_fix(format!("declared entities: {}", listing(names, name)))
 }
 
 #[cfg(test)]

@@ -20,11 +20,8 @@ use polyroute_testkit::time_series_suite;
 
 /// Adds to every suite test: ignored when no server is configured.
 macro_rules! gated {
-    ($suite:ident!($($args:tt)*)) => {
-        $suite!($($args)*; [#[cfg_attr(
-            not(polyroute_influxdb_tests),
-            ignore = "set POLYROUTE_TEST_INFLUXDB_URL, _TOKEN and _ORG to run the InfluxDB tests"
-        )]]);
+    ($($suite:tt)*) => {
+        polyroute_testkit::gated!(polyroute_influxdb_tests, "set POLYROUTE_TEST_INFLUXDB_URL, _TOKEN and _ORG to run the InfluxDB tests", $($suite)*);
     };
 }
 

@@ -17,11 +17,8 @@ use polyroute_testkit::support::{self, unique, Fixture};
 
 /// Adds to every suite test: ignored when no server is configured.
 macro_rules! gated {
-    ($suite:ident!($($args:tt)*)) => {
-        $suite!($($args)*; [#[cfg_attr(
-            not(polyroute_neo4j_tests),
-            ignore = "set POLYROUTE_TEST_NEO4J_URL to run the Neo4j tests"
-        )]]);
+    ($($suite:tt)*) => {
+        polyroute_testkit::gated!(polyroute_neo4j_tests, "set POLYROUTE_TEST_NEO4J_URL to run the Neo4j tests", $($suite)*);
     };
 }
 

@@ -23,11 +23,8 @@ use polyroute_testkit::support::{self, unique};
 
 /// Adds to every suite test: ignored when no server is configured.
 macro_rules! gated {
-    ($suite:ident!($($args:tt)*)) => {
-        $suite!($($args)*; [#[cfg_attr(
-            not(polyroute_postgres_tests),
-            ignore = "set POLYROUTE_TEST_POSTGRES_URL to run the PostgreSQL tests"
-        )]]);
+    ($($suite:tt)*) => {
+        polyroute_testkit::gated!(polyroute_postgres_tests, "set POLYROUTE_TEST_POSTGRES_URL to run the PostgreSQL tests", $($suite)*);
     };
 }
 pub(crate) use gated;

@@ -21,11 +21,8 @@ use polyroute_testkit::wide_column_suite;
 
 /// Adds to every suite test: ignored when no server is configured.
 macro_rules! gated {
-    ($suite:ident!($($args:tt)*)) => {
-        $suite!($($args)*; [#[cfg_attr(
-            not(polyroute_scylla_tests),
-            ignore = "set POLYROUTE_TEST_SCYLLA_URL to run the ScyllaDB / Cassandra tests"
-        )]]);
+    ($($suite:tt)*) => {
+        polyroute_testkit::gated!(polyroute_scylla_tests, "set POLYROUTE_TEST_SCYLLA_URL to run the ScyllaDB / Cassandra tests", $($suite)*);
     };
 }
 
