@@ -16,10 +16,8 @@ use polyroute_adapters::{
 use crate::cache::{namespace, CachePolicy, ReadThrough};
 use crate::call::{CallContext, Hedge, OpPolicy};
 use crate::config::{
-    cache_problems, entity_name_problem, hedge_problems, join, record_problems, registry_problems,
-    store_name_problem, timeout_problems, unknown_entity, unknown_store, zero_timeout,
-    BackendOptions, Config, ConfigError, ConfigProblem, Declared, EntityConfig, ProblemKind,
-    RecordSettings, DEFAULT_TIMEOUT,
+    route_problems, Access, BackendOptions, Config, ConfigError, ConfigProblem, Declarations,
+    EntityConfig, EntityDecl, RecordSettings, StoreSource,
 };
 use crate::error::{RouterError, StartupFailure};
 use crate::layers::hedge::HedgePolicy;
@@ -27,7 +25,6 @@ use crate::layers::{LayerPolicy, StoreLayers};
 use crate::ops;
 use crate::outbox::{self, KEY_FIELD, SEQ_FIELD};
 use crate::router::{ConnectedStore, OpenedEntity, Router};
-use crate::routes::{kind_problem, route_problems};
 use polyroute_adapters::kinds::search::{SearchField, SearchFieldKind};
 
 /// Construction: a router is built by a [`RouterBuilder`], from a config or declared in code.
@@ -73,48 +70,9 @@ impl Router {
 /// ```
 #[derive(Debug)]
 pub struct RouterBuilder {
-    stores: Vec<(String, StoreSource)>,
-    entities: Vec<EntityDecl>,
-    entity_timeouts: Vec<(String, Duration)>,
-    access: BTreeMap<String, Access>,
-    records: Vec<(String, RecordSettings)>,
-    timeout: Duration,
+    declared: Declarations,
     layers: LayerPolicy,
     context: ConnectContext,
-}
-
-/// An entity's access policy: cache, hedge and per-operation deadlines.
-#[derive(Debug, Default)]
-struct Access {
-    cache: Option<CachePolicy>,
-    hedge: Option<HedgePolicy>,
-    timeouts: Vec<(String, Duration)>,
-}
-
-#[derive(Debug)]
-enum StoreSource {
-    Ready(Arc<dyn Store>),
-    Declared {
-        kind: StoreKind,
-        backend: String,
-        options: BackendOptions,
-    },
-}
-
-impl StoreSource {
-    fn kind(&self) -> StoreKind {
-        match self {
-            StoreSource::Ready(store) => store.info().kind,
-            StoreSource::Declared { kind, .. } => *kind,
-        }
-    }
-}
-
-#[derive(Debug)]
-struct EntityDecl {
-    name: String,
-    store: String,
-    settings: EntitySettings,
 }
 
 impl Default for RouterBuilder {
@@ -127,12 +85,7 @@ impl RouterBuilder {
     /// An empty builder with the default timeout ([`DEFAULT_TIMEOUT`]).
     pub fn new() -> Self {
         RouterBuilder {
-            stores: Vec::new(),
-            entities: Vec::new(),
-            entity_timeouts: Vec::new(),
-            access: BTreeMap::new(),
-            records: Vec::new(),
-            timeout: DEFAULT_TIMEOUT,
+            declared: Declarations::default(),
             layers: LayerPolicy::default(),
             context: ConnectContext::default(),
         }
@@ -145,7 +98,7 @@ impl RouterBuilder {
             .layers(config.policy().layers)
             .base_dir(config.base_dir());
         for (name, store) in config.stores() {
-            builder.stores.push((
+            builder.declared.stores.push((
                 name.clone(),
                 StoreSource::Declared {
                     kind: store.kind(),
@@ -162,7 +115,9 @@ impl RouterBuilder {
 
     /// Adds an already connected store as `name`.
     pub fn store(mut self, name: impl Into<String>, store: Arc<dyn Store>) -> Self {
-        self.stores.push((name.into(), StoreSource::Ready(store)));
+        self.declared
+            .stores
+            .push((name.into(), StoreSource::Ready(store)));
         self
     }
 
@@ -175,7 +130,7 @@ impl RouterBuilder {
         backend: impl Into<String>,
         options: serde_json::Value,
     ) -> Self {
-        self.stores.push((
+        self.declared.stores.push((
             name.into(),
             StoreSource::Declared {
                 kind,
@@ -193,7 +148,7 @@ impl RouterBuilder {
         store: impl Into<String>,
         settings: EntitySettings,
     ) -> Self {
-        self.entities.push(EntityDecl {
+        self.declared.entities.push(EntityDecl {
             name: name.into(),
             store: store.into(),
             settings,
@@ -225,19 +180,19 @@ impl RouterBuilder {
 
     /// Gives entity `name` its own per-call deadline.
     pub fn entity_timeout(mut self, name: impl Into<String>, timeout: Duration) -> Self {
-        self.entity_timeouts.push((name.into(), timeout));
+        self.declared.entity_timeouts.push((name.into(), timeout));
         self
     }
 
     /// Caches entity `name`'s reads in a key-value store, as `cache = { ... }` in config does.
     pub fn entity_cache(mut self, name: impl Into<String>, cache: CachePolicy) -> Self {
-        self.access.entry(name.into()).or_default().cache = Some(cache);
+        self.declared.access.entry(name.into()).or_default().cache = Some(cache);
         self
     }
 
     /// Hedges entity `name`'s reads, as `hedge = { ... }` in config does.
     pub fn entity_hedge(mut self, name: impl Into<String>, hedge: HedgePolicy) -> Self {
-        self.access.entry(name.into()).or_default().hedge = Some(hedge);
+        self.declared.access.entry(name.into()).or_default().hedge = Some(hedge);
         self
     }
 
@@ -249,7 +204,8 @@ impl RouterBuilder {
         op: impl Into<String>,
         timeout: Duration,
     ) -> Self {
-        self.access
+        self.declared
+            .access
             .entry(name.into())
             .or_default()
             .timeouts
@@ -260,13 +216,13 @@ impl RouterBuilder {
     /// Makes relational entity `name` a record entity: the system of record of `settings.table`,
     /// with its routes, propagation and read-your-writes.
     pub fn record(mut self, name: impl Into<String>, settings: RecordSettings) -> Self {
-        self.records.push((name.into(), settings));
+        self.declared.records.push((name.into(), settings));
         self
     }
 
     /// The per-call deadline of entities without their own.
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
+        self.declared.timeout = timeout;
         self
     }
 
@@ -291,19 +247,26 @@ impl RouterBuilder {
     ///
     /// Reports all problems of a stage at once: declaration and capability problems as
     /// [`RouterError::Config`], connection and open failures as [`RouterError::Startup`].
-    pub async fn build(mut self) -> Result<Router, RouterError> {
-        invalid(self.check())?;
-        let timeouts: BTreeMap<String, Duration> = self.entity_timeouts.into_iter().collect();
-        let mut access = self.access;
-        let records: BTreeMap<String, RecordSettings> = self.records.into_iter().collect();
-        derive_search_fields(&mut self.entities, &records);
-        let longest = longest_calls(&self.entities, &timeouts, &access, self.timeout);
+    pub async fn build(self) -> Result<Router, RouterError> {
+        invalid(self.declared.problems())?;
+        let Declarations {
+            stores,
+            entities: mut declared,
+            entity_timeouts,
+            mut access,
+            records,
+            timeout: default_timeout,
+        } = self.declared;
+        let timeouts: BTreeMap<String, Duration> = entity_timeouts.into_iter().collect();
+        let records: BTreeMap<String, RecordSettings> = records.into_iter().collect();
+        derive_search_fields(&mut declared, &records);
+        let longest = longest_calls(&declared, &timeouts, &access, default_timeout);
         let (stores, mut failures) =
-            connect_all(self.stores, &self.context, &longest, &self.layers).await;
+            connect_all(stores, &self.context, &longest, &self.layers).await;
 
         let mut routable = Vec::new();
         let mut problems = Vec::new();
-        for entity in self.entities {
+        for entity in declared {
             if let Some(store) = stores.get(&entity.store) {
                 let found =
                     route_problems(&entity.name, &entity.settings, &entity.store, &store.info);
@@ -329,7 +292,10 @@ impl RouterBuilder {
         for (entity, info, outcome) in opened {
             match outcome {
                 Ok(handle) => {
-                    let timeout = timeouts.get(&entity.name).copied().unwrap_or(self.timeout);
+                    let timeout = timeouts
+                        .get(&entity.name)
+                        .copied()
+                        .unwrap_or(default_timeout);
                     let access = access.remove(&entity.name).unwrap_or_default();
                     let mut context =
                         CallContext::for_entity(&entity.name, &entity.store, info.kind, timeout)
@@ -376,131 +342,9 @@ impl RouterBuilder {
         if !failures.is_empty() {
             return Err(RouterError::Startup(failures));
         }
-        let router = Router::new(stores, entities, self.timeout);
+        let router = Router::new(stores, entities, default_timeout);
         install_outboxes(&router, &records).await?;
         Ok(router)
-    }
-
-    /// Every problem that can be seen before connecting.
-    fn check(&self) -> Vec<ConfigProblem> {
-        let mut problems = Vec::new();
-        if self.timeout.is_zero() {
-            problems.push(zero_timeout("policy.timeout"));
-        }
-        let mut seen: Vec<&str> = Vec::new();
-        for (name, source) in &self.stores {
-            let path = join("stores", name);
-            problems.extend(
-                store_name_problem(&path, name).or_else(|| duplicate(&path, "store", name, &seen)),
-            );
-            seen.push(name);
-            if let StoreSource::Declared {
-                kind,
-                backend,
-                options,
-            } = source
-            {
-                problems.extend(registry_problems(&path, *kind, backend, options));
-            }
-        }
-        let stores: Vec<&str> = self.stores.iter().map(|(name, _)| name.as_str()).collect();
-        let mut seen: Vec<&str> = Vec::new();
-        for entity in &self.entities {
-            let path = join("entities", &entity.name);
-            problems.extend(
-                entity_name_problem(&path, &entity.name)
-                    .or_else(|| duplicate(&path, "entity", &entity.name, &seen)),
-            );
-            seen.push(&entity.name);
-            match self.stores.iter().find(|(name, _)| *name == entity.store) {
-                None => problems.push(unknown_store(&join(&path, "store"), &entity.store, &stores)),
-                Some((store, source)) => problems.extend(kind_problem(
-                    &entity.name,
-                    &entity.settings,
-                    store,
-                    source.kind(),
-                )),
-            }
-        }
-        let entities: Vec<&str> = self.entities.iter().map(|e| e.name.as_str()).collect();
-        for (name, _) in &self.records {
-            if !entities.contains(&name.as_str()) {
-                problems.push(unknown_entity(
-                    &join(&join("entities", name), "table"),
-                    Some("record settings"),
-                    name,
-                    &entities,
-                ));
-            }
-        }
-        let declared: Vec<Declared<'_>> = self
-            .entities
-            .iter()
-            .map(|entity| Declared {
-                name: &entity.name,
-                kind: Some(entity.settings.kind()),
-                record: self
-                    .records
-                    .iter()
-                    .find(|(name, _)| *name == entity.name)
-                    .map(|(_, record)| record),
-            })
-            .collect();
-        problems.extend(record_problems(&declared));
-        for (name, timeout) in &self.entity_timeouts {
-            let path = join(&join("entities", name), "timeout");
-            if !entities.contains(&name.as_str()) {
-                problems.push(unknown_entity(&path, Some("timeout set"), name, &entities));
-            } else if timeout.is_zero() {
-                problems.push(zero_timeout(&path));
-            }
-        }
-        let stores: Vec<(&str, Option<StoreKind>)> = self
-            .stores
-            .iter()
-            .map(|(name, source)| (name.as_str(), Some(source.kind())))
-            .collect();
-        for (name, access) in &self.access {
-            let Some(entity) = self.entities.iter().find(|e| e.name == *name) else {
-                problems.push(unknown_entity(
-                    &join("entities", name),
-                    Some("cache, hedge or per-operation timeouts set"),
-                    name,
-                    &entities,
-                ));
-                continue;
-            };
-            let kind = entity.settings.kind();
-            if let Some(cache) = &access.cache {
-                problems.extend(cache_problems(name, kind, &entity.store, cache, &stores));
-                if !(0.0..=crate::cache::MAX_CACHE_JITTER).contains(&cache.jitter) {
-                    problems.push(
-                        ConfigProblem::new(
-                            ProblemKind::InvalidValue,
-                            join(&join(&join("entities", name), "cache"), "jitter"),
-                            format!(
-                                "jitter {} is not between 0 and {}",
-                                cache.jitter,
-                                crate::cache::MAX_CACHE_JITTER
-                            ),
-                        )
-                        .with_fix("give a fraction such as 0.1"),
-                    );
-                }
-            }
-            if let Some(hedge) = &access.hedge {
-                problems.extend(hedge_problems(name, kind, hedge));
-            }
-            problems.extend(timeout_problems(
-                name,
-                kind,
-                access
-                    .timeouts
-                    .iter()
-                    .map(|(op, timeout)| (op.as_str(), *timeout)),
-            ));
-        }
-        problems
     }
 }
 
@@ -568,17 +412,6 @@ fn invalid(problems: Vec<ConfigProblem>) -> Result<(), RouterError> {
     } else {
         Err(RouterError::Config(ConfigError::Invalid(problems)))
     }
-}
-
-/// `name` at `path`, if an earlier declaration in `seen` took it.
-fn duplicate(path: &str, what: &str, name: &str, seen: &[&str]) -> Option<ConfigProblem> {
-    seen.contains(&name).then(|| {
-        ConfigProblem::new(
-            ProblemKind::Duplicate,
-            path,
-            format!("{what} `{name}` is declared twice"),
-        )
-    })
 }
 
 /// The longest deadline a call to each store gets: the largest timeout, entity-wide or per

@@ -45,7 +45,6 @@ pub mod layers;
 mod ops;
 pub mod outbox;
 mod router;
-mod routes;
 
 pub use builder::RouterBuilder;
 pub use cache::{CachePolicy, ReadThrough};

@@ -10,8 +10,6 @@
 // The helpers here fail the test the way `#[test]` functions do: by panicking.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "common/hooked.rs"]
-mod hooked;
 #[path = "common/products.rs"]
 mod products;
 
@@ -23,10 +21,10 @@ use std::process::{Command, Stdio};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use hooked::{Hook, Hooked};
 use polyroute::backend::registry::{self, ConnectContext};
 use polyroute::search::{SearchFieldKind, SearchFilter, SearchQuery};
 use polyroute::{Propagation, Router, StoreKind, Value};
+use polyroute_testkit::hooked::{Hook, Hooked};
 use serde_json::json;
 
 const ROLE: &str = "POLYROUTE_CRASH_ROLE";

@@ -16,6 +16,11 @@
 //!
 //! A server backend adds `gated!` (its cases are ignored unless its server is configured),
 //! [`server_url!`] (where the server is) and a [`cleanup::Cleanup`] that removes the case's data.
+//!
+//! Code that sits in front of stores (the router's layers, cache and builder) is tested against
+//! the doubles here, written once: [`fake::FakeKv`], a key-value store in memory that plays a
+//! script of failures, and [`hooked::Hooked`], the one forwarding wrapper, which calls a hook
+//! around every write of the handles a store opens.
 
 // Suite cases are plain async fns called from generated `#[test]`s: in a test harness a failed
 // unwrap is the failure report. They are named for what they check, which is their doc.
@@ -23,7 +28,9 @@
 
 pub mod cleanup;
 pub mod document;
+pub mod fake;
 pub mod graph;
+pub mod hooked;
 pub mod key_value;
 pub mod relational;
 pub mod search;

@@ -82,9 +82,6 @@ pub(crate) fn parse_cache(
 }
 
 fn jitter(walker: &mut Walker<'_>, path: &str, value: &Value) -> Option<f64> {
-    let fix = format!(
-        "write a fraction from 0 to {MAX_CACHE_JITTER}, such as `0.1` for fresh times within ±10% of `ttl`"
-    );
     let jitter = match value {
         Value::Float(f) => *f,
         Value::Integer(n) => *n as f64,
@@ -93,21 +90,35 @@ fn jitter(walker: &mut Walker<'_>, path: &str, value: &Value) -> Option<f64> {
                 ProblemKind::WrongType,
                 path,
                 format!("expected a number, found {}", describe(other)),
-                fix,
+                jitter_fix(),
             );
             return None;
         }
     };
-    if !(0.0..=MAX_CACHE_JITTER).contains(&jitter) {
-        walker.report_fix(
-            ProblemKind::InvalidValue,
-            path,
-            format!("jitter {jitter} is not between 0 and {MAX_CACHE_JITTER}"),
-            fix,
-        );
+    if let Some(problem) = jitter_problem(path, jitter) {
+        walker.push(problem);
         return None;
     }
     Some(jitter)
+}
+
+/// The problem with cache `jitter` at `path`, if it is not a fraction from 0 to
+/// [`MAX_CACHE_JITTER`].
+pub(crate) fn jitter_problem(path: &str, jitter: f64) -> Option<ConfigProblem> {
+    (!(0.0..=MAX_CACHE_JITTER).contains(&jitter)).then(|| {
+        ConfigProblem::new(
+            ProblemKind::InvalidValue,
+            path,
+            format!("jitter {jitter} is not between 0 and {MAX_CACHE_JITTER}"),
+        )
+        .with_fix(jitter_fix())
+    })
+}
+
+fn jitter_fix() -> String {
+    format!(
+        "write a fraction from 0 to {MAX_CACHE_JITTER}, such as `0.1` for fresh times within ±10% of `ttl`"
+    )
 }
 
 /// Reads `hedge = { after = "20ms", ops = ["get"] }` at `path`.

@@ -52,8 +52,10 @@ use crate::layers::hedge::HedgePolicy;
 use crate::layers::LayerPolicy;
 
 mod access;
+mod declarations;
 mod entities;
 mod env;
+mod fit;
 mod names;
 mod options;
 mod parse;
@@ -73,13 +75,8 @@ pub use records::{Propagation, RecordRoutes, RecordSettings, TARGET_KINDS};
 pub use sections::{Section, PASS_THROUGH_SECTIONS};
 pub use stores::DEFAULT_BACKEND;
 
-pub(crate) use access::{cache_problems, hedge_problems, timeout_problems};
-pub(crate) use names::{
-    entity_name_problem, store_name_problem, unknown_entity, unknown_store, zero_timeout,
-};
-pub(crate) use options::registry_problems;
-pub(crate) use records::{record_problems, Declared};
-pub(crate) use walk::join;
+pub(crate) use declarations::{Access, Declarations, EntityDecl, StoreSource};
+pub(crate) use fit::route_problems;
 
 /// A checked config: every store's backend accepts its options, every entity names a declared
 /// store of a kind its settings fit.

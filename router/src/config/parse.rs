@@ -7,10 +7,11 @@ use super::entities::{parse_entity, StoreIndex};
 use super::env::Environment;
 use super::policy::parse_policy;
 use super::problem::{ConfigProblem, Location, ProblemKind};
+use super::records::{record_problems, Declared};
 use super::sections::{parse_section, PASS_THROUGH_SECTIONS};
 use super::stores::{parse_store, DeclaredStore};
 use super::walk::Walker;
-use super::{record_problems, Config, ConfigError, Declared};
+use super::{Config, ConfigError};
 
 const TOP_KEYS: &[&str] = &["stores", "entities", "policy", "sidecar"];
 

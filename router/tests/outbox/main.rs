@@ -5,8 +5,6 @@
 // The helpers here fail the test the way `#[test]` functions do: by panicking.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "../common/hooked.rs"]
-mod hooked;
 #[path = "../common/products.rs"]
 mod products;
 

@@ -14,8 +14,8 @@ use polyroute::{
 use serde_json::json;
 use tempfile::TempDir;
 
-use crate::hooked::{Hook, Hooked};
 use crate::products;
+use polyroute_testkit::hooked::{Hook, Hooked};
 
 /// Fails chosen writes, and counts the writes that succeeded per (entity, key).
 #[derive(Debug, Default)]

@@ -6,8 +6,8 @@ use std::time::Duration;
 use polyroute::key_value::KeyValueSettings;
 use polyroute::{CachePolicy, EntitySettings, ProblemKind, Router, RouterError};
 
-use crate::memory::{Host, Memory};
 use crate::support::{assert_exactly, at, load, problems};
+use polyroute_testkit::fake::{Behaviour, FakeKv};
 
 const STORES: &str = r#"
 [stores.main]
@@ -184,9 +184,9 @@ hedge = { ops = ["find"], wait = "1s" }
 
 #[tokio::test]
 async fn the_builder_checks_the_same_things() {
-    let memory = Memory::new();
+    let memory = FakeKv::with(Behaviour::ttl());
     let err = Router::builder()
-        .store("kv", Host::of(&memory))
+        .store("kv", memory.store())
         .entity(
             "items",
             "kv",

@@ -6,8 +6,8 @@ use polyroute::key_value::KeyValueSettings;
 use polyroute::relational::RelationalSettings;
 use polyroute::{ConfigError, EntitySettings, ProblemKind, Router, RouterError, StoreKind};
 
-use crate::fakes::{with_ttl, Behaviour, FakeKv};
 use crate::support::assert_exactly;
+use polyroute_testkit::fake::{with_ttl, Behaviour, FakeKv};
 
 fn kv(ttl: Option<Duration>) -> EntitySettings {
     EntitySettings::KeyValue(KeyValueSettings::with_ttl(ttl))
@@ -24,8 +24,8 @@ fn config_problems(result: Result<Router, RouterError>) -> Vec<polyroute::Config
 #[tokio::test]
 async fn declarations_are_checked_together() {
     let result = Router::builder()
-        .store("cache", FakeKv::new(Behaviour::default()))
-        .store("cache", FakeKv::new(Behaviour::default()))
+        .store("cache", FakeKv::new().store())
+        .store("cache", FakeKv::new().store())
         .store_config(
             "main",
             StoreKind::Relational,
@@ -71,13 +71,14 @@ async fn declarations_are_checked_together() {
 #[tokio::test]
 async fn a_ttl_on_a_store_without_ttl_is_a_capability_problem() {
     let result = Router::builder()
-        .store("plain", FakeKv::new(Behaviour::default()))
+        .store("plain", FakeKv::new().store())
         .store(
             "expiring",
-            FakeKv::new(Behaviour {
+            FakeKv::with(Behaviour {
                 capabilities: with_ttl(),
                 ..Behaviour::default()
-            }),
+            })
+            .store(),
         )
         .entity("sessions", "plain", kv(Some(Duration::from_secs(60))))
         .entity("tokens", "expiring", kv(Some(Duration::from_secs(60))))
@@ -110,10 +111,11 @@ async fn connection_and_open_failures_are_collected() {
         )
         .store(
             "stubborn",
-            FakeKv::new(Behaviour {
+            FakeKv::with(Behaviour {
                 fail_open: true,
                 ..Behaviour::default()
-            }),
+            })
+            .store(),
         )
         .entity(
             "orders",

@@ -13,7 +13,9 @@ use polyroute::layers::LayerPolicy;
 use polyroute::{Bytes, CachePolicy, EntitySettings, Router, StoreKind};
 use serde_json::json;
 
-use crate::memory::{Counters, Host, Memory};
+use polyroute_testkit::fake::{Behaviour, FakeKv};
+
+use crate::counters::Counters;
 
 fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
@@ -41,16 +43,16 @@ fn layers() -> LayerPolicy {
 
 struct Fixture {
     router: Router,
-    db: Arc<Memory>,
-    cache: Arc<Memory>,
+    db: Arc<FakeKv>,
+    cache: Arc<FakeKv>,
 }
 
 async fn fixture(policy: CachePolicy) -> Fixture {
-    let db = Memory::new();
-    let cache = Memory::new();
+    let db = FakeKv::with(Behaviour::ttl());
+    let cache = FakeKv::with(Behaviour::ttl());
     let router = Router::builder()
-        .store("db", Host::of(&db))
-        .store("cache", Host::of(&cache))
+        .store("db", db.store())
+        .store("cache", cache.store())
         .entity(
             "items",
             "db",
@@ -296,11 +298,14 @@ async fn a_failing_cache_store_is_read_through_and_its_breaker_skips_it() {
 #[tokio::test]
 async fn a_cache_store_that_answers_at_once_is_read_that_way() {
     let counters = Counters::install();
-    let db = Memory::new();
-    let cache = Memory::answering_now();
+    let db = FakeKv::with(Behaviour::ttl());
+    let cache = FakeKv::with(Behaviour {
+        answers_now: true,
+        ..Behaviour::ttl()
+    });
     let router = Router::builder()
-        .store("db", Host::of(&db))
-        .store("cache", Host::of(&cache))
+        .store("db", db.store())
+        .store("cache", cache.store())
         .entity(
             "items",
             "db",
@@ -331,10 +336,10 @@ async fn a_cache_store_that_answers_at_once_is_read_that_way() {
 
 #[tokio::test]
 async fn documents_read_through_and_writes_invalidate() {
-    let cache = Memory::new();
+    let cache = FakeKv::with(Behaviour::ttl());
     let router = Router::builder()
         .store_config("docs", StoreKind::Document, "embedded", json!({}))
-        .store("cache", Host::of(&cache))
+        .store("cache", cache.store())
         .entity(
             "products",
             "docs",

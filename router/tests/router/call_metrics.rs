@@ -18,7 +18,9 @@ use polyroute::layers::retry::RetryPolicy;
 use polyroute::layers::LayerPolicy;
 use polyroute::ErrorKind;
 
-use super::layers::{breaker_state, fast_retries, router as scripted, Scripted, Step};
+use polyroute_testkit::fake::Step;
+
+use super::layers::{breaker_state, fast_retries, playing, playing_now, router as scripted};
 
 /// One recorded series: its kind, name, labels and value.
 type Series = (MetricKind, String, Vec<(String, String)>, DebugValue);
@@ -110,7 +112,7 @@ async fn calls_are_counted_and_timed_with_errors_by_kind() {
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
     let _local = set_default_local_recorder(&recorder);
-    let store = Scripted::new(&[Step::Refuse, Step::Answer, Step::Down]);
+    let store = playing(&[Step::Refuse, Step::Answer, Step::Down]);
     let router = scripted(&store, no_retries(), Duration::from_secs(5)).await;
     let kv = router.key_value("e").unwrap();
     assert!(kv.get("k").await.is_err());
@@ -148,7 +150,7 @@ async fn reads_answered_at_once_are_counted_and_timed() {
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
     let _local = set_default_local_recorder(&recorder);
-    let store = Scripted::answering_now(&[Step::Refuse, Step::Answer]);
+    let store = playing_now(&[Step::Refuse, Step::Answer]);
     let router = scripted(&store, no_retries(), Duration::from_secs(5)).await;
     let kv = router.key_value("e").unwrap();
     assert!(kv.get("k").await.is_err());
@@ -173,7 +175,7 @@ async fn operations_past_the_kept_ones_are_counted_as_other() {
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
     let _local = set_default_local_recorder(&recorder);
-    let store = Scripted::new(&[]);
+    let store = playing(&[]);
     let router = scripted(&store, no_retries(), Duration::from_secs(5)).await;
     let kv = router.key_value("e").unwrap();
     for op in OPS {
@@ -190,7 +192,7 @@ async fn store_calls_are_labelled_without_an_entity() {
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
     let _local = set_default_local_recorder(&recorder);
-    let store = Scripted::new(&[]);
+    let store = playing(&[]);
     let router = scripted(&store, no_retries(), Duration::from_secs(5)).await;
     router.ping("s").await.unwrap();
     let recorded = Recorded::take(&snapshotter);
@@ -208,7 +210,7 @@ async fn retries_made_and_refused_by_the_budget_are_counted() {
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
     let _local = set_default_local_recorder(&recorder);
-    let store = Scripted::new(&[Step::Down, Step::Down]);
+    let store = playing(&[Step::Down, Step::Down]);
     let layers = LayerPolicy {
         retry: Some(fast_retries(3)),
         ..no_retries()
@@ -226,7 +228,7 @@ async fn retries_made_and_refused_by_the_budget_are_counted() {
     );
 
     // A budget with no tokens refuses the retry a failed read would make.
-    let store = Scripted::new(&[Step::Down]);
+    let store = playing(&[Step::Down]);
     let layers = LayerPolicy {
         retry: Some(RetryPolicy {
             budget_ratio: 0.0,
@@ -253,7 +255,7 @@ async fn breaker_transitions_and_refused_calls_are_recorded() {
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
     let _local = set_default_local_recorder(&recorder);
-    let store = Scripted::new(&[Step::Down, Step::Down]);
+    let store = playing(&[Step::Down, Step::Down]);
     let layers = LayerPolicy {
         breaker: Some(BreakerPolicy {
             failures: 2,
@@ -305,7 +307,7 @@ async fn limit_rejections_and_calls_in_flight_are_recorded() {
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
     let _local = set_default_local_recorder(&recorder);
-    let store = Scripted::new(&[Step::Hang]);
+    let store = playing(&[Step::Hang]);
     let layers = LayerPolicy {
         max_in_flight: Some(1),
         ..no_retries()

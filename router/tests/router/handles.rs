@@ -6,15 +6,12 @@ use polyroute::key_value::{KeyValueSettings, SetOptions};
 use polyroute::relational::RelationalSettings;
 use polyroute::{EntitySettings, Router, RouterError, StoreKind};
 
-use crate::fakes::{with_ttl, Behaviour, FakeKv};
+use polyroute_testkit::fake::{Behaviour, FakeKv};
 
 async fn router() -> (Router, std::sync::Arc<FakeKv>) {
-    let fake = FakeKv::new(Behaviour {
-        capabilities: with_ttl(),
-        ..Behaviour::default()
-    });
+    let fake = FakeKv::with(Behaviour::ttl());
     let router = Router::builder()
-        .store("cache", fake.clone())
+        .store("cache", fake.store())
         .store_config(
             "main",
             StoreKind::Relational,

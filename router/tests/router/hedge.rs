@@ -8,19 +8,21 @@ use polyroute::layers::hedge::HedgePolicy;
 use polyroute::layers::LayerPolicy;
 use polyroute::{Bytes, EntitySettings, ErrorKind, Router, StoreError};
 
-use crate::memory::{Counters, Host, Memory};
+use polyroute_testkit::fake::{Behaviour, FakeKv};
+
+use crate::counters::Counters;
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
 async fn router(
-    db: &std::sync::Arc<Memory>,
+    db: &std::sync::Arc<FakeKv>,
     hedge: Option<HedgePolicy>,
     timeouts: &[(&str, u64)],
 ) -> Router {
     let mut builder = Router::builder()
-        .store("db", Host::of(db))
+        .store("db", db.store())
         .entity(
             "items",
             "db",
@@ -43,7 +45,7 @@ async fn router(
 #[tokio::test(start_paused = true)]
 async fn a_slow_first_read_is_answered_by_the_hedge() {
     let counters = Counters::install();
-    let db = Memory::new();
+    let db = FakeKv::with(Behaviour::ttl());
     db.put("k", "v");
     let router = router(&db, Some(HedgePolicy::after(ms(20))), &[]).await;
     let items = router.key_value("items").unwrap();
@@ -79,7 +81,7 @@ async fn a_slow_first_read_is_answered_by_the_hedge() {
 
 #[tokio::test(start_paused = true)]
 async fn hedges_apply_only_to_the_listed_reads() {
-    let db = Memory::new();
+    let db = FakeKv::with(Behaviour::ttl());
     let hedge = HedgePolicy {
         after: ms(20),
         ops: Some(vec!["get_many".to_owned()]),
@@ -97,7 +99,7 @@ async fn hedges_apply_only_to_the_listed_reads() {
 
 #[tokio::test(start_paused = true)]
 async fn an_operation_timeout_overrides_the_entity_timeout() {
-    let db = Memory::new();
+    let db = FakeKv::with(Behaviour::ttl());
     let router = router(&db, None, &[("get", 20)]).await;
     let items = router.key_value("items").unwrap();
     assert_eq!(items.context().timeout_for("get"), ms(20));
@@ -119,7 +121,7 @@ async fn an_operation_timeout_overrides_the_entity_timeout() {
 
 #[tokio::test(start_paused = true)]
 async fn each_hedged_attempt_has_its_own_operation_deadline() {
-    let db = Memory::new();
+    let db = FakeKv::with(Behaviour::ttl());
     db.put("k", "v");
     let router = router(&db, Some(HedgePolicy::after(ms(20))), &[("get", 50)]).await;
     let items = router.key_value("items").unwrap();

@@ -3,154 +3,32 @@
 //! without reaching the store, probes, closes), per-attempt deadlines, the concurrency limit,
 //! and their order; and the same for reads a store answers at once.
 
-use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
-use polyroute::backend::kinds::key_value::{KeyValueSettings, KeyValueStore, SetOptions};
-use polyroute::backend::{EntityHandle, EntitySpec};
+use polyroute::backend::kinds::key_value::KeyValueSettings;
 use polyroute::layers::breaker::{BreakerPolicy, BreakerState};
 use polyroute::layers::retry::RetryPolicy;
 use polyroute::layers::LayerPolicy;
-use polyroute::{
-    Bytes, Capabilities, EntitySettings, ErrorKind, Result, Router, Store, StoreError, StoreInfo,
-    StoreKind,
-};
+use polyroute::{EntitySettings, ErrorKind, Router};
+pub(crate) use polyroute_testkit::fake::Step;
+use polyroute_testkit::fake::{Behaviour, FakeKv};
 
-/// What the scripted store does on one call.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum Step {
-    Answer,
-    Down,
-    Refuse,
-    Hang,
+/// A fake that plays `steps`, one per call, then answers.
+pub(crate) fn playing(steps: &[Step]) -> Arc<FakeKv> {
+    FakeKv::with(Behaviour {
+        script: steps.to_vec(),
+        ..Behaviour::default()
+    })
 }
 
-/// A key-value store that plays a script, one step per call (then answers), counting calls.
-/// One made with [`Scripted::answering_now`] also plays its reads at once, as an in-process
-/// store does (all but a hang, which it cannot answer now).
-#[derive(Debug, Default)]
-pub(crate) struct Scripted {
-    script: Mutex<VecDeque<Step>>,
-    calls: AtomicU32,
-    answers_now: bool,
-}
-
-impl Scripted {
-    pub(crate) fn new(steps: &[Step]) -> Arc<Self> {
-        Arc::new(Scripted {
-            script: Mutex::new(steps.iter().copied().collect()),
-            calls: AtomicU32::new(0),
-            answers_now: false,
-        })
-    }
-
-    pub(crate) fn answering_now(steps: &[Step]) -> Arc<Self> {
-        Arc::new(Scripted {
-            script: Mutex::new(steps.iter().copied().collect()),
-            calls: AtomicU32::new(0),
-            answers_now: true,
-        })
-    }
-
-    /// The next step played at once, or `None` (the step left in place) for a hang.
-    fn step_now(&self) -> Option<Result<()>> {
-        let mut script = self.script.lock().unwrap();
-        let step = script.pop_front().unwrap_or(Step::Answer);
-        let outcome = match step {
-            Step::Answer => Ok(()),
-            Step::Down => Err(StoreError::unavailable("connection refused")),
-            Step::Refuse => Err(StoreError::invalid("no such thing")),
-            Step::Hang => {
-                script.push_front(step);
-                return None;
-            }
-        };
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        Some(outcome)
-    }
-
-    pub(crate) fn then(&self, steps: &[Step]) {
-        self.script.lock().unwrap().extend(steps.iter().copied());
-    }
-
-    pub(crate) fn calls(&self) -> u32 {
-        self.calls.load(Ordering::SeqCst)
-    }
-
-    async fn step(&self) -> Result<()> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        let step = self
-            .script
-            .lock()
-            .unwrap()
-            .pop_front()
-            .unwrap_or(Step::Answer);
-        match step {
-            Step::Answer => Ok(()),
-            Step::Down => Err(StoreError::unavailable("connection refused")),
-            Step::Refuse => Err(StoreError::invalid("no such thing")),
-            Step::Hang => {
-                tokio::time::sleep(Duration::from_secs(3600)).await;
-                Ok(())
-            }
-        }
-    }
-}
-
-#[async_trait]
-impl KeyValueStore for Scripted {
-    async fn get(&self, _key: &str) -> Result<Option<Bytes>> {
-        self.step().await.map(|()| Some(Bytes::from_static(b"v")))
-    }
-    fn answers_now(&self) -> bool {
-        self.answers_now
-    }
-    fn get_now(&self, _key: &str) -> Option<Result<Option<Bytes>>> {
-        if !self.answers_now {
-            return None;
-        }
-        self.step_now()
-            .map(|outcome| outcome.map(|()| Some(Bytes::from_static(b"v"))))
-    }
-    async fn set(&self, _key: &str, _value: Bytes, _options: SetOptions) -> Result<bool> {
-        self.step().await.map(|()| true)
-    }
-    async fn delete(&self, _key: &str) -> Result<bool> {
-        self.step().await.map(|()| true)
-    }
-    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Bytes>>> {
-        self.step().await.map(|()| vec![None; keys.len()])
-    }
-    async fn set_many(&self, _entries: Vec<(String, Bytes)>, _ttl: Option<Duration>) -> Result<()> {
-        self.step().await
-    }
-    async fn increment(&self, _key: &str, delta: i64) -> Result<i64> {
-        self.step().await.map(|()| delta)
-    }
-}
-
-/// The store around one scripted entity handle.
-#[derive(Debug)]
-struct Host(Arc<Scripted>);
-
-#[async_trait]
-impl Store for Host {
-    fn info(&self) -> StoreInfo {
-        StoreInfo {
-            kind: StoreKind::KeyValue,
-            backend: "scripted",
-            capabilities: Capabilities::default(),
-        }
-    }
-    async fn open(&self, _entity: &EntitySpec) -> Result<EntityHandle> {
-        Ok(EntityHandle::KeyValue(self.0.clone()))
-    }
-    async fn ping(&self) -> Result<()> {
-        Ok(())
-    }
+/// The same, answering its reads at once as an in-process store does (all but a hang).
+pub(crate) fn playing_now(steps: &[Step]) -> Arc<FakeKv> {
+    FakeKv::with(Behaviour {
+        script: steps.to_vec(),
+        answers_now: true,
+        ..Behaviour::default()
+    })
 }
 
 pub(crate) fn fast_retries(attempts: u32) -> RetryPolicy {
@@ -163,13 +41,11 @@ pub(crate) fn fast_retries(attempts: u32) -> RetryPolicy {
     }
 }
 
-pub(crate) async fn router(
-    store: &Arc<Scripted>,
-    layers: LayerPolicy,
-    timeout: Duration,
-) -> Router {
+/// A router with the one entity `e` on `store`, whose key `k` holds a value.
+pub(crate) async fn router(store: &Arc<FakeKv>, layers: LayerPolicy, timeout: Duration) -> Router {
+    store.put("k", "v");
     Router::builder()
-        .store("s", Arc::new(Host(store.clone())))
+        .store("s", store.store())
         .entity(
             "e",
             "s",
@@ -188,7 +64,7 @@ pub(crate) fn breaker_state(router: &Router) -> Option<BreakerState> {
 
 #[tokio::test]
 async fn reads_are_retried_through_passing_failures() {
-    let store = Scripted::new(&[Step::Down, Step::Down]);
+    let store = playing(&[Step::Down, Step::Down]);
     let layers = LayerPolicy {
         retry: Some(fast_retries(3)),
         ..LayerPolicy::default()
@@ -206,7 +82,7 @@ async fn reads_are_retried_through_passing_failures() {
 
 #[tokio::test]
 async fn caller_errors_and_non_idempotent_writes_run_once() {
-    let store = Scripted::new(&[Step::Refuse, Step::Down, Step::Down]);
+    let store = playing(&[Step::Refuse, Step::Down, Step::Down]);
     let layers = LayerPolicy {
         retry: Some(fast_retries(3)),
         ..LayerPolicy::default()
@@ -237,7 +113,7 @@ async fn caller_errors_and_non_idempotent_writes_run_once() {
 
 #[tokio::test]
 async fn a_hung_attempt_is_abandoned_at_its_deadline_and_retried() {
-    let store = Scripted::new(&[Step::Hang]);
+    let store = playing(&[Step::Hang]);
     let layers = LayerPolicy {
         retry: Some(fast_retries(2)),
         ..LayerPolicy::default()
@@ -255,7 +131,7 @@ async fn a_hung_attempt_is_abandoned_at_its_deadline_and_retried() {
 
 #[tokio::test]
 async fn reads_answered_at_once_that_fail_are_retried_the_asynchronous_way() {
-    let store = Scripted::answering_now(&[Step::Down, Step::Down]);
+    let store = playing_now(&[Step::Down, Step::Down]);
     let layers = LayerPolicy {
         retry: Some(fast_retries(3)),
         ..LayerPolicy::default()
@@ -277,7 +153,7 @@ async fn reads_answered_at_once_that_fail_are_retried_the_asynchronous_way() {
 
 #[tokio::test]
 async fn a_read_the_store_cannot_answer_now_keeps_its_deadline() {
-    let store = Scripted::answering_now(&[Step::Hang]);
+    let store = playing_now(&[Step::Hang]);
     let layers = LayerPolicy {
         retry: None,
         ..LayerPolicy::default()
@@ -289,17 +165,17 @@ async fn a_read_the_store_cannot_answer_now_keeps_its_deadline() {
 
 #[tokio::test]
 async fn the_breaker_opens_refuses_without_calling_then_closes_after_a_good_probe() {
-    breaker_cycle(Scripted::new(&[Step::Down; 3])).await;
+    breaker_cycle(playing(&[Step::Down; 3])).await;
 }
 
 #[tokio::test]
 async fn the_breaker_guards_reads_answered_at_once() {
-    breaker_cycle(Scripted::answering_now(&[Step::Down; 3])).await;
+    breaker_cycle(playing_now(&[Step::Down; 3])).await;
 }
 
 /// Three failures open the breaker, which then refuses without reaching `store`, lets one
 /// probe through once `open_for` is over, and closes when it succeeds.
-async fn breaker_cycle(store: Arc<Scripted>) {
+async fn breaker_cycle(store: Arc<FakeKv>) {
     let layers = LayerPolicy {
         retry: None,
         breaker: Some(BreakerPolicy {
@@ -331,7 +207,7 @@ async fn breaker_cycle(store: Arc<Scripted>) {
 async fn the_breaker_sees_a_retried_call_once_by_its_final_outcome() {
     // Two failures then a success, inside one call: with the breaker outside the retry layer
     // (the documented order) that is one successful call, and a 2-failure breaker stays closed.
-    let store = Scripted::new(&[Step::Down, Step::Down]);
+    let store = playing(&[Step::Down, Step::Down]);
     let layers = LayerPolicy {
         retry: Some(fast_retries(3)),
         breaker: Some(BreakerPolicy {
@@ -354,7 +230,7 @@ async fn the_breaker_sees_a_retried_call_once_by_its_final_outcome() {
 
 #[tokio::test]
 async fn past_the_limit_calls_are_refused_at_once() {
-    let store = Scripted::new(&[Step::Hang]);
+    let store = playing(&[Step::Hang]);
     let layers = LayerPolicy {
         retry: None,
         breaker: None,

@@ -6,16 +6,14 @@ use std::time::Duration;
 use polyroute::key_value::KeyValueSettings;
 use polyroute::{EntitySettings, ErrorKind, Router, StoreError};
 
-use crate::fakes::{Behaviour, FakeKv};
+use polyroute_testkit::fake::FakeKv;
 
 #[tokio::test(start_paused = true)]
 async fn a_slow_get_times_out_with_the_entity_timeout() {
-    let slow = FakeKv::new(Behaviour {
-        get_delay: Some(Duration::from_secs(3600)),
-        ..Behaviour::default()
-    });
+    let slow = FakeKv::new();
+    slow.every_get_takes(Duration::from_secs(3600));
     let router = Router::builder()
-        .store("slow", slow)
+        .store("slow", slow.store())
         .entity(
             "fast",
             "slow",
@@ -53,12 +51,10 @@ async fn a_slow_get_times_out_with_the_entity_timeout() {
 
 #[tokio::test(start_paused = true)]
 async fn calls_within_the_deadline_succeed() {
-    let slowish = FakeKv::new(Behaviour {
-        get_delay: Some(Duration::from_millis(5)),
-        ..Behaviour::default()
-    });
+    let slowish = FakeKv::new();
+    slowish.every_get_takes(Duration::from_millis(5));
     let router = Router::builder()
-        .store("kv", slowish)
+        .store("kv", slowish.store())
         .entity(
             "items",
             "kv",

@@ -4,7 +4,8 @@
 use polyroute_adapters::kinds::search::SearchFieldKind;
 use polyroute_adapters::{EntitySettings, StoreInfo, StoreKind};
 
-use crate::config::{join, ConfigProblem, ProblemKind};
+use super::problem::{ConfigProblem, ProblemKind};
+use super::walk::join;
 
 /// The problem when `entity` has settings of another kind than its store serves.
 pub(crate) fn kind_problem(

@@ -1,19 +1,20 @@
-//! A store wrapper that calls a [`Hook`] around every write of its document, search and
-//! key-value handles (and before document reads): to make calls fail on purpose, or to journal
-//! the writes that succeeded.
+//! The one forwarding wrapper: a store whose document, search and key-value handles call a
+//! [`Hook`] around every write (and before document reads), and hand every other call, the
+//! trait's provided methods included, to the store inside. Tests use it to make chosen calls
+//! fail, or to journal the writes that succeeded.
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use polyroute::backend::kinds::document::{
+use bytes::Bytes;
+use polyroute_adapters::kinds::document::{
     Document, DocumentStore, FieldPath, Filter, FindQuery, StoredDocument,
 };
-use polyroute::backend::kinds::key_value::{KeyValueStore, SetOptions};
-use polyroute::backend::kinds::search::{SearchDocument, SearchQuery, SearchResults, SearchStore};
-use polyroute::backend::{EntityHandle, EntitySpec};
-use polyroute::{Bytes, Result, Store, StoreInfo};
+use polyroute_adapters::kinds::key_value::{KeyValueStore, SetOptions};
+use polyroute_adapters::kinds::search::{SearchDocument, SearchQuery, SearchResults, SearchStore};
+use polyroute_adapters::{EntityHandle, EntitySpec, Result, Store, StoreInfo};
 
 /// What happens around each write.
 pub trait Hook: Send + Sync + fmt::Debug {
@@ -37,6 +38,7 @@ pub struct Hooked {
 }
 
 impl Hooked {
+    /// `inner`, with `hook` around the writes of every handle it opens.
     pub fn wrap(inner: Arc<dyn Store>, hook: Arc<dyn Hook>) -> Arc<dyn Store> {
         Arc::new(Hooked { inner, hook })
     }
@@ -71,6 +73,8 @@ impl Store for Hooked {
     }
 }
 
+/// One handle with its hook. The traits' provided methods are forwarded too: a wrapper that
+/// kept a provided method's default would change how the router calls the store inside.
 struct Wrap<T: ?Sized> {
     name: String,
     hook: Arc<dyn Hook>,
@@ -151,6 +155,12 @@ impl KeyValueStore for Wrap<dyn KeyValueStore> {
     async fn get(&self, key: &str) -> Result<Option<Bytes>> {
         self.inner.get(key).await
     }
+    fn answers_now(&self) -> bool {
+        self.inner.answers_now()
+    }
+    fn get_now(&self, key: &str) -> Option<Result<Option<Bytes>>> {
+        self.inner.get_now(key)
+    }
     async fn set(&self, key: &str, value: Bytes, options: SetOptions) -> Result<bool> {
         self.around(key, self.inner.set(key, value, options)).await
     }
@@ -173,5 +183,38 @@ impl KeyValueStore for Wrap<dyn KeyValueStore> {
     }
     async fn increment(&self, key: &str, delta: i64) -> Result<i64> {
         self.around(key, self.inner.increment(key, delta)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fake::{Behaviour, FakeKv};
+    use polyroute_adapters::kinds::key_value::KeyValueSettings;
+    use polyroute_adapters::EntitySettings;
+
+    #[derive(Debug)]
+    struct Nothing;
+    impl Hook for Nothing {}
+
+    /// A provided method left at its default would make the router take the slow way around a
+    /// wrapped store, or lose an answer: the wrapper passes them through.
+    #[tokio::test]
+    async fn provided_methods_reach_the_store_inside() {
+        let fake = FakeKv::with(Behaviour {
+            answers_now: true,
+            ..Behaviour::default()
+        });
+        fake.put("k", "v");
+        let store = Hooked::wrap(fake.store(), Arc::new(Nothing));
+        let spec =
+            EntitySpec::new("e", EntitySettings::KeyValue(KeyValueSettings::default())).unwrap();
+        let EntityHandle::KeyValue(handle) = store.open(&spec).await.unwrap() else {
+            panic!("not a key-value handle");
+        };
+        assert!(handle.answers_now());
+        let answer = handle.get_now("k").unwrap().unwrap();
+        assert_eq!(answer.as_deref(), Some(&b"v"[..]));
+        assert_eq!(fake.answered_now(), 1);
     }
 }
