@@ -8,7 +8,8 @@ use super::chunk::{Chunk, Columns, Span, BLOCK_POINTS};
 use super::codec::Corrupt;
 use super::series::{Index, SeriesId};
 use crate::kinds::time_series::{
-    Aggregate, LastPoint, Point, RangeQuery, SeriesData, TagFilter, WindowQuery, WindowSeries,
+    Aggregate, FieldValue, LastPoint, Point, RangeQuery, SeriesData, TagFilter, WindowQuery,
+    WindowSeries,
 };
 use crate::{Result, StoreError};
 
@@ -30,7 +31,18 @@ pub(crate) struct State {
     pub(crate) dropped: BTreeSet<i64>,
     /// The partition each series last wrote to.
     writing: HashMap<SeriesId, i64>,
+    /// The newest point of every series that has one: `last` reads it here instead of
+    /// decoding a block per series. Kept by `apply` and the deletes, rebuilt by
+    /// [`State::index_latest`] after segment files are loaded.
+    latest: HashMap<SeriesId, Latest>,
     width: i64,
+}
+
+/// The newest point of one series: its timestamp and every field written at it.
+#[derive(Debug)]
+struct Latest {
+    timestamp: i64,
+    fields: BTreeMap<String, FieldValue>,
 }
 
 pub(crate) fn corrupt(err: Corrupt) -> StoreError {
@@ -44,6 +56,7 @@ impl State {
             partitions: BTreeMap::new(),
             dropped: BTreeSet::new(),
             writing: HashMap::new(),
+            latest: HashMap::new(),
             width: width.max(1),
         }
     }
@@ -99,6 +112,7 @@ impl State {
                     chunk.seal().map_err(corrupt)?;
                 }
             }
+            self.note_latest(id, point.timestamp, &point.fields);
             let partition = self.partitions.entry(number).or_default();
             partition.dirty = true;
             let chunk = partition.chunks.entry(id).or_default();
@@ -108,6 +122,49 @@ impl State {
             }
         }
         Ok(())
+    }
+
+    /// Keeps `latest` up to date with a point of series `id` at `timestamp`: a newer point
+    /// replaces it, one at the same time overwrites the fields it names (as the chunk does).
+    fn note_latest(&mut self, id: SeriesId, timestamp: i64, fields: &BTreeMap<String, FieldValue>) {
+        match self.latest.get_mut(&id) {
+            Some(latest) if latest.timestamp > timestamp => {}
+            Some(latest) if latest.timestamp == timestamp => {
+                latest
+                    .fields
+                    .extend(fields.iter().map(|(k, v)| (k.clone(), v.clone())));
+            }
+            _ => {
+                self.latest.insert(
+                    id,
+                    Latest {
+                        timestamp,
+                        fields: fields.clone(),
+                    },
+                );
+            }
+        }
+    }
+
+    /// Finds the newest point of every series from its chunks: once, after the segment files
+    /// are loaded (the log's writes then go through `apply`, which keeps it).
+    pub(crate) fn index_latest(&mut self) -> Result<()> {
+        self.latest.clear();
+        for partition in self.partitions.values() {
+            for (id, chunk) in &partition.chunks {
+                // Partitions go oldest first: a later partition's newest point wins.
+                if let Some((timestamp, fields)) = chunk.last().map_err(corrupt)? {
+                    self.latest.insert(*id, Latest { timestamp, fields });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Forgets the newest point of series whose points all went: those whose newest point is
+    /// before `before`.
+    fn forget_latest_before(&mut self, before: i64) {
+        self.latest.retain(|_, latest| latest.timestamp >= before);
     }
 
     /// Seals the head of every chunk of the changed partitions.
@@ -123,6 +180,7 @@ impl State {
     /// Removes every point before `before`: whole partitions where they end before it, and the
     /// older part of the partition holding it. Returns the number of points removed.
     pub(crate) fn delete_before(&mut self, before: i64) -> Result<u64> {
+        self.forget_latest_before(before);
         let boundary = before.div_euclid(self.width);
         let mut removed = 0u64;
         let older: Vec<i64> = self.partitions.range(..boundary).map(|(k, _)| *k).collect();
@@ -157,6 +215,8 @@ impl State {
     /// and queries hide the older points of the partition holding the cutoff.
     pub(crate) fn drop_partitions_before(&mut self, cutoff: i64) {
         let boundary = cutoff.div_euclid(self.width);
+        let first_kept = boundary.saturating_mul(self.width);
+        self.forget_latest_before(first_kept);
         while let Some(entry) = self.partitions.first_entry() {
             if *entry.key() >= boundary {
                 break;
@@ -296,23 +356,17 @@ impl State {
         let mut out = Vec::new();
         for id in self.index.select(measurement, tags) {
             crate::work::checkpoint()?;
-            let newest = self
-                .partitions
-                .values()
-                .rev()
-                .find_map(|p| p.chunks.get(&id).filter(|c| c.points() > 0));
-            let Some(chunk) = newest else { continue };
-            let Some((timestamp, fields)) = chunk.last().map_err(corrupt)? else {
+            let Some(latest) = self.latest.get(&id) else {
                 continue;
             };
-            if timestamp < visible_from {
+            if latest.timestamp < visible_from {
                 continue;
             }
             let tags = self.index.key(id).map(|k| k.1.clone()).unwrap_or_default();
             out.push(LastPoint {
                 tags,
-                timestamp,
-                fields,
+                timestamp: latest.timestamp,
+                fields: latest.fields.clone(),
             });
         }
         out.sort_by(|a, b| a.tags.cmp(&b.tags));
@@ -407,5 +461,79 @@ impl Acc {
             Aggregate::First => self.first.1,
             Aggregate::Last => self.last.1,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The newest point of every series as the chunks hold it: what `latest` must agree with.
+    fn from_chunks(state: &State) -> BTreeMap<SeriesId, (i64, BTreeMap<String, FieldValue>)> {
+        let mut out = BTreeMap::new();
+        for partition in state.partitions.values() {
+            for (id, chunk) in &partition.chunks {
+                if let Some(last) = chunk.last().unwrap() {
+                    out.insert(*id, last);
+                }
+            }
+        }
+        out
+    }
+
+    fn kept(state: &State) -> BTreeMap<SeriesId, (i64, BTreeMap<String, FieldValue>)> {
+        state
+            .latest
+            .iter()
+            .map(|(id, l)| (*id, (l.timestamp, l.fields.clone())))
+            .collect()
+    }
+
+    fn point(host: u64, field: &str, value: i64, timestamp: i64) -> Point {
+        Point {
+            measurement: "cpu".into(),
+            tags: [("host".to_owned(), format!("h{host}"))].into(),
+            fields: [(field.to_owned(), FieldValue::Int(value))].into(),
+            timestamp,
+        }
+    }
+
+    #[test]
+    fn the_kept_newest_points_agree_with_the_chunks_through_writes_and_deletes() {
+        let mut state = State::new(100);
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |below: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % below
+        };
+        for round in 0..400 {
+            match next(10) {
+                0 => {
+                    let before = next(2_000) as i64;
+                    state.delete_before(before).unwrap();
+                }
+                1 => {
+                    let cutoff = next(2_000) as i64;
+                    state.drop_partitions_before(cutoff);
+                }
+                _ => {
+                    let points = (0..next(20))
+                        .map(|i| {
+                            let field = if next(2) == 0 { "a" } else { "b" };
+                            point(next(8), field, round * 100 + i as i64, next(2_000) as i64)
+                        })
+                        .collect();
+                    state.apply(points).unwrap();
+                }
+            }
+            assert_eq!(kept(&state), from_chunks(&state), "round {round}");
+        }
+        // Rebuilt from the chunks alone, as after loading segment files.
+        state.seal_dirty().unwrap();
+        let before = kept(&state);
+        state.index_latest().unwrap();
+        assert_eq!(kept(&state), before);
     }
 }

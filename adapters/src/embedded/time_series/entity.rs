@@ -81,6 +81,7 @@ impl Entity {
                 state.partitions.insert(number, partition);
             }
         }
+        state.index_latest()?;
         let wal_path = dir.join("wal");
         let (wal, ops) = Wal::open(&wal_path, options.sync)
             .map_err(|e| io_error("cannot open write-ahead log", &wal_path, e))?;

@@ -4,7 +4,9 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use polyroute_adapters::kinds::time_series::{FieldValue, SeriesData, TagFilter};
+use polyroute_adapters::kinds::time_series::{
+    FieldValue, LastPoint, SeriesData, TagFilter, TimeSeriesStore,
+};
 use polyroute_adapters::registry::{self, ConnectContext};
 use polyroute_adapters::{ErrorKind, StoreKind};
 use serde_json::json;
@@ -12,10 +14,25 @@ use serde_json::json;
 use super::{connect, handle};
 use polyroute_testkit::time_series::{everything, point, value, SEC, T0};
 
-async fn read_back(options: serde_json::Value) -> (Vec<SeriesData>, Vec<SeriesData>) {
+/// Every point of `cpu` and `mem`, and the newest point of every series of both.
+async fn read_back(
+    options: serde_json::Value,
+) -> (Vec<SeriesData>, Vec<SeriesData>, Vec<LastPoint>) {
     let store = connect(options).await;
     let ts = handle(&store, "metrics", None).await;
-    (everything(&*ts, "cpu").await, everything(&*ts, "mem").await)
+    everything_and_last(&*ts).await
+}
+
+async fn everything_and_last(
+    ts: &dyn TimeSeriesStore,
+) -> (Vec<SeriesData>, Vec<SeriesData>, Vec<LastPoint>) {
+    let mut last = ts.last("cpu", &TagFilter::all()).await.unwrap();
+    last.extend(ts.last("mem", &TagFilter::all()).await.unwrap());
+    (
+        everything(ts, "cpu").await,
+        everything(ts, "mem").await,
+        last,
+    )
 }
 
 /// Writes, overwrites, late points and a delete, closes the store, and reads it all back:
@@ -67,8 +84,9 @@ async fn everything_written_is_read_back_after_reopening() {
             ts.write(vec![value("cpu", &[("host", "d")], 9.0, T0 + 50 * SEC)])
                 .await
                 .unwrap();
-            let expected = (everything(&*ts, "cpu").await, everything(&*ts, "mem").await);
+            let expected = everything_and_last(&*ts).await;
             assert_eq!(expected.0.len(), 3, "wal_size {wal_size}");
+            assert_eq!(expected.2.len(), 4, "wal_size {wal_size}");
             expected
         };
         assert_eq!(
@@ -107,7 +125,7 @@ async fn a_torn_log_tail_is_cut_and_the_rest_kept() {
         .await
         .unwrap();
     drop((ts, store));
-    let (cpu, _) = read_back(options).await;
+    let (cpu, _, _) = read_back(options).await;
     assert_eq!(cpu[0].timestamps, vec![T0, T0 + SEC, T0 + 2 * SEC]);
 }
 
