@@ -42,7 +42,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use rusqlite::{Connection, TransactionBehavior};
 
-use super::sqlite::{bind_params, map_error, SqlitePool};
+use super::sqlite::{bind_params, map_error, SqlitePool, Statistics};
 pub use super::sqlite::{Config, Synchronous};
 use crate::backend::{Backend, BackendDescriptor};
 pub use crate::kinds::document::MAX_DEPTH;
@@ -127,7 +127,9 @@ impl Store for EmbeddedDocument {
             )));
         }
         let (name, indexes) = (entity.name.clone(), settings.indexes.clone());
-        self.pool
+        let pool = self.pool.clone();
+        let statistics = self
+            .pool
             .run(move |conn| {
                 let tx = conn
                     .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -138,12 +140,14 @@ impl Store for EmbeddedDocument {
                     tx.execute(&sql::create_index(&name, path), [])
                         .map_err(map_error)?;
                 }
-                tx.commit().map_err(map_error)
+                tx.commit().map_err(map_error)?;
+                Statistics::load(conn, &pool, &format!("doc_{name}"), &sql::table(&name))
             })
             .await?;
         Ok(EntityHandle::Document(Arc::new(Collection {
             pool: self.pool.clone(),
             entity: entity.name.clone(),
+            statistics: Arc::new(statistics),
         })))
     }
 
@@ -162,6 +166,8 @@ impl Store for EmbeddedDocument {
 struct Collection {
     pool: SqlitePool,
     entity: String,
+    /// The table's planner statistics, refreshed as it grows.
+    statistics: Arc<Statistics>,
 }
 
 impl Collection {
@@ -169,14 +175,17 @@ impl Collection {
     async fn write(&self, statement: String, id: &str, document: Document) -> Result<usize> {
         check_document(id, &document)?;
         let id = id.to_owned();
-        self.pool
+        let written = self
+            .pool
             .run(move |conn| {
                 let body = serde_json::to_string(&document).map_err(|err| {
                     StoreError::invalid(format!("document `{id}` cannot be written: {err}"))
                 })?;
                 execute(conn, &statement, &[Value::Text(id), Value::Text(body)])
             })
-            .await
+            .await?;
+        self.statistics.wrote(1);
+        Ok(written)
     }
 }
 
@@ -265,6 +274,7 @@ impl DocumentStore for Collection {
             .pool
             .run(move |conn| execute(conn, &statement, &[Value::Text(id)]))
             .await?;
+        self.statistics.wrote(1);
         Ok(deleted > 0)
     }
 
@@ -291,8 +301,13 @@ impl DocumentStore for Collection {
 
     async fn create_index(&self, path: &FieldPath) -> Result<()> {
         let statement = sql::create_index(&self.entity, path);
+        let statistics = Arc::clone(&self.statistics);
+        // The new index has no statistics yet: analyse with it, as a table scan just ran anyway.
         self.pool
-            .run(move |conn| conn.execute(&statement, []).map(drop).map_err(map_error))
+            .run(move |conn| {
+                conn.execute(&statement, []).map_err(map_error)?;
+                statistics.analyse(conn)
+            })
             .await
     }
 }

@@ -398,3 +398,97 @@ async fn floats_match_exactly_as_written() {
         );
     }
 }
+
+/// Orders where `status` has two values and `city` a hundred: without statistics SQLite rates
+/// both indexes alike; with them it must walk the `city` one, on every connection of the pool.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_planner_learns_which_index_narrows_most_as_the_table_grows() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config {
+        path: Some(dir.path().join("docs.db")),
+        ..Config::default()
+    };
+    let store = EmbeddedDocument::open(config, &ConnectContext::default())
+        .await
+        .unwrap();
+    let settings = DocumentSettings::with_indexes(vec![path("customer.city"), path("status")]);
+    let orders = collection(&store, settings.clone()).await;
+    let query = FindQuery::new(
+        Filter::eq("customer.city", "c8")
+            .unwrap()
+            .and(Filter::eq("status", "shipped").unwrap()),
+    )
+    .sort_by("total", Order::Descending)
+    .unwrap()
+    .limit(3);
+    let select = sql::select("things", &query).unwrap();
+    let city = "USING INDEX doc_things:customer.city (<expr>=?)";
+    // Three connections plan the query before there are statistics: each loads none.
+    let before = plans(&store, &select, 3).await;
+    // Without statistics the two indexes look alike to the planner, and it takes the other.
+    assert!(
+        before
+            .iter()
+            .all(|p| p.contains("USING INDEX doc_things:status")),
+        "{before:?}"
+    );
+
+    for n in 0..1_000 {
+        let order = json!({
+            "customer": {"city": format!("c{}", n % 100)},
+            "status": if n % 2 == 0 { "shipped" } else { "paid" },
+            "total": n,
+        });
+        orders.put(&format!("o{n}"), doc(order)).await.unwrap();
+    }
+
+    // The analysis runs in the background once the table has grown: wait for its plans.
+    let started = std::time::Instant::now();
+    loop {
+        let plans = plans(&store, &select, 3).await;
+        if plans.iter().all(|plan| plan.contains(city)) {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "the plans never used the city index: {plans:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let found = orders.find(&query).await.unwrap();
+    let ids: Vec<&str> = found.iter().map(|d| d.id.as_str()).collect();
+    assert_eq!(ids, ["o908", "o808", "o708"]);
+
+    // Reopened, the statistics are read back, not recomputed from nothing.
+    drop(orders);
+    let reopened = EmbeddedDocument::open(
+        Config {
+            path: Some(dir.path().join("docs.db")),
+            ..Config::default()
+        },
+        &ConnectContext::default(),
+    )
+    .await
+    .unwrap();
+    let _orders = collection(&reopened, settings).await;
+    let text = plans(&reopened, &select, 1).await;
+    assert!(text[0].contains(city), "{text:?}");
+}
+
+/// The plans of `select` on `count` connections of the store's pool, all held at once (so
+/// they are distinct connections).
+async fn plans(store: &EmbeddedDocument, select: &sql::Sql, count: usize) -> Vec<String> {
+    let mut held = Vec::new();
+    for _ in 0..count {
+        held.push(store.pool.get().await.unwrap());
+    }
+    let mut out = Vec::new();
+    for conn in &mut held {
+        let select = sql::Sql {
+            text: select.text.clone(),
+            params: select.params.clone(),
+        };
+        out.push(conn.run(move |conn| Ok(plan(conn, &select))).await.unwrap());
+    }
+    out
+}

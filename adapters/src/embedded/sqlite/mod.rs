@@ -6,9 +6,11 @@ mod config;
 mod convert;
 mod pool;
 mod read_only;
+mod statistics;
 
 pub use config::{Config, Synchronous};
 
 pub(crate) use convert::{bind_params, map_error, read_rows, read_rows_at_most};
 pub(crate) use pool::{Location, PoolOptions, PooledConnection, SqlitePool};
 pub(crate) use read_only::Proven;
+pub(crate) use statistics::Statistics;

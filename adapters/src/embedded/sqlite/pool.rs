@@ -1,6 +1,7 @@
 //! A fixed-size pool of SQLite connections.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -35,9 +36,19 @@ pub(crate) struct PoolOptions {
 
 #[derive(Debug)]
 struct Shared {
-    idle: Mutex<Vec<Connection>>,
+    idle: Mutex<Vec<Idle>>,
     permits: Arc<Semaphore>,
     options: PoolOptions,
+    /// Counts the times planner statistics changed: a connection that loaded them at an older
+    /// count reloads them before its next call (SQLite loads them once per connection).
+    statistics: AtomicU64,
+}
+
+/// An idle connection and the statistics count it loaded.
+#[derive(Debug)]
+struct Idle {
+    conn: Connection,
+    statistics: u64,
 }
 
 /// A fixed-size pool; cheap to clone.
@@ -69,9 +80,13 @@ impl SqlitePool {
         };
         let pool = SqlitePool {
             shared: Arc::new(Shared {
-                idle: Mutex::new(vec![first]),
+                idle: Mutex::new(vec![Idle {
+                    conn: first,
+                    statistics: 0,
+                }]),
                 permits: Arc::new(Semaphore::new(options.size)),
                 options,
+                statistics: AtomicU64::new(0),
             }),
         };
         Ok(pool)
@@ -95,8 +110,8 @@ impl SqlitePool {
             })?
             .map_err(|_| StoreError::unavailable("connection pool closed"))?;
         let idle = self.lock_idle().pop();
-        let conn = match idle {
-            Some(conn) => conn,
+        let (conn, statistics) = match idle {
+            Some(idle) => (idle.conn, idle.statistics),
             // The only connection of an in-memory database holds the data: a new one would be
             // an empty database, so its loss is an error rather than a silent reset.
             None if self.shared.options.location == Location::Memory => {
@@ -105,15 +120,19 @@ impl SqlitePool {
                 ))
             }
             None => {
+                // A new connection loads the statistics as they are when it opens.
+                let statistics = self.statistics();
                 let options = self.shared.options.clone();
-                tokio::task::spawn_blocking(move || connect(&options))
+                let conn = tokio::task::spawn_blocking(move || connect(&options))
                     .await
-                    .map_err(join_error)??
+                    .map_err(join_error)??;
+                (conn, statistics)
             }
         };
         Ok(PooledConnection {
             lease: Some(Lease {
                 conn: Some(conn),
+                statistics,
                 pool: self.clone(),
                 permit: Some(permit),
             }),
@@ -129,7 +148,17 @@ impl SqlitePool {
         self.get().await?.run(f).await
     }
 
-    fn lock_idle(&self) -> std::sync::MutexGuard<'_, Vec<Connection>> {
+    /// Tells every connection that the planner statistics changed (an `ANALYZE` ran): each
+    /// reloads them before its next call, so its plans use them.
+    pub(crate) fn statistics_changed(&self) {
+        self.shared.statistics.fetch_add(1, Ordering::AcqRel);
+    }
+
+    fn statistics(&self) -> u64 {
+        self.shared.statistics.load(Ordering::Acquire)
+    }
+
+    fn lock_idle(&self) -> std::sync::MutexGuard<'_, Vec<Idle>> {
         // A panic while holding this lock cannot leave the Vec inconsistent: recover it.
         self.shared
             .idle
@@ -137,8 +166,8 @@ impl SqlitePool {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn give_back(&self, conn: Connection) {
-        self.lock_idle().push(conn);
+    fn give_back(&self, conn: Connection, statistics: u64) {
+        self.lock_idle().push(Idle { conn, statistics });
     }
 }
 
@@ -169,10 +198,10 @@ impl PooledConnection {
             )
         })?;
         let (lease, result) = crate::work::blocking(move || {
-            let result = match lease.conn.as_mut() {
+            let result = lease.refresh().and_then(|()| match lease.conn.as_mut() {
                 Some(conn) => f(conn),
                 None => Err(StoreError::backend("pooled connection already returned")),
-            };
+            });
             Ok((lease, result))
         })
         .await?;
@@ -187,8 +216,27 @@ impl PooledConnection {
 #[derive(Debug)]
 struct Lease {
     conn: Option<Connection>,
+    /// The statistics count the connection loaded.
+    statistics: u64,
     pool: SqlitePool,
     permit: Option<OwnedSemaphorePermit>,
+}
+
+impl Lease {
+    /// Reloads the planner statistics if they changed since the connection loaded them
+    /// (`ANALYZE sqlite_schema` reads them again and re-plans cached statements).
+    fn refresh(&mut self) -> Result<()> {
+        let current = self.pool.statistics();
+        if self.statistics == current {
+            return Ok(());
+        }
+        if let Some(conn) = &self.conn {
+            conn.execute_batch("ANALYZE sqlite_schema")
+                .map_err(map_error)?;
+        }
+        self.statistics = current;
+        Ok(())
+    }
 }
 
 impl Drop for Lease {
@@ -197,8 +245,9 @@ impl Drop for Lease {
             return;
         };
         let permit = self.permit.take();
+        let statistics = self.statistics;
         if conn.is_autocommit() {
-            self.pool.give_back(conn);
+            self.pool.give_back(conn, statistics);
             drop(permit);
             return;
         }
@@ -208,7 +257,7 @@ impl Drop for Lease {
         let pool = self.pool.clone();
         let rollback = move || {
             if conn.execute_batch("ROLLBACK").is_ok() {
-                pool.give_back(conn);
+                pool.give_back(conn, statistics);
             }
             drop(permit);
         };
