@@ -62,7 +62,7 @@ impl Scenario for Orders {
     }
 
     fn title(&self) -> &'static str {
-        "the 20 largest shipped orders of customers in a city (customer.address.city): JSONB/GIN against the embedded document store"
+        "document store: the 20 largest shipped orders of customers in a city (customer.address.city), PostgreSQL JSONB/GIN against the embedded document store"
     }
 
     fn unit(&self) -> &'static str {

@@ -57,7 +57,7 @@ impl Scenario for Events {
     }
 
     fn title(&self) -> &'static str {
-        "append ingestion (batches of 100) and the newest 100 events of a user, one partition per user"
+        "wide-column store: append ingestion (batches of 100) and the newest 100 events of a user, one partition per user, PostgreSQL against the embedded wide-column store"
     }
 
     fn unit(&self) -> &'static str {

@@ -45,7 +45,7 @@ impl Scenario for HotKeys {
     }
 
     fn title(&self) -> &'static str {
-        "YCSB C (reads) and B (95% reads, 5% updates), 1 KB records, zipfian θ = 0.99"
+        "key-value store: YCSB C (reads) and B (95% reads, 5% updates), 1 KB records, zipfian θ = 0.99, PostgreSQL against Redis and the embedded key-value store"
     }
 
     fn unit(&self) -> &'static str {

@@ -121,7 +121,7 @@ impl Scenario for Catalog {
     }
 
     fn title(&self) -> &'static str {
-        "full-text top-10 with a category filter: ILIKE (naive) and tsvector/GIN (tuned) against the embedded search engine"
+        "search store: full-text top-10 with a category filter, ILIKE (naive) and tsvector/GIN (tuned) against the embedded search engine"
     }
 
     fn unit(&self) -> &'static str {

@@ -178,7 +178,7 @@ impl Scenario for DevOps {
     }
 
     fn title(&self) -> &'static str {
-        "TSBS DevOps cpu-only (10 fields every 10 s, 1 h per host): cpu-max-all-8, double-groupby-1, high-cpu-1, lastpoint"
+        "time-series store: TSBS DevOps cpu-only (10 fields every 10 s, 1 h per host), cpu-max-all-8, double-groupby-1, high-cpu-1, lastpoint, PostgreSQL against the embedded time-series engine"
     }
 
     fn unit(&self) -> &'static str {
