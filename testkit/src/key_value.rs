@@ -25,7 +25,7 @@ macro_rules! key_value_suite {
         $crate::key_value_suite!($factory, $pair; []);
     };
     ($factory:path, $pair:path; $attrs:tt) => {
-        $crate::key_value_suite!(@cases $factory; $attrs;
+        $crate::__suite_cases!(key_value; $factory().await; $attrs;
             get_missing_returns_none,
             set_then_get_round_trips,
             get_now_agrees_with_get,
@@ -65,17 +65,6 @@ macro_rules! key_value_suite {
         async fn entities_on_one_store_are_isolated() {
             let [first, second] = $pair().await;
             $crate::key_value::entities_on_one_store_are_isolated(first, second).await;
-        }
-    };
-    (@cases $factory:path; $attrs:tt; $($case:ident),* $(,)?) => {
-        $( $crate::key_value_suite!(@case $factory; $attrs; $case); )*
-    };
-    (@case $factory:path; [$($attr:tt)*]; $case:ident) => {
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        $($attr)*
-        async fn $case() {
-            let fixture = $factory().await;
-            $crate::key_value::$case(fixture).await;
         }
     };
 }

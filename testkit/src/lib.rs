@@ -37,3 +37,21 @@ pub mod search;
 pub mod support;
 pub mod time_series;
 pub mod wide_column;
+
+/// Turns a kind's cases into one test each: `$crate::<kind>::<case>($fixture)`, with
+/// `$fixture` evaluated afresh in each test (a fixture, or what makes one). What every
+/// `*_suite!` shares.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __suite_cases {
+    ($kind:ident; $fixture:expr; $attrs:tt; $($case:ident),* $(,)?) => {
+        $( $crate::__suite_cases!(@case $kind; $fixture; $attrs; $case); )*
+    };
+    (@case $kind:ident; $fixture:expr; [$($attr:tt)*]; $case:ident) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        $($attr)*
+        async fn $case() {
+            $crate::$kind::$case($fixture).await;
+        }
+    };
+}

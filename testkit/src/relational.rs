@@ -22,7 +22,7 @@ macro_rules! relational_suite {
         $crate::relational_suite!($factory; []);
     };
     ($factory:path; $attrs:tt) => {
-        $crate::relational_suite!(@cases $factory; $attrs;
+        $crate::__suite_cases!(relational; $factory().await; $attrs;
             values_of_every_type_round_trip,
             parameters_bind_by_number,
             query_returns_columns_in_select_order,
@@ -50,17 +50,6 @@ macro_rules! relational_suite {
             read_only_queries_stop_at_their_row_bound,
             writes_are_not_read_only_and_change_nothing,
         );
-    };
-    (@cases $factory:path; $attrs:tt; $($case:ident),* $(,)?) => {
-        $( $crate::relational_suite!(@case $factory; $attrs; $case); )*
-    };
-    (@case $factory:path; [$($attr:tt)*]; $case:ident) => {
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        $($attr)*
-        async fn $case() {
-            let fixture = $factory().await;
-            $crate::relational::$case(fixture).await;
-        }
     };
 }
 

@@ -27,7 +27,7 @@ macro_rules! document_suite {
         $crate::document_suite!($factory; []);
     };
     ($factory:path; $attrs:tt) => {
-        $crate::document_suite!(@cases $factory; $attrs;
+        $crate::__suite_cases!(document; $factory().await; $attrs;
             get_missing_returns_none,
             put_then_get_round_trips_every_json_type,
             put_replaces_the_whole_document,
@@ -60,17 +60,6 @@ macro_rules! document_suite {
             concurrent_writers_on_one_id_leave_one_whole_document,
             concurrent_inserts_on_one_id_admit_exactly_one,
         );
-    };
-    (@cases $factory:path; $attrs:tt; $($case:ident),* $(,)?) => {
-        $( $crate::document_suite!(@case $factory; $attrs; $case); )*
-    };
-    (@case $factory:path; [$($attr:tt)*]; $case:ident) => {
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        $($attr)*
-        async fn $case() {
-            let fixture = $factory().await;
-            $crate::document::$case(fixture).await;
-        }
     };
 }
 

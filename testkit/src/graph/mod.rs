@@ -25,7 +25,7 @@ macro_rules! graph_suite {
         $crate::graph_suite!($factory; []);
     };
     ($factory:path; $attrs:tt) => {
-        $crate::graph_suite!(@cases $factory; $attrs;
+        $crate::__suite_cases!(graph; $factory().await; $attrs;
             get_missing_node_returns_none,
             upsert_then_get_node_round_trips_every_value_type,
             upsert_node_replaces_label_and_properties,
@@ -71,17 +71,6 @@ macro_rules! graph_suite {
             ids_and_labels_at_the_size_limits_round_trip,
             oversized_ids_and_labels_are_refused_and_the_store_keeps_working,
         );
-    };
-    (@cases $factory:path; $attrs:tt; $($case:ident),* $(,)?) => {
-        $( $crate::graph_suite!(@case $factory; $attrs; $case); )*
-    };
-    (@case $factory:path; [$($attr:tt)*]; $case:ident) => {
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        $($attr)*
-        async fn $case() {
-            let fixture = $factory().await;
-            $crate::graph::$case(fixture).await;
-        }
     };
 }
 

@@ -29,7 +29,7 @@ macro_rules! search_suite {
         $crate::search_suite!($factory; []);
     };
     ($factory:path; $attrs:tt) => {
-        $crate::search_suite!(@cases $factory; $attrs;
+        $crate::__suite_cases!(search; $factory($crate::search::settings()).await; $attrs;
             empty_entity_finds_nothing,
             indexed_documents_are_found_with_their_fields,
             fields_of_every_type_round_trip,
@@ -68,17 +68,6 @@ macro_rules! search_suite {
             query_syntax_errors_are_invalid,
             runaway_query_text_is_invalid,
         );
-    };
-    (@cases $factory:path; $attrs:tt; $($case:ident),* $(,)?) => {
-        $( $crate::search_suite!(@case $factory; $attrs; $case); )*
-    };
-    (@case $factory:path; [$($attr:tt)*]; $case:ident) => {
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        $($attr)*
-        async fn $case() {
-            let fixture = $factory($crate::search::settings()).await;
-            $crate::search::$case(fixture).await;
-        }
     };
 }
 

@@ -30,7 +30,7 @@ macro_rules! time_series_suite {
         $crate::time_series_suite!($factory, $retention, $pair; []);
     };
     ($factory:path, $retention:path, $pair:path; [$($attr:tt)*]) => {
-        $crate::time_series_suite!(@cases $factory; [$($attr)*];
+        $crate::__suite_cases!(time_series; $factory().await; [$($attr)*];
             empty_entity_has_nothing,
             every_field_type_round_trips,
             out_of_order_points_come_back_in_time_order,
@@ -77,17 +77,6 @@ macro_rules! time_series_suite {
         async fn entities_on_one_store_are_isolated() {
             let [first, second] = $pair().await;
             $crate::time_series::entities_on_one_store_are_isolated(first, second).await;
-        }
-    };
-    (@cases $factory:path; $attrs:tt; $($case:ident),* $(,)?) => {
-        $( $crate::time_series_suite!(@case $factory; $attrs; $case); )*
-    };
-    (@case $factory:path; [$($attr:tt)*]; $case:ident) => {
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        $($attr)*
-        async fn $case() {
-            let fixture = $factory().await;
-            $crate::time_series::$case(fixture).await;
         }
     };
 }

@@ -29,7 +29,7 @@ macro_rules! wide_column_suite {
         $crate::wide_column_suite!($factory, $pair; []);
     };
     ($factory:path, $pair:path; [$($attr:tt)*]) => {
-        $crate::wide_column_suite!(@cases $factory; [$($attr)*];
+        $crate::__suite_cases!(wide_column; |settings| $factory(settings); [$($attr)*];
             get_missing_returns_none,
             put_then_get_round_trips_every_cell_type,
             put_upserts_and_keeps_cells_not_given,
@@ -73,16 +73,6 @@ macro_rules! wide_column_suite {
         async fn entities_on_one_store_are_isolated() {
             let [first, second] = $pair($crate::wide_column::events()).await;
             $crate::wide_column::entities_on_one_store_are_isolated(first, second).await;
-        }
-    };
-    (@cases $factory:path; $attrs:tt; $($case:ident),* $(,)?) => {
-        $( $crate::wide_column_suite!(@case $factory; $attrs; $case); )*
-    };
-    (@case $factory:path; [$($attr:tt)*]; $case:ident) => {
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        $($attr)*
-        async fn $case() {
-            $crate::wide_column::$case(|settings| $factory(settings)).await;
         }
     };
 }
