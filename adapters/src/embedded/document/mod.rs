@@ -141,7 +141,7 @@ impl Store for EmbeddedDocument {
                         .map_err(map_error)?;
                 }
                 tx.commit().map_err(map_error)?;
-                Statistics::load(conn, &pool, &format!("doc_{name}"), &sql::table(&name))
+                Statistics::load(conn, &pool, &format!("doc_{name}"))
             })
             .await?;
         Ok(EntityHandle::Document(Arc::new(Collection {
@@ -302,11 +302,11 @@ impl DocumentStore for Collection {
     async fn create_index(&self, path: &FieldPath) -> Result<()> {
         let statement = sql::create_index(&self.entity, path);
         let statistics = Arc::clone(&self.statistics);
-        // The new index has no statistics yet: analyse with it, as a table scan just ran anyway.
+        // A new index has no statistics yet: the planner would rate it blindly.
         self.pool
             .run(move |conn| {
                 conn.execute(&statement, []).map_err(map_error)?;
-                statistics.analyse(conn)
+                statistics.analyse_if_incomplete(conn)
             })
             .await
     }

@@ -492,3 +492,29 @@ async fn plans(store: &EmbeddedDocument, select: &sql::Sql, count: usize) -> Vec
     }
     out
 }
+
+/// An index created on a table that already has rows has statistics when `create_index`
+/// returns, so the planner never rates it blindly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_index_created_on_a_full_table_is_analysed_at_once() {
+    let store = memory_store().await;
+    let things = collection(&store, DocumentSettings::default()).await;
+    for n in 0..300 {
+        let thing = json!({"kind": format!("k{}", n % 3)});
+        things.put(&format!("t{n}"), doc(thing)).await.unwrap();
+    }
+    things.create_index(&path("kind")).await.unwrap();
+    let analysed: bool = store
+        .pool
+        .run(|conn| {
+            conn.query_row(
+                "SELECT count(*) > 0 FROM sqlite_stat1 WHERE idx = 'doc_things:kind'",
+                [],
+                |row| row.get(0),
+            )
+            .map_err(map_error)
+        })
+        .await
+        .unwrap();
+    assert!(analysed, "the new index has no statistics");
+}

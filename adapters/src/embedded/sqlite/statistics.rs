@@ -11,8 +11,9 @@
 //! last analysis (at least [`MIN_WRITES`]): the cost stays proportional to the writes, about a
 //! microsecond per write amortised, and the statistics are never more than a doubling old. The
 //! analysis runs in the background on its own pooled connection; a write never waits for it.
-//! When the table is first opened with rows but no statistics (a database written before, or
-//! by another program), it is analysed before the open returns.
+//! When an index of the table has no statistics yet (a database written before, or by another
+//! program, or an index created since) and the table has rows enough to matter, it is analysed
+//! at once: when the table is opened, and when an index is created.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -40,36 +41,38 @@ pub(crate) struct Statistics {
 }
 
 impl Statistics {
-    /// Reads the statistics of `name` (quoted as `table` in SQL) on `conn`, a connection of
-    /// `pool`, analysing the table now if it has rows but no statistics.
-    pub(crate) fn load(
-        conn: &Connection,
-        pool: &SqlitePool,
-        name: &str,
-        table: &str,
-    ) -> Result<Statistics> {
+    /// Reads the statistics of table `name` (an identifier) on `conn`, a connection of `pool`,
+    /// analysing the table now if one of its indexes has none (see
+    /// [`analyse_if_incomplete`](Self::analyse_if_incomplete)).
+    pub(crate) fn load(conn: &Connection, pool: &SqlitePool, name: &str) -> Result<Statistics> {
         let stats = Statistics {
             pool: pool.clone(),
-            table: table.to_owned(),
+            table: format!("\"{name}\""),
             name: name.to_owned(),
-            analysed_rows: AtomicU64::new(0),
+            analysed_rows: AtomicU64::new(analysed_rows(conn, name)?.unwrap_or(0)),
             writes: AtomicU64::new(0),
             running: AtomicBool::new(false),
         };
-        match analysed_rows(conn, name)? {
-            Some(rows) => stats.analysed_rows.store(rows, Ordering::Relaxed),
-            None => {
-                let rows: i64 = conn
-                    .query_row(&format!("SELECT count(*) FROM {table}"), [], |row| {
-                        row.get(0)
-                    })
-                    .map_err(map_error)?;
-                if u64::try_from(rows).unwrap_or(0) >= MIN_WRITES {
-                    stats.analyse(conn)?;
-                }
-            }
-        }
+        stats.analyse_if_incomplete(conn)?;
         Ok(stats)
+    }
+
+    /// Analyses the table now if an index of it has no statistics (the table was never
+    /// analysed, or the index is new) and it holds at least [`MIN_WRITES`] rows; a smaller
+    /// table is analysed once its writes reach that many.
+    pub(crate) fn analyse_if_incomplete(&self, conn: &Connection) -> Result<()> {
+        if !unanalysed_index(conn, &self.name)? {
+            return Ok(());
+        }
+        let rows: i64 = conn
+            .query_row(&format!("SELECT count(*) FROM {}", self.table), [], |row| {
+                row.get(0)
+            })
+            .map_err(map_error)?;
+        if u64::try_from(rows).unwrap_or(0) < MIN_WRITES {
+            return Ok(());
+        }
+        self.analyse(conn)
     }
 
     /// Counts `writes` to the table; when it has grown enough since its last analysis, starts
@@ -119,16 +122,33 @@ impl Statistics {
     }
 }
 
+/// Whether `sqlite_stat1` exists (the first `ANALYZE` of the database creates it).
+fn has_stat_table(conn: &Connection) -> Result<bool> {
+    conn.query_row(
+        "SELECT count(*) > 0 FROM sqlite_schema WHERE name = 'sqlite_stat1'",
+        [],
+        |row| row.get(0),
+    )
+    .map_err(map_error)
+}
+
+/// Whether some index of table `name` (its primary key's included) has no statistics.
+fn unanalysed_index(conn: &Connection, name: &str) -> Result<bool> {
+    if !has_stat_table(conn)? {
+        return Ok(true);
+    }
+    conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_schema AS s WHERE s.type = 'index' \
+         AND s.tbl_name = ?1 AND NOT EXISTS (SELECT 1 FROM sqlite_stat1 AS t WHERE t.idx = s.name))",
+        [name],
+        |row| row.get(0),
+    )
+    .map_err(map_error)
+}
+
 /// The row count `sqlite_stat1` holds for table `name`, if it was ever analysed.
 fn analysed_rows(conn: &Connection, name: &str) -> Result<Option<u64>> {
-    let exists: bool = conn
-        .query_row(
-            "SELECT count(*) > 0 FROM sqlite_schema WHERE name = 'sqlite_stat1'",
-            [],
-            |row| row.get(0),
-        )
-        .map_err(map_error)?;
-    if !exists {
+    if !has_stat_table(conn)? {
         return Ok(None);
     }
     let stat: Option<String> = conn
