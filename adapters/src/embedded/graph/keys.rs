@@ -45,12 +45,6 @@ fn decode(mut key: &[u8]) -> Option<Vec<String>> {
     Some(components)
 }
 
-/// The three components of an adjacency key: `(node, label, other node)`.
-pub(super) fn decode_triple(key: &[u8]) -> Option<(String, String, String)> {
-    let [a, b, c] = split_triple(key)?;
-    Some((a.into_owned(), b.into_owned(), c.into_owned()))
-}
-
 /// The three components of an adjacency key, borrowed from it unless one holds an escaped
 /// `0x00`: reading a whole partition this way allocates nothing per key.
 pub(super) fn split_triple(mut key: &[u8]) -> Option<[Cow<'_, str>; 3]> {

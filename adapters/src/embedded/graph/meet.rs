@@ -4,7 +4,7 @@
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap, HashSet};
 
-use super::engine::{weight_of, Side, Snapshot};
+use super::reads::{weight_of, Side, Snapshot};
 use crate::kinds::graph::{Direction, Path, PathQuery};
 use crate::Result;
 

@@ -19,7 +19,7 @@
 //! on a snapshot, so a path search sees one consistent graph.
 //!
 //! Traversals and hop-counted paths run on the entity's topology held in memory
-//! ([`adjacency`]): built from storage by the first such query, then changed by every commit
+//! ([`topology`]): built from storage by the first such query, then changed by every commit
 //! under a lock, so it always equals the committed graph.
 //!
 //! Property values are stored as described in [`codec`].
@@ -29,12 +29,15 @@
 //! Those of [`GraphStore`]: ids and labels are non-empty text; asking about a missing node is
 //! [`StoreError::NotFound`]; results are ordered as the trait documents.
 
-mod adjacency;
+mod checkpoints;
 mod codec;
 mod engine;
 mod keys;
 mod meet;
+mod reads;
 mod search;
+mod topology;
+mod writes;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -104,10 +107,8 @@ impl EmbeddedGraph {
             (Some(_), Synchronous::Normal) => Some(PersistMode::Buffer),
         };
         let cache = config.cache_size.map_or(DEFAULT_CACHE, |size| size.0);
-        let engine = blocking(move || Engine::open(path, durability, cache)).await?;
-        Ok(EmbeddedGraph {
-            engine: Arc::new(engine),
-        })
+        let engine = blocking(move || Engine::open_shared(path, durability, cache)).await?;
+        Ok(EmbeddedGraph { engine })
     }
 }
 

@@ -1,10 +1,12 @@
-//! Traversals and shortest paths: by hops on the in-memory topology, by weight over a snapshot.
+//! Traversals and shortest paths: by hops on the in-memory topology, by weight over a snapshot
+//! of the topology and the stored edge properties.
 
 use std::collections::{BinaryHeap, HashMap};
 
-use super::adjacency::Adjacency;
-use super::engine::{filter_labels, weight_of, EntityGraph, Side, Snapshot};
+use super::engine::EntityGraph;
 use super::meet;
+use super::reads::{filter_labels, weight_of, Side, Snapshot};
+use super::topology::Graph;
 use crate::kinds::graph::search::State;
 use crate::kinds::graph::{Direction, Path, PathQuery, TraverseQuery, Visit};
 use crate::{Result, StoreError};
@@ -15,20 +17,24 @@ impl EntityGraph {
     pub(super) fn traverse(&self, query: &TraverseQuery) -> Result<Vec<Visit>> {
         filter_labels(&query.edges)?;
         let limit = query.limit.unwrap_or(usize::MAX);
-        self.with_topology(|graph| {
+        {
+            let graph = self.read()?;
+            let graph = &*graph;
             require(graph, &query.start)?;
-            Ok(graph.traverse(&query.start, &query.edges, query.max_depth, limit))
-        })?
+            graph.traverse(&query.start, &query.edges, query.max_depth, limit)
+        }
     }
 
     /// How many nodes [`EntityGraph::traverse`] would return, without naming them.
     pub(super) fn count_reachable(&self, query: &TraverseQuery) -> Result<u64> {
         filter_labels(&query.edges)?;
         let limit = query.limit.unwrap_or(usize::MAX);
-        self.with_topology(|graph| {
+        {
+            let graph = self.read()?;
+            let graph = &*graph;
             require(graph, &query.start)?;
-            Ok(graph.count_reachable(&query.start, &query.edges, query.max_depth, limit))
-        })?
+            graph.count_reachable(&query.start, &query.edges, query.max_depth, limit)
+        }
     }
 
     /// Fewest hops on the in-memory topology; cheapest by weight on a snapshot of storage,
@@ -40,16 +46,18 @@ impl EntityGraph {
             cost: 0.0,
         };
         match &query.weight {
-            None => self.with_topology(|graph| {
+            None => {
+                let graph = self.read()?;
+                let graph = &*graph;
                 require(graph, &query.from)?;
                 require(graph, &query.to)?;
                 if query.from == query.to {
                     return Ok(Some(itself()));
                 }
-                Ok(graph.fewest_hops(&query.from, &query.to, &query.edges, query.max_depth))
-            })?,
+                graph.fewest_hops(&query.from, &query.to, &query.edges, query.max_depth)
+            }
             Some(property) => {
-                let snapshot = self.snapshot();
+                let snapshot = self.snapshot()?;
                 snapshot.require(&query.from)?;
                 snapshot.require(&query.to)?;
                 if query.from == query.to {
@@ -62,7 +70,7 @@ impl EntityGraph {
 }
 
 /// `NotFound` unless node `id` exists.
-fn require(graph: &Adjacency, id: &str) -> Result<()> {
+fn require(graph: &Graph, id: &str) -> Result<()> {
     if graph.contains(id) {
         Ok(())
     } else {

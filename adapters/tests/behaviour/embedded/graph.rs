@@ -285,3 +285,118 @@ async fn write_until_killed(folder: &Path) {
         println!("ack {i}");
     }
 }
+
+/// Set in the child process that bulk-loads until it is killed: the data folder.
+const LOADER_ENV: &str = "POLYROUTE_GRAPH_KILL_LOADER";
+/// Nodes of the bulk-loaded graph; edges per batch; most batches the child loads.
+const LOAD_NODES: u64 = 5_000;
+const LOAD_BATCH: u64 = 2_000;
+const LOAD_BATCHES: u64 = 400;
+/// How many acknowledged batches the parent waits for before killing the child: enough for
+/// several checkpoints to be written, and likely one to be in flight.
+const LOAD_KILL_AFTER: u64 = 40;
+
+/// Edge `e` of the bulk load: distinct for every `e`.
+fn loaded_edge(e: u64) -> Edge {
+    Edge::new(
+        format!("n{}", e % LOAD_NODES),
+        format!("l{}", e / LOAD_NODES % 3),
+        format!("n{}", (e % LOAD_NODES + 1 + e / LOAD_NODES) % LOAD_NODES),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_batches_survive_kill_9_during_a_bulk_load() {
+    if let Ok(dir) = std::env::var(LOADER_ENV) {
+        return load_until_killed(Path::new(&dir)).await;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("graph");
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "embedded::graph::acknowledged_batches_survive_kill_9_during_a_bulk_load",
+            "--nocapture",
+        ])
+        .env(LOADER_ENV, &folder)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut acknowledged = None;
+    for line in BufReader::new(stdout).lines() {
+        let line = line.unwrap();
+        if let Some(i) = line.strip_prefix("batch ") {
+            let i: u64 = i.parse().unwrap();
+            acknowledged = Some(i);
+            if i + 1 >= LOAD_KILL_AFTER {
+                break;
+            }
+        }
+    }
+    let _ = child.kill();
+    child.wait().unwrap();
+    let last = acknowledged.expect("the loader acknowledged nothing");
+    assert!(
+        last + 1 >= LOAD_KILL_AFTER,
+        "the loader stopped after {} batches",
+        last + 1
+    );
+
+    let store = connect(json!({ "path": folder, "synchronous": "normal" })).await;
+    let graph = open(&*store, "load").await;
+    // Every edge of every acknowledged batch is there; the batch in flight is all or nothing.
+    let acked = (last + 1) * LOAD_BATCH;
+    for e in (0..acked).step_by(97).chain([acked - 1]) {
+        let edge = loaded_edge(e);
+        let filter = EdgeFilter::new(Direction::Out).label(edge.label.as_str());
+        let found = graph.neighbors(&edge.from, &filter, None).await.unwrap();
+        assert!(
+            found.iter().any(|n| n.node.id == edge.to),
+            "acknowledged edge {e} was lost"
+        );
+    }
+    let mut total = 0;
+    for n in 0..LOAD_NODES {
+        total += graph
+            .degree(&format!("n{n}"), &EdgeFilter::new(Direction::Out))
+            .await
+            .unwrap();
+    }
+    assert!(
+        total == acked || total == acked + LOAD_BATCH,
+        "{total} edges after {acked} acknowledged"
+    );
+    // Traversals run on the reloaded topology and agree with the stored degrees.
+    let friends = TraverseQuery {
+        start: "n0".into(),
+        edges: EdgeFilter::new(Direction::Out),
+        max_depth: 1,
+        limit: None,
+        skip: 0,
+    };
+    let out = EdgeFilter::new(Direction::Out);
+    assert_eq!(
+        graph.count_reachable(&friends).await.unwrap(),
+        graph.degree("n0", &out).await.unwrap()
+    );
+}
+
+/// The child's side: every node in one batch, then batches of edges, one line per
+/// acknowledged batch.
+async fn load_until_killed(folder: &Path) {
+    let store = connect(json!({ "path": folder, "synchronous": "normal" })).await;
+    let graph = open(&*store, "load").await;
+    let nodes = (0..LOAD_NODES)
+        .map(|n| Node::new(format!("n{n}"), "n"))
+        .collect();
+    graph.upsert_batch(nodes, Vec::new()).await.unwrap();
+    for batch in 0..LOAD_BATCHES {
+        let edges = (batch * LOAD_BATCH..(batch + 1) * LOAD_BATCH)
+            .map(loaded_edge)
+            .collect();
+        graph.upsert_batch(Vec::new(), edges).await.unwrap();
+        println!("batch {batch}");
+    }
+}
