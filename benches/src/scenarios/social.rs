@@ -165,14 +165,15 @@ async fn reach_count(store: &dyn GraphStore, start: u32, depth: u32) -> anyhow::
     Ok(store.count_reachable(&traversal(start, depth)).await?)
 }
 
-/// Runs the embedded store's first traversal, which builds its in-memory topology from
-/// storage, and notes how long that took: a cost paid once per process, not per query.
-async fn build_topology(ctx: &mut Context<'_>, store: &dyn GraphStore) -> anyhow::Result<()> {
+/// Runs the embedded store's first traversal after the load and notes how long it took: the
+/// topology is kept current by the load itself, so anything beyond one query's time would be
+/// a cost of becoming ready.
+async fn first_traversal(ctx: &mut Context<'_>, store: &dyn GraphStore) -> anyhow::Result<()> {
     let began = Instant::now();
     reach_count(store, 0, 1).await?;
     ctx.notes.push(format!(
-        "the embedded store's first traversal built its in-memory topology from storage in \
-         {:.2} s (once per process; not in the timings)",
+        "the embedded store's first traversal after the load took {:.2} s (its topology is \
+         kept by the load itself; not in the timings)",
         began.elapsed().as_secs_f64()
     ));
     Ok(())
@@ -228,7 +229,7 @@ impl Scenario for FriendsOfFriends {
             graph.mean_degree()
         ));
 
-        build_topology(ctx, &*sides[1].1).await?;
+        first_traversal(ctx, &*sides[1].1).await?;
         let starts = graph.starts(STARTS, SEED + 1);
         // Checked on every side against the generator, timing each to size the runs.
         let mut slowest = [Duration::ZERO; 4];
@@ -422,7 +423,7 @@ impl Scenario for Reachability {
             .await?;
         ctx.load("embedded", graph.edges(), load_graph(&*embedded, &graph))
             .await?;
-        build_topology(ctx, &*embedded).await?;
+        first_traversal(ctx, &*embedded).await?;
         ctx.notes.push(format!(
             "{} people, {} directed `knows` edges (mean {:.1} friends). postgres-naive and \
              postgres-cte share one table `knows (src BIGINT, dst BIGINT)` indexed on \

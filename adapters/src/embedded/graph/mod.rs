@@ -1,28 +1,27 @@
-//! The embedded graph backend: labelled nodes and directed, labelled edges in fjall, an LSM
-//! tree with partitions, ordered prefix scans and a write-ahead journal.
+//! The embedded graph backend: labelled nodes and directed, labelled edges, the topology in
+//! memory as compressed sparse rows, the records in fjall (an LSM tree with partitions and a
+//! write-ahead journal).
 //!
 //! # Layout
 //!
-//! One fjall keyspace (a folder) per store; each entity has three partitions of its own:
+//! One fjall keyspace (a folder) per store; each entity has three partitions of its own and a
+//! checkpoint file:
 //!
-//! | partition | key | value |
+//! | where | key | value |
 //! |---|---|---|
 //! | `<entity>.nodes` | node id | label and properties |
-//! | `<entity>.out` | `(from, label, to)` | the edge's properties |
-//! | `<entity>.in` | `(to, label, from)` | the edge's properties |
+//! | `<entity>.props` | `(from, label, to)` | the edge's properties, for edges that have any |
+//! | `<entity>.log` | change-log position | topology changes (`topology::log`) |
+//! | `topology/<entity>.<generation>.topology` | | the whole topology (`topology::file`) |
 //!
-//! Adjacency keys are tuples in the order-preserving encoding of [`keys`], so the edges leaving
-//! (or reaching) a node, or those with one label, are one ordered prefix scan. Every write, a
-//! batch included, is one fjall write transaction: fjall serializes them, so an edge and its
-//! mirror are written together, an edge can never point at a node being deleted, deleting a
-//! node removes its edges in the same commit, and a batch lands whole or not at all. Reads run
-//! on a snapshot, so a path search sees one consistent graph.
-//!
-//! Traversals and hop-counted paths run on the entity's topology held in memory
-//! ([`topology`]): built from storage by the first such query, then changed by every commit
-//! under a lock, so it always equals the committed graph.
-//!
-//! Property values are stored as described in [`codec`].
+//! The topology (`topology`) is the record of which nodes and edges exist. Every write is
+//! staged against it under the entity's lock, committed as one fjall write transaction (its
+//! node records, edge properties and change-log record together), then applied to it before
+//! the lock is released (`engine`): a batch lands whole or not at all, an edge can never
+//! point at a node being deleted, and readers see the committed graph. Checkpoints are written
+//! in the background and cut the log (`checkpoints`); opening an entity reads its checkpoint
+//! and replays the log after it. Property keys are tuples in the order-preserving encoding of
+//! [`keys`]; values are stored as described in [`codec`].
 //!
 //! # Semantics
 //!
@@ -125,7 +124,7 @@ async fn blocking<T: Send + 'static>(
 pub const BACKEND: BackendDescriptor = BackendDescriptor::of::<EmbeddedGraph>(
     StoreKind::Graph,
     "embedded",
-    "labelled property graph in an LSM (fjall) with two-way adjacency indexes",
+    "labelled property graph: compressed-row topology in memory, kept by a change log and checkpoints; records in an LSM (fjall)",
 );
 
 impl Backend for EmbeddedGraph {
