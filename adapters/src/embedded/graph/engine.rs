@@ -277,17 +277,22 @@ impl EntityGraph {
                 Ok(graph) => return Ok(graph),
                 Err(absent) => {
                     drop(absent);
-                    let mut guard = self.shared.graph.write();
-                    if guard.is_none() {
-                        let (graph, checkpoint) = checkpoints::load(self)?;
-                        *guard = Some(graph);
-                        if let Some(checkpoint) = checkpoint {
-                            checkpoints::submit(self, checkpoint);
-                        }
-                    }
+                    self.load_into(&mut self.shared.graph.write())?;
                 }
             }
         }
+    }
+
+    /// Loads the topology from storage into `slot` unless it holds one already.
+    fn load_into(&self, slot: &mut Option<Graph>) -> Result<()> {
+        if slot.is_none() {
+            let (graph, checkpoint) = checkpoints::load(self)?;
+            *slot = Some(graph);
+            if let Some(checkpoint) = checkpoint {
+                checkpoints::submit(self, checkpoint);
+            }
+        }
+        Ok(())
     }
 
     /// The one write path: stages a change with `stage` on a fresh transaction and the
@@ -304,11 +309,11 @@ impl EntityGraph {
         &'s self,
         stage: impl FnOnce(&mut WriteTransaction<'s>, &mut Graph, &mut Vec<Op>) -> Result<bool>,
     ) -> Result<bool> {
-        self.read().map(drop)?;
         let mut guard = self.shared.graph.write();
+        self.load_into(&mut guard)?;
         let Some(mut graph) = guard.take() else {
             return Err(StoreError::backend(
-                "the graph topology was dropped by a concurrent failure; retry",
+                "the graph topology could not be loaded",
             ));
         };
         let mark = graph.mark();
@@ -320,7 +325,6 @@ impl EntityGraph {
             *guard = Some(graph);
             return staged;
         }
-        let first = graph.seq() + 1;
         let mut seq = graph.seq();
         for chunk in ops.chunks(log::OPS_PER_RECORD) {
             seq += 1;
@@ -338,7 +342,7 @@ impl EntityGraph {
                 return Ok(true);
             }
         }
-        graph.set_seq(seq.max(first - 1));
+        graph.set_seq(seq);
         let checkpoint = graph.settle();
         *guard = Some(graph);
         drop(guard);

@@ -10,7 +10,7 @@ use super::codec;
 use super::engine::{map_error, EntityGraph, Partitions};
 use super::topology::Graph;
 use super::writes::props_key;
-use crate::kinds::graph::{Direction, Edge, EdgeFilter, Neighbor, Node};
+use crate::kinds::graph::{filter_labels, Direction, Edge, EdgeFilter, Neighbor, Node};
 use crate::{Result, StoreError, Value};
 
 /// One side of a node's edges.
@@ -73,19 +73,6 @@ impl Hop {
     }
 }
 
-/// Checks a filter's labels; returns them sorted and without repeats.
-pub(super) fn filter_labels(edges: &EdgeFilter) -> Result<Vec<&str>> {
-    let mut labels: Vec<&str> = edges.labels.iter().map(String::as_str).collect();
-    if labels.iter().any(|label| label.is_empty()) {
-        return Err(StoreError::invalid(
-            "an edge label in a filter must not be empty; leave `labels` empty to follow every label",
-        ));
-    }
-    labels.sort_unstable();
-    labels.dedup();
-    Ok(labels)
-}
-
 /// A consistent view of one entity's graph: the topology, read-locked so no write lands
 /// while it is held, and a snapshot of the stored records taken under that lock.
 pub(super) struct Snapshot<'a> {
@@ -119,8 +106,7 @@ impl EntityGraph {
         let snapshot = self.snapshot()?;
         snapshot.require(id)?;
         let limit = limit.unwrap_or(usize::MAX);
-        let mut hops = snapshot.hops(id, edges.direction, &labels)?;
-        hops.truncate(limit);
+        let hops = snapshot.hops(id, edges.direction, &labels, limit)?;
         let mut neighbors = Vec::with_capacity(hops.len());
         for mut hop in hops {
             hop.value = snapshot.props(id, &hop)?;
@@ -142,7 +128,7 @@ impl EntityGraph {
         let labels = filter_labels(edges)?;
         let snapshot = self.snapshot()?;
         snapshot.require(id)?;
-        Ok(snapshot.hops(id, edges.direction, &labels)?.len() as u64)
+        Ok(snapshot.links(id, edges.direction, &labels)?.len() as u64)
     }
 }
 
@@ -170,9 +156,14 @@ impl Snapshot<'_> {
     }
 
     /// The edges at `id` in `direction` whose label is in `labels` (every label when empty),
-    /// ordered by (label, other node, side), properties not yet read. With both directions a
-    /// self-loop is one edge, reported by its out side.
-    fn hops(&self, id: &str, direction: Direction, labels: &[&str]) -> Result<Vec<Hop>> {
+    /// as (side, label number, other node number), in no particular order. With both
+    /// directions a self-loop is one edge, reported by its out side.
+    fn links(
+        &self,
+        id: &str,
+        direction: Direction,
+        labels: &[&str],
+    ) -> Result<Vec<(Side, u32, u32)>> {
         crate::work::checkpoint()?;
         let graph = &*self.graph;
         let Some(n) = graph.node(id) else {
@@ -180,7 +171,7 @@ impl Snapshot<'_> {
         };
         let wanted: Option<Vec<u32>> =
             (!labels.is_empty()).then(|| labels.iter().filter_map(|l| graph.label(l)).collect());
-        let mut hops = Vec::new();
+        let mut links = Vec::new();
         for &side in Side::of(direction) {
             for (label, other) in graph.links(n, side == Side::Out) {
                 if wanted.as_ref().is_some_and(|w| !w.contains(&label)) {
@@ -189,16 +180,41 @@ impl Snapshot<'_> {
                 if direction == Direction::Both && side == Side::In && other == n {
                     continue;
                 }
-                hops.push(Hop {
-                    side,
-                    label: graph.label_name(label).to_owned(),
-                    other: graph.node_name(other).to_owned(),
-                    value: None,
-                });
+                links.push((side, label, other));
             }
         }
-        hops.sort_by(|a, b| (&a.label, &a.other, a.side).cmp(&(&b.label, &b.other, b.side)));
-        Ok(hops)
+        Ok(links)
+    }
+
+    /// The first `limit` of [`Snapshot::links`] ordered by (label, other node, side), with
+    /// their names, properties not yet read. Ordering compares the interned names in place,
+    /// so only the rows returned are turned into text.
+    fn hops(
+        &self,
+        id: &str,
+        direction: Direction,
+        labels: &[&str],
+        limit: usize,
+    ) -> Result<Vec<Hop>> {
+        let graph = &*self.graph;
+        let key = |&(side, label, other): &(Side, u32, u32)| {
+            (graph.label_name(label), graph.node_name(other), side)
+        };
+        let mut links = self.links(id, direction, labels)?;
+        if limit < links.len() {
+            links.select_nth_unstable_by(limit, |a, b| key(a).cmp(&key(b)));
+            links.truncate(limit);
+        }
+        links.sort_unstable_by(|a, b| key(a).cmp(&key(b)));
+        Ok(links
+            .into_iter()
+            .map(|(side, label, other)| Hop {
+                side,
+                label: graph.label_name(label).to_owned(),
+                other: graph.node_name(other).to_owned(),
+                value: None,
+            })
+            .collect())
     }
 
     /// The stored properties of `hop`, read from `node`.
@@ -222,7 +238,7 @@ impl Snapshot<'_> {
             Side::Out => Direction::Out,
             Side::In => Direction::In,
         };
-        for mut hop in self.hops(id, direction, labels)? {
+        for mut hop in self.hops(id, direction, labels, usize::MAX)? {
             hop.value = self.props(id, &hop)?;
             if !visit(hop)? {
                 break;

@@ -5,10 +5,10 @@ use std::collections::{BinaryHeap, HashMap};
 
 use super::engine::EntityGraph;
 use super::meet;
-use super::reads::{filter_labels, weight_of, Side, Snapshot};
+use super::reads::{weight_of, Side, Snapshot};
 use super::topology::Graph;
 use crate::kinds::graph::search::State;
-use crate::kinds::graph::{Direction, Path, PathQuery, TraverseQuery, Visit};
+use crate::kinds::graph::{filter_labels, Direction, Path, PathQuery, TraverseQuery, Visit};
 use crate::{Result, StoreError};
 
 impl EntityGraph {

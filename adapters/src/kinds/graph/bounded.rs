@@ -39,6 +39,20 @@ pub fn check_filter(edges: &EdgeFilter) -> Result<()> {
     Ok(())
 }
 
+/// A filter's labels sorted and without repeats, for backends to match on; an empty label is
+/// refused here too, since a backend may be called without [`Bounded`] in front of it.
+pub fn filter_labels(edges: &EdgeFilter) -> Result<Vec<&str>> {
+    let mut labels: Vec<&str> = edges.labels.iter().map(String::as_str).collect();
+    if labels.iter().any(|label| label.is_empty()) {
+        return Err(StoreError::invalid(
+            "an edge label in a filter must not be empty; leave `labels` empty to follow every label",
+        ));
+    }
+    labels.sort_unstable();
+    labels.dedup();
+    Ok(labels)
+}
+
 fn check_text(field: &str, what: &str, text: &str, max: usize) -> Result<()> {
     if text.is_empty() {
         return Err(StoreError::invalid(format!(

@@ -38,7 +38,7 @@ use std::fmt;
 
 use async_trait::async_trait;
 
-pub use self::bounded::{check_filter, check_id, check_label, Bounded};
+pub use self::bounded::{check_filter, check_id, check_label, filter_labels, Bounded};
 use crate::{Result, Value};
 
 /// The longest node id accepted, in bytes of UTF-8. An edge's keys hold two ids and a label;

@@ -34,8 +34,8 @@ use super::config::Config;
 use super::migrate::{self, identifier};
 use super::pool::PgPool;
 use crate::kinds::graph::{
-    Bounded, Direction, Edge, EdgeFilter, GraphStore, Neighbor, Node, Path, PathQuery,
-    TraverseQuery, Visit,
+    filter_labels, Bounded, Direction, Edge, EdgeFilter, GraphStore, Neighbor, Node, Path,
+    PathQuery, TraverseQuery, Visit,
 };
 use crate::store::wrong_settings;
 use crate::{
@@ -313,19 +313,6 @@ fn check_label(label: &str) -> Result<()> {
         ));
     }
     Ok(())
-}
-
-/// Checks a filter's labels; returns them sorted and without repeats.
-pub(super) fn filter_labels(edges: &EdgeFilter) -> Result<Vec<&str>> {
-    let mut labels: Vec<&str> = edges.labels.iter().map(String::as_str).collect();
-    if labels.iter().any(|label| label.is_empty()) {
-        return Err(StoreError::invalid(
-            "an edge label in a filter must not be empty; leave `labels` empty to follow every label",
-        ));
-    }
-    labels.sort_unstable();
-    labels.dedup();
-    Ok(labels)
 }
 
 fn text(bytes: Vec<u8>) -> Result<String> {

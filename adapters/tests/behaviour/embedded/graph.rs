@@ -199,6 +199,41 @@ async fn handles_on_one_entity_share_what_traversals_see() {
     assert_eq!(second.count_reachable(&reach).await.unwrap(), 0);
 }
 
+/// Runs `test` of this binary again in a child process with `env` set to `folder`, reads the
+/// numbers it prints after `prefix` (one per acknowledged write), and kills it with SIGKILL
+/// (no destructor, no flush, no journal sync runs in it) once `kill_after` are acknowledged.
+/// Returns the last number acknowledged.
+fn kill_9_after(test: &str, env: &str, folder: &Path, prefix: &str, kill_after: u64) -> u64 {
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", test, "--nocapture"])
+        .env(env, folder)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut acknowledged = None;
+    for line in BufReader::new(stdout).lines() {
+        let line = line.unwrap();
+        if let Some(i) = line.strip_prefix(prefix) {
+            let i: u64 = i.parse().unwrap();
+            acknowledged = Some(i);
+            if i + 1 >= kill_after {
+                break;
+            }
+        }
+    }
+    let _ = child.kill();
+    child.wait().unwrap();
+    let last = acknowledged.expect("the child acknowledged nothing");
+    assert!(
+        last + 1 >= kill_after,
+        "the child stopped after {} writes",
+        last + 1
+    );
+    last
+}
+
 /// Set in the child process that writes until it is killed: the data folder.
 const WRITER_ENV: &str = "POLYROUTE_GRAPH_KILL_WRITER";
 /// The most writes the child makes, so it ends even if never killed.
@@ -213,38 +248,13 @@ async fn acknowledged_writes_survive_kill_9() {
     }
     let dir = tempfile::tempdir().unwrap();
     let folder = dir.path().join("graph");
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "embedded::graph::acknowledged_writes_survive_kill_9",
-            "--nocapture",
-        ])
-        .env(WRITER_ENV, &folder)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut acknowledged = None;
-    for line in BufReader::new(stdout).lines() {
-        let line = line.unwrap();
-        if let Some(i) = line.strip_prefix("ack ") {
-            let i: usize = i.parse().unwrap();
-            acknowledged = Some(i);
-            if i + 1 >= KILL_AFTER {
-                break;
-            }
-        }
-    }
-    // SIGKILL: no destructor, no flush, no journal sync runs in the child.
-    let _ = child.kill();
-    child.wait().unwrap();
-    let last = acknowledged.expect("the writer acknowledged nothing");
-    assert!(
-        last + 1 >= KILL_AFTER,
-        "the writer stopped after {} writes",
-        last + 1
-    );
+    let last = kill_9_after(
+        "embedded::graph::acknowledged_writes_survive_kill_9",
+        WRITER_ENV,
+        &folder,
+        "ack ",
+        KILL_AFTER as u64,
+    ) as usize;
 
     let store = connect(json!({ "path": folder, "synchronous": "normal" })).await;
     let graph = open(&*store, "log").await;
@@ -312,36 +322,12 @@ async fn acknowledged_batches_survive_kill_9_during_a_bulk_load() {
     }
     let dir = tempfile::tempdir().unwrap();
     let folder = dir.path().join("graph");
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "embedded::graph::acknowledged_batches_survive_kill_9_during_a_bulk_load",
-            "--nocapture",
-        ])
-        .env(LOADER_ENV, &folder)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut acknowledged = None;
-    for line in BufReader::new(stdout).lines() {
-        let line = line.unwrap();
-        if let Some(i) = line.strip_prefix("batch ") {
-            let i: u64 = i.parse().unwrap();
-            acknowledged = Some(i);
-            if i + 1 >= LOAD_KILL_AFTER {
-                break;
-            }
-        }
-    }
-    let _ = child.kill();
-    child.wait().unwrap();
-    let last = acknowledged.expect("the loader acknowledged nothing");
-    assert!(
-        last + 1 >= LOAD_KILL_AFTER,
-        "the loader stopped after {} batches",
-        last + 1
+    let last = kill_9_after(
+        "embedded::graph::acknowledged_batches_survive_kill_9_during_a_bulk_load",
+        LOADER_ENV,
+        &folder,
+        "batch ",
+        LOAD_KILL_AFTER,
     );
 
     let store = connect(json!({ "path": folder, "synchronous": "normal" })).await;

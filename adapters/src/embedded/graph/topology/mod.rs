@@ -589,9 +589,10 @@ impl Frontier {
     /// Advances one level; returns the first node reached that `other` has reached too.
     fn expand(&mut self, other: &Frontier, graph: &Graph, labels: &LabelSet) -> Option<u32> {
         let mut next = Vec::new();
+        let sides = bfs::sides(graph, self.direction);
         for &n in &self.nodes {
             let mut meeting = None;
-            for side in bfs::sides(graph, self.direction) {
+            for side in &sides {
                 side.any(n, labels, |reached| {
                     if self.parent.contains_key(&reached) {
                         return false;
