@@ -9,6 +9,7 @@
 //! costs about one look per remaining node. The switch happens when the links leaving the
 //! frontier outnumber a fraction of those of the nodes not yet seen.
 
+use super::bits::Bits;
 use super::csr::{LabelSet, Side};
 use super::Graph;
 use crate::kinds::graph::Direction;
@@ -24,40 +25,6 @@ const BETA: u64 = 24;
 
 /// Nodes expanded between two checks for an abandoned call.
 const CHECK_EVERY: usize = 1 << 14;
-
-/// A set of node numbers as one bit each.
-pub(super) struct Bits(Vec<u64>);
-
-impl Bits {
-    pub(super) fn new(len: usize) -> Self {
-        Bits(vec![0; len.div_ceil(64)])
-    }
-
-    /// Sets bit `n`; returns whether it was clear.
-    #[inline]
-    pub(super) fn insert(&mut self, n: u32) -> bool {
-        let (word, bit) = ((n / 64) as usize, 1u64 << (n % 64));
-        match self.0.get_mut(word) {
-            Some(w) => {
-                let fresh = *w & bit == 0;
-                *w |= bit;
-                fresh
-            }
-            None => false,
-        }
-    }
-
-    #[inline]
-    pub(super) fn contains(&self, n: u32) -> bool {
-        self.0
-            .get((n / 64) as usize)
-            .is_some_and(|w| w & (1 << (n % 64)) != 0)
-    }
-
-    fn clear(&mut self) {
-        self.0.fill(0);
-    }
-}
 
 /// The sides a search in `direction` follows.
 pub(super) fn sides(graph: &Graph, direction: Direction) -> Vec<&Side> {
@@ -102,7 +69,7 @@ impl Graph {
             .map(|s| s.links())
             .sum::<u64>()
             .saturating_sub(degree(start));
-        let mut remaining = self.alive_count().saturating_sub(1) as u64;
+        let mut remaining = self.living.saturating_sub(1) as u64;
         let mut frontier = vec![start];
         let mut next = Vec::new();
         let mut bottom_up = false;

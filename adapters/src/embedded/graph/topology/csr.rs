@@ -12,6 +12,8 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use super::bits::Bits;
+
 /// An edge seen from one of its ends: its label and the node at the other end.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(in crate::embedded::graph) struct Link {
@@ -163,9 +165,9 @@ pub(in crate::embedded::graph) struct Side {
     /// Base links removed since, by node.
     removed: HashSet<(u32, Link)>,
     /// One bit per node: it has added or removed links, so the base alone is not its answer.
-    touched: Vec<u64>,
+    touched: Bits,
     /// One bit per node: it has removed base links.
-    shrunk: Vec<u64>,
+    shrunk: Bits,
     /// Links added plus base links removed: how far the base is from the truth.
     changes: usize,
     /// Links in all.
@@ -200,11 +202,11 @@ impl Side {
 
     #[inline]
     fn is_touched(&self, n: u32) -> bool {
-        bit(&self.touched, n)
+        self.touched.contains(n)
     }
 
     fn touch(&mut self, n: u32) {
-        set_bit(&mut self.touched, n);
+        self.touched.insert(n);
     }
 
     /// About how many links node `n` has (exact unless it has removed base links).
@@ -230,7 +232,7 @@ impl Side {
     ) -> bool {
         let range = self.base.range(n);
         let touched = self.is_touched(n);
-        let found = if touched && bit(&self.shrunk, n) {
+        let found = if touched && self.shrunk.contains(n) {
             self.base.links(n).any(|link| {
                 labels.follows(link.label)
                     && !self.removed.contains(&(n, link))
@@ -267,7 +269,7 @@ impl Side {
             return Box::new(self.base.links(n));
         }
         let added = self.added.get(n as usize).map_or(&[][..], Vec::as_slice);
-        let shrunk = bit(&self.shrunk, n);
+        let shrunk = self.shrunk.contains(n);
         let base = self
             .base
             .links(n)
@@ -326,7 +328,7 @@ impl Side {
         }
         if self.base.has(n, link) && self.removed.insert((n, link)) {
             self.touch(n);
-            set_bit(&mut self.shrunk, n);
+            self.shrunk.insert(n);
             self.changes += 1;
             self.links -= 1;
             return true;
@@ -338,20 +340,6 @@ impl Side {
     pub(in crate::embedded::graph) fn merged(&self, rows: usize) -> Csr {
         Csr::build(rows, |n, links| links.extend(self.links_of(n)))
     }
-}
-
-#[inline]
-fn bit(bits: &[u64], n: u32) -> bool {
-    bits.get((n / 64) as usize)
-        .is_some_and(|word| word & (1 << (n % 64)) != 0)
-}
-
-fn set_bit(bits: &mut Vec<u64>, n: u32) {
-    let word = (n / 64) as usize;
-    if bits.len() <= word {
-        bits.resize(word + 1, 0);
-    }
-    bits[word] |= 1 << (n % 64);
 }
 
 /// Two sorted iterators as one.

@@ -17,6 +17,7 @@
 //! (4 per direction; 8 when the graph has more than one edge label) and about 60 per node.
 
 mod bfs;
+mod bits;
 mod csr;
 pub(super) mod file;
 pub(super) mod log;
@@ -201,11 +202,6 @@ impl Graph {
     pub(super) fn rollback(&mut self, mark: Mark) {
         self.nodes.truncate(mark.nodes);
         self.labels.truncate(mark.labels);
-    }
-
-    /// Nodes alive.
-    fn alive_count(&self) -> usize {
-        self.living
     }
 
     fn is_alive(&self, n: u32) -> bool {
