@@ -164,6 +164,53 @@ fn reads(c: &mut Criterion, runtime: &Runtime) {
     group.finish();
 }
 
+/// A TSBS DevOps host's reading: four tags, ten float fields.
+fn host_reading(h: usize, i: i64) -> Point {
+    Point {
+        measurement: "cpu".to_owned(),
+        tags: [
+            ("hostname".to_owned(), format!("host_{h}")),
+            ("region".to_owned(), format!("region-{}", h % 9)),
+            (
+                "datacenter".to_owned(),
+                format!("region-{}{}", h % 9, h / 9 % 3),
+            ),
+            ("service".to_owned(), (h % 20).to_string()),
+        ]
+        .into(),
+        fields: (0..10)
+            .map(|f| {
+                (
+                    format!("usage_{f}"),
+                    FieldValue::Float((h + f) as f64 + i as f64),
+                )
+            })
+            .collect(),
+        timestamp: T0 + i * 10 * SEC,
+    }
+}
+
+fn last_points(c: &mut Criterion, runtime: &Runtime) {
+    const HOSTS: usize = 1_000;
+    let store = runtime.block_on(async {
+        let store = entity(json!({})).await;
+        for i in 0..4 {
+            store
+                .write((0..HOSTS).map(|h| host_reading(h, i)).collect())
+                .await
+                .unwrap();
+        }
+        store
+    });
+    let mut group = c.benchmark_group("read");
+    group.throughput(Throughput::Elements(HOSTS as u64));
+    group.bench_function("last_point_1000_hosts", |b| {
+        b.to_async(runtime)
+            .iter(|| async { store.last("cpu", &TagFilter::all()).await.unwrap() });
+    });
+    group.finish();
+}
+
 fn benches(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -172,6 +219,7 @@ fn benches(c: &mut Criterion) {
         .unwrap();
     writes(c, &runtime);
     reads(c, &runtime);
+    last_points(c, &runtime);
 }
 
 criterion_group! {

@@ -402,9 +402,9 @@ fn last_points(tables: &[Table]) -> Result<Vec<LastPoint>> {
     Ok(series
         .into_iter()
         .map(|(tags, (timestamp, fields))| LastPoint {
-            tags,
+            tags: Arc::new(tags),
             timestamp,
-            fields,
+            fields: Arc::new(fields),
         })
         .collect())
 }
@@ -722,7 +722,7 @@ mod tests {
         assert_eq!(last.len(), 2);
         assert_eq!(last[0].timestamp, 2_000_000_000);
         assert_eq!(
-            last[0].fields,
+            *last[0].fields,
             BTreeMap::from([
                 ("v".to_owned(), FieldValue::Float(2.0)),
                 ("w".to_owned(), FieldValue::Float(3.0)),

@@ -475,7 +475,7 @@ async fn last(
                 .iter()
                 .map(|(name, value)| (name.clone(), field_json(value)))
                 .collect();
-            json!({ "tags": point.tags, "timestamp": point.timestamp, "fields": fields })
+            json!({ "tags": *point.tags, "timestamp": point.timestamp, "fields": fields })
         })
         .collect();
     Ok(Json(json!({ "points": points })))

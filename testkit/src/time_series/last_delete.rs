@@ -1,5 +1,6 @@
 //! Last point per series, deletes, retention and entity isolation.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use polyroute_adapters::kinds::time_series::{
@@ -52,16 +53,17 @@ pub async fn last_returns_the_newest_point_of_each_series(f: Fixture<dyn TimeSer
         .unwrap();
     let last = store.last("cpu", &TagFilter::all()).await.unwrap();
     assert_eq!(last.len(), 2);
-    assert_eq!(last[0].tags, tags(&[("host", "a")]));
+    assert_eq!(*last[0].tags, tags(&[("host", "a")]));
     assert_eq!(last[0].timestamp, T0 + 5 * SEC);
     let fields: Vec<(&str, FieldValue)> = vec![
         ("idle", FieldValue::Int(90)),
         ("sys", FieldValue::Bool(true)),
         ("user", FieldValue::Float(1.0)),
     ];
-    let expected = fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
-    assert_eq!(last[0].fields, expected);
-    assert_eq!(last[1].tags, tags(&[("host", "b")]));
+    let expected: BTreeMap<String, FieldValue> =
+        fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    assert_eq!(*last[0].fields, expected);
+    assert_eq!(*last[1].tags, tags(&[("host", "b")]));
     assert_eq!(last[1].timestamp, T0);
     // A newer point moves it.
     store

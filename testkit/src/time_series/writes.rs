@@ -335,7 +335,7 @@ pub async fn unicode_names_and_values_round_trip(f: Fixture<dyn TimeSeriesStore>
     );
     let filter = TagFilter::all().eq("城市", "東京");
     let last = store.last("température", &filter).await.unwrap();
-    assert_eq!(last[0].fields, p.fields);
+    assert_eq!(*last[0].fields, p.fields);
 }
 
 pub async fn concurrent_writers_all_land(f: Fixture<dyn TimeSeriesStore>) {

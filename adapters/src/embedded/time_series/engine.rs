@@ -2,11 +2,12 @@
 //! [`Chunk`] per series. Everything here is synchronous; the caller holds the entity's lock.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use super::block::FieldType;
 use super::chunk::{Chunk, Columns, Span, BLOCK_POINTS};
 use super::codec::Corrupt;
-use super::series::{Index, SeriesId};
+use super::series::{Index, SeriesId, Tags};
 use crate::kinds::time_series::{
     Aggregate, FieldValue, LastPoint, Point, RangeQuery, SeriesData, TagFilter, WindowQuery,
     WindowSeries,
@@ -38,11 +39,12 @@ pub(crate) struct State {
     width: i64,
 }
 
-/// The newest point of one series: its timestamp and every field written at it.
+/// The newest point of one series: its timestamp and every field written at it, shared with
+/// the last points handed out (a read copies no field).
 #[derive(Debug, PartialEq)]
 struct Latest {
     timestamp: i64,
-    fields: BTreeMap<String, FieldValue>,
+    fields: Arc<BTreeMap<String, FieldValue>>,
 }
 
 pub(crate) fn corrupt(err: Corrupt) -> StoreError {
@@ -130,8 +132,7 @@ impl State {
         match self.latest.get_mut(&id) {
             Some(latest) if latest.timestamp > timestamp => {}
             Some(latest) if latest.timestamp == timestamp => {
-                latest
-                    .fields
+                Arc::make_mut(&mut latest.fields)
                     .extend(fields.iter().map(|(k, v)| (k.clone(), v.clone())));
             }
             _ => {
@@ -139,7 +140,7 @@ impl State {
                     id,
                     Latest {
                         timestamp,
-                        fields: fields.clone(),
+                        fields: Arc::new(fields.clone()),
                     },
                 );
             }
@@ -160,7 +161,13 @@ impl State {
             for (id, chunk) in &partition.chunks {
                 // Partitions go oldest first: a later partition's newest point wins.
                 if let Some((timestamp, fields)) = chunk.last().map_err(corrupt)? {
-                    latest.insert(*id, Latest { timestamp, fields });
+                    latest.insert(
+                        *id,
+                        Latest {
+                            timestamp,
+                            fields: Arc::new(fields),
+                        },
+                    );
                 }
             }
         }
@@ -253,6 +260,7 @@ impl State {
         Ok(out)
     }
 
+    /// Raw points of each matching series in `span`, in the order of the series' tags.
     pub(crate) fn range(&self, query: &RangeQuery, span: Option<Span>) -> Result<Vec<SeriesData>> {
         let Some(span) = span else {
             return Ok(Vec::new());
@@ -273,14 +281,17 @@ impl State {
                 }
                 rows.fields.retain(|_, v| v.iter().any(Option::is_some));
             }
-            let tags = self.index.key(id).map(|k| k.1.clone()).unwrap_or_default();
+            let tags = self
+                .index
+                .key(id)
+                .map(|k| Tags::clone(&k.1))
+                .unwrap_or_default();
             out.push(SeriesData {
                 tags,
                 timestamps: rows.timestamps,
                 fields: rows.fields,
             });
         }
-        out.sort_by(|a, b| a.tags.cmp(&b.tags));
         Ok(out)
     }
 
@@ -352,15 +363,17 @@ impl State {
             .collect())
     }
 
-    /// The newest point of each matching series, among points at or after `visible_from`.
+    /// The newest point of each matching series, among points at or after `visible_from`, in
+    /// the order of the series' tags. Each is handed out shared: no tag or field is copied.
     pub(crate) fn last(
         &self,
         measurement: &str,
         tags: &TagFilter,
         visible_from: i64,
     ) -> Result<Vec<LastPoint>> {
-        let mut out = Vec::new();
-        for id in self.index.select(measurement, tags) {
+        let selected = self.index.select(measurement, tags);
+        let mut out = Vec::with_capacity(selected.len());
+        for id in selected {
             crate::work::checkpoint()?;
             let Some(latest) = self.latest.get(&id) else {
                 continue;
@@ -368,14 +381,17 @@ impl State {
             if latest.timestamp < visible_from {
                 continue;
             }
-            let tags = self.index.key(id).map(|k| k.1.clone()).unwrap_or_default();
+            let tags = self
+                .index
+                .key(id)
+                .map(|k| Arc::clone(&k.1))
+                .unwrap_or_default();
             out.push(LastPoint {
                 tags,
                 timestamp: latest.timestamp,
-                fields: latest.fields.clone(),
+                fields: Arc::clone(&latest.fields),
             });
         }
-        out.sort_by(|a, b| a.tags.cmp(&b.tags));
         Ok(out)
     }
 }

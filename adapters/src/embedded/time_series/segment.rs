@@ -40,7 +40,7 @@ pub(crate) fn encode(partition: &Partition, index: &Index) -> Vec<u8> {
     for ((measurement, tags), chunk) in chunks {
         put_bytes(&mut out, measurement.as_bytes());
         put_uvarint(&mut out, tags.len() as u64);
-        for (k, v) in tags {
+        for (k, v) in tags.iter() {
             put_bytes(&mut out, k.as_bytes());
             put_bytes(&mut out, v.as_bytes());
         }

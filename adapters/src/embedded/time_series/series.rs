@@ -2,6 +2,7 @@
 //! `tag = value` to series ids, and each measurement's field types.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, OnceLock};
 
 use super::block::FieldType;
 use crate::kinds::time_series::TagFilter;
@@ -17,12 +18,37 @@ struct Measurement {
     series: BTreeSet<SeriesId>,
     postings: HashMap<String, HashMap<String, BTreeSet<SeriesId>>>,
     field_types: HashMap<String, FieldType>,
+    /// The series in tag order, built at the first read after a new series: reads hand
+    /// series out in this order without sorting them by their tags every time.
+    order: OnceLock<Order>,
+}
+
+/// A measurement's series in tag order.
+#[derive(Debug)]
+struct Order {
+    ids: Vec<SeriesId>,
+    /// Each series' position in `ids`.
+    rank: HashMap<SeriesId, usize>,
+}
+
+impl Order {
+    fn new(series: &BTreeSet<SeriesId>, keys: &[(String, Arc<Tags>)]) -> Self {
+        let mut ids: Vec<SeriesId> = series.iter().copied().collect();
+        ids.sort_by(|a, b| {
+            keys.get(*a as usize)
+                .map(|k| &k.1)
+                .cmp(&keys.get(*b as usize).map(|k| &k.1))
+        });
+        let rank = ids.iter().enumerate().map(|(at, id)| (*id, at)).collect();
+        Self { ids, rank }
+    }
 }
 
 /// Every series an entity has seen.
 #[derive(Debug, Default)]
 pub(crate) struct Index {
-    keys: Vec<(String, Tags)>,
+    /// Each series' measurement and tags; the tags are shared with the last points handed out.
+    keys: Vec<(String, Arc<Tags>)>,
     ids: HashMap<String, HashMap<Tags, SeriesId>>,
     measurements: HashMap<String, Measurement>,
 }
@@ -34,13 +60,15 @@ impl Index {
             return *id;
         }
         let id = self.keys.len() as SeriesId;
-        self.keys.push((measurement.to_owned(), tags.clone()));
+        self.keys
+            .push((measurement.to_owned(), Arc::new(tags.clone())));
         self.ids
             .entry(measurement.to_owned())
             .or_default()
             .insert(tags.clone(), id);
         let entry = self.measurements.entry(measurement.to_owned()).or_default();
         entry.series.insert(id);
+        entry.order = OnceLock::new();
         for (tag, value) in tags {
             entry
                 .postings
@@ -53,7 +81,8 @@ impl Index {
         id
     }
 
-    pub(crate) fn key(&self, id: SeriesId) -> Option<&(String, Tags)> {
+    /// The measurement and tags of series `id`.
+    pub(crate) fn key(&self, id: SeriesId) -> Option<&(String, Arc<Tags>)> {
         self.keys.get(id as usize)
     }
 
@@ -78,12 +107,16 @@ impl Index {
             .or_insert(kind);
     }
 
-    /// The series of `measurement` matching `filter`, in id order: the intersection over the
-    /// filter's tags of the union of each tag's accepted values' postings.
+    /// The series of `measurement` matching `filter`, in the order of their tags: the
+    /// intersection over the filter's tags of the union of each tag's accepted values' postings.
     pub(crate) fn select(&self, measurement: &str, filter: &TagFilter) -> Vec<SeriesId> {
         let Some(m) = self.measurements.get(measurement) else {
             return Vec::new();
         };
+        let order = m.order.get_or_init(|| Order::new(&m.series, &self.keys));
+        if filter.any_of.is_empty() {
+            return order.ids.clone();
+        }
         let mut selected: Option<BTreeSet<SeriesId>> = None;
         for (tag, values) in &filter.any_of {
             let postings = m.postings.get(tag);
@@ -101,10 +134,9 @@ impl Index {
                 return Vec::new();
             }
         }
-        match selected {
-            Some(ids) => ids.into_iter().collect(),
-            None => m.series.iter().copied().collect(),
-        }
+        let mut ids: Vec<SeriesId> = selected.unwrap_or_default().into_iter().collect();
+        ids.sort_unstable_by_key(|id| order.rank.get(id).copied().unwrap_or(usize::MAX));
+        ids
     }
 }
 

@@ -394,9 +394,9 @@ impl TimeSeriesStore for Entity {
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
             out.push(LastPoint {
-                tags: tags_from_json(row.get(0))?,
+                tags: Arc::new(tags_from_json(row.get(0))?),
                 timestamp: row.get(1),
-                fields: self.decode_fields(measurement, row.get(2), &[])?,
+                fields: Arc::new(self.decode_fields(measurement, row.get(2), &[])?),
             });
         }
         out.sort_by(|a, b| a.tags.cmp(&b.tags));
