@@ -337,7 +337,7 @@ impl EntityGraph {
         }
         // Committed: from here the topology must follow, or be reloaded from storage.
         for op in &ops {
-            if let Err(err) = graph.apply(op) {
+            if let Err(err) = graph.apply_staged(op) {
                 tracing::error!(entity = %self.name, %err, "graph topology out of step; reloading it");
                 return Ok(true);
             }
