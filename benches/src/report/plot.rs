@@ -29,7 +29,7 @@ pub fn latency_by_size(scenario: &ScenarioResult, file: &Path) -> anyhow::Result
             lines
                 .entry(format!("{} — {}", m.side, m.query))
                 .or_default()
-                .push((size.size as f64, m.summary.p50_us.max(1.0)));
+                .push((size.size as f64, m.summary.p50_us.max(0.01)));
         }
     }
     let xs = lines.values().flatten().map(|p| p.0);
@@ -55,9 +55,9 @@ pub fn latency_by_size(scenario: &ScenarioResult, file: &Path) -> anyhow::Result
     chart
         .configure_mesh()
         .x_desc(scenario.unit.as_str())
-        .y_desc("p50 latency (µs)")
+        .y_desc("p50 latency")
         .x_label_formatter(&|x| format!("{x:.0}"))
-        .y_label_formatter(&|y| format!("{y:.0}"))
+        .y_label_formatter(&|y| crate::report::tables::latency(*y))
         .draw()
         .map_err(|e| draw(&e))?;
     for (i, (label, points)) in lines.iter().enumerate() {

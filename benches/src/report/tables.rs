@@ -6,15 +6,25 @@ use std::fmt::Write as _;
 use crate::measure::Mode;
 use crate::{RunResult, ScenarioResult};
 
-/// A latency in microseconds, in the unit that reads best.
+/// A latency in microseconds, in the unit that reads best, with three significant digits
+/// below 100 µs so that sub-microsecond medians do not all read "1 µs".
 pub fn latency(us: f64) -> String {
     if us >= 1_000_000.0 {
         format!("{:.2} s", us / 1_000_000.0)
     } else if us >= 1_000.0 {
         format!("{:.2} ms", us / 1_000.0)
-    } else {
+    } else if us >= 100.0 {
         format!("{us:.0} µs")
+    } else if us >= 10.0 {
+        format!("{us:.1} µs")
+    } else {
+        format!("{us:.2} µs")
     }
+}
+
+/// A divisor that is never zero: medians are recorded in microseconds with fractions.
+fn nonzero(us: f64) -> f64 {
+    us.max(1e-3)
 }
 
 /// The median of `side` for `query` at `size`, closed loop.
@@ -48,7 +58,7 @@ fn scenario_table(scenario: &ScenarioResult) -> String {
             let ratio = median(scenario, size.size, &m.query, &scenario.routed)
                 .filter(|_| m.mode == Mode::Closed)
                 .map_or("".to_owned(), |routed| {
-                    format!("{:.1}×", m.summary.p50_us / routed.max(1.0))
+                    format!("{:.1}×", m.summary.p50_us / nonzero(routed))
                 });
             let mode = match m.mode {
                 Mode::Closed => "closed".to_owned(),
@@ -104,7 +114,7 @@ fn trends(scenario: &ScenarioResult) -> String {
         let ratio = |size: u64| {
             Some(
                 median(scenario, size, query, side)?
-                    / median(scenario, size, query, &scenario.routed)?.max(1.0),
+                    / nonzero(median(scenario, size, query, &scenario.routed)?),
             )
         };
         if let (Some(a), Some(b)) = (ratio(first.size), ratio(last.size)) {
@@ -117,6 +127,40 @@ fn trends(scenario: &ScenarioResult) -> String {
                 unit = scenario.unit
             );
         }
+    }
+    out
+}
+
+/// How each side's median grows per 10× data, per query: the smallest size's median, the
+/// largest's, and the factor per decade between them (1.0 is flat, 10.0 is linear).
+fn growth(scenario: &ScenarioResult) -> String {
+    let (Some(first), Some(last)) = (scenario.sizes.first(), scenario.sizes.last()) else {
+        return String::new();
+    };
+    let decades = (last.size as f64 / first.size.max(1) as f64).log10();
+    if decades <= 0.0 {
+        return String::new();
+    }
+    let mut out = format!(
+        "\nCost growth (median at {} and at {} {}, and the factor per 10× data):\n\n| query | side | at {} | at {} | per 10× |\n|---|---|---:|---:|---:|\n",
+        first.size, last.size, scenario.unit, first.size, last.size
+    );
+    for m in &last.measurements {
+        if m.mode != Mode::Closed {
+            continue;
+        }
+        let Some(small) = median(scenario, first.size, &m.query, &m.side) else {
+            continue;
+        };
+        let factor = (m.summary.p50_us / nonzero(small)).powf(1.0 / decades);
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {factor:.1}× |",
+            m.query,
+            m.side,
+            latency(small),
+            latency(m.summary.p50_us)
+        );
     }
     out
 }
@@ -161,6 +205,7 @@ pub fn section(result: &RunResult, plots: &[(String, String)]) -> String {
             );
         }
         out.push_str(&trends(scenario));
+        out.push_str(&growth(scenario));
         out.push_str("\nLoad:\n\n");
         out.push_str(&load_table(scenario));
         for size in &scenario.sizes {
@@ -180,6 +225,8 @@ mod tests {
     #[test]
     fn latencies_read_in_their_unit() {
         assert_eq!(latency(812.4), "812 µs");
+        assert_eq!(latency(41.26), "41.3 µs");
+        assert_eq!(latency(0.624), "0.62 µs");
         assert_eq!(latency(12_345.0), "12.35 ms");
         assert_eq!(latency(1_520_000.0), "1.52 s");
     }

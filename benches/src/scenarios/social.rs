@@ -28,6 +28,7 @@ use serde_json::json;
 use super::{Context, Scenario};
 use crate::env::open;
 use crate::gen::social::{person, Social, KNOWS};
+use crate::measure::Mode;
 use crate::Scale;
 
 /// Friends of friends and 3-hop reachability through the graph trait.
@@ -524,9 +525,40 @@ impl Scenario for Reachability {
                 })
                 .await?;
             }
+            edges_per_second(ctx, &graph, &starts, depth, &query);
         }
         Ok(())
     }
+}
+
+/// Notes the edges visited per second at each side's median for `query`: the links a top-down
+/// search to `depth` reads, averaged over the starts the timed requests cycle through.
+fn edges_per_second(
+    ctx: &mut Context<'_>,
+    graph: &Social,
+    starts: &[u32],
+    depth: u32,
+    query: &str,
+) {
+    let links = starts
+        .iter()
+        .map(|&s| graph.links_read(s, depth))
+        .sum::<u64>() as f64
+        / starts.len().max(1) as f64;
+    let rates: Vec<String> = ctx
+        .measurements
+        .iter()
+        .filter(|m| m.query == query && m.mode == Mode::Closed)
+        .map(|m| {
+            let per_second = links / (m.summary.p50_us / 1e6).max(1e-9);
+            format!("{} {:.1} M", m.side, per_second / 1e6)
+        })
+        .collect();
+    ctx.notes.push(format!(
+        "depth {depth}: a top-down search reads {links:.0} links per start on average; edges \
+         visited per second at the median: {}",
+        rates.join(", ")
+    ));
 }
 
 #[cfg(test)]
