@@ -118,11 +118,13 @@ impl Graph {
                     }
                 }
             }
-            unexplored = unexplored.saturating_sub(next.iter().map(|&n| degree(n)).sum());
-            remaining = remaining.saturating_sub(next.len() as u64);
-            if next.is_empty() || !level(depth, &next) {
+            if next.is_empty() || !level(depth, &next) || depth == max_depth {
                 return Ok(());
             }
+            // Only a next level needs these: after the last one, the degrees of its nodes (a
+            // cache miss each, for up to every node of the graph) would be read for nothing.
+            unexplored = unexplored.saturating_sub(next.iter().map(|&n| degree(n)).sum());
+            remaining = remaining.saturating_sub(next.len() as u64);
             std::mem::swap(&mut frontier, &mut next);
             next.clear();
         }
