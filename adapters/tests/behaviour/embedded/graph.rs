@@ -211,20 +211,26 @@ fn kill_9_after(test: &str, env: &str, folder: &Path, prefix: &str, kill_after: 
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut acknowledged = None;
-    for line in BufReader::new(stdout).lines() {
-        let line = line.unwrap();
+    let mut note = |line: String| {
         if let Some(i) = line.strip_prefix(prefix) {
-            let i: u64 = i.parse().unwrap();
-            acknowledged = Some(i);
-            if i + 1 >= kill_after {
-                break;
-            }
+            acknowledged = Some(i.parse::<u64>().unwrap());
+        }
+        acknowledged
+    };
+    for line in lines.by_ref() {
+        if note(line.unwrap()).is_some_and(|i| i + 1 >= kill_after) {
+            break;
         }
     }
     let _ = child.kill();
     child.wait().unwrap();
+    // The child went on writing until the signal landed: what it acknowledged meanwhile is
+    // still in the pipe, and must be there after the restart too.
+    for line in lines {
+        note(line.unwrap());
+    }
     let last = acknowledged.expect("the child acknowledged nothing");
     assert!(
         last + 1 >= kill_after,
