@@ -5,6 +5,8 @@
 //! - [`spec`]: the YAML workload spec, checked with every problem reported at once;
 //! - [`rules`]: the rules, as data: id, statement, evidence, kind and the check itself;
 //! - [`capacity`]: what one node of each store kind is assumed to do, and the nodes needed;
+//! - [`calibration`]: this project's measured latency curves, fitted to predict how the
+//!   relational baseline and the specialised store answer an access pattern at a size;
 //! - [`recommend`]: runs the rules over a spec and places every entity and access;
 //! - [`render`]: the recommendation as a table, a Markdown design doc, JSON or Mermaid;
 //! - [`emit`]: the `polyroute.toml` that routes the entities as recommended;
@@ -13,6 +15,7 @@
 pub mod spec;
 
 pub use spec::{Spec, SpecError};
+pub mod calibration;
 pub mod capacity;
 pub mod recommend;
 pub mod rules;
