@@ -17,6 +17,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::spec::{Access, Op};
+
 /// The small-scale report: every scenario at three sizes.
 const SMALL_REPORT: &str = include_str!("../../docs/benchmarks.json");
 
@@ -288,6 +290,24 @@ struct Measure {
 }
 
 impl Pattern {
+    /// The measured pattern `access` is an instance of, if the benchmarks measure one: point
+    /// reads, traversals, full-text search, window aggregates, latest points, partition scans
+    /// and filters on a nested field (a dotted path). Other accesses have no measured curve.
+    pub fn of(access: &Access) -> Option<Pattern> {
+        Some(match access.op {
+            Op::Get | Op::BatchGet => Pattern::Lookup,
+            Op::Traverse => Pattern::Traversal {
+                depth: access.depth.unwrap_or(2),
+            },
+            Op::FullText => Pattern::FullText,
+            Op::WindowAggregate => Pattern::WindowAggregate,
+            Op::Latest => Pattern::Latest,
+            Op::PartitionScan => Pattern::PartitionScan,
+            Op::Filter if access.fields.iter().any(|f| f.contains('.')) => Pattern::NestedFilter,
+            _ => return None,
+        })
+    }
+
     fn measure(self) -> Measure {
         let (scenario, query, baseline, specialised) = match self {
             Pattern::Lookup => ("hot-keys", "read (YCSB C)".to_owned(), "postgres", "redis"),
@@ -421,6 +441,24 @@ mod tests {
             .fit(Quantile::P99)
             .unwrap();
         assert!(flat.exponent.abs() < 1e-9 && (flat.at(1e9) - 200.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn accesses_map_to_the_patterns_measured() {
+        use crate::spec::Rate;
+        let access = |op: Op| Access::new(op, Rate::per_second(10.0));
+        let mut deep = access(Op::Traverse);
+        deep.depth = Some(3);
+        assert_eq!(Pattern::of(&deep), Some(Pattern::Traversal { depth: 3 }));
+        assert_eq!(Pattern::of(&access(Op::Get)), Some(Pattern::Lookup));
+        assert_eq!(Pattern::of(&access(Op::FullText)), Some(Pattern::FullText));
+        let mut nested = access(Op::Filter);
+        nested.fields = vec!["customer.address.city".into()];
+        assert_eq!(Pattern::of(&nested), Some(Pattern::NestedFilter));
+        let mut flat = access(Op::Filter);
+        flat.fields = vec!["status".into()];
+        assert_eq!(Pattern::of(&flat), None);
+        assert_eq!(Pattern::of(&access(Op::Transaction)), None);
     }
 
     #[test]
