@@ -49,7 +49,8 @@ impl Order {
 pub(crate) struct Index {
     /// Each series' measurement and tags; the tags are shared with the last points handed out.
     keys: Vec<(String, Arc<Tags>)>,
-    ids: HashMap<String, HashMap<Tags, SeriesId>>,
+    /// Series ids by measurement and tags, sharing the tags of `keys`.
+    ids: HashMap<String, HashMap<Arc<Tags>, SeriesId>>,
     measurements: HashMap<String, Measurement>,
 }
 
@@ -60,12 +61,13 @@ impl Index {
             return *id;
         }
         let id = self.keys.len() as SeriesId;
+        let shared = Arc::new(tags.clone());
         self.keys
-            .push((measurement.to_owned(), Arc::new(tags.clone())));
+            .push((measurement.to_owned(), Arc::clone(&shared)));
         self.ids
             .entry(measurement.to_owned())
             .or_default()
-            .insert(tags.clone(), id);
+            .insert(shared, id);
         let entry = self.measurements.entry(measurement.to_owned()).or_default();
         entry.series.insert(id);
         entry.order = OnceLock::new();
