@@ -14,10 +14,11 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::spec::{Access, Op};
+use crate::spec::{format_latency, Access, Op};
 
 /// The small-scale report: every scenario at three sizes.
 const SMALL_REPORT: &str = include_str!("../../docs/benchmarks.json");
@@ -159,7 +160,7 @@ impl Curve {
 }
 
 /// Every curve of the compiled-in reports.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Calibration {
     curves: BTreeMap<(String, String, String), Curve>,
 }
@@ -391,22 +392,16 @@ impl fmt::Display for Prediction {
             f,
             "at {} predicted p99 {} on the relational store against {} ({})",
             self.size,
-            micros(self.relational.p99_us),
-            micros(self.specialised.p99_us),
+            latency(self.relational.p99_us),
+            latency(self.specialised.p99_us),
             self.basis
         )
     }
 }
 
-/// A latency in µs in the unit that reads best.
-fn micros(us: f64) -> String {
-    if us >= 1_000_000.0 {
-        format!("{:.1} s", us / 1_000_000.0)
-    } else if us >= 1_000.0 {
-        format!("{:.1} ms", us / 1_000.0)
-    } else {
-        format!("{us:.0} µs")
-    }
+/// A latency given in µs, as the other outputs print latencies.
+fn latency(us: f64) -> String {
+    format_latency(Duration::from_secs_f64(us.max(0.0) / 1e6))
 }
 
 #[cfg(test)]

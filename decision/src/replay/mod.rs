@@ -18,7 +18,7 @@ use polyroute_adapters::StoreKind;
 use serde::Serialize;
 
 use crate::recommend::{EntityRecommendation, Recommendation};
-use crate::spec::{Entity, Op, Spec};
+use crate::spec::{format_latency, Entity, Op, Spec};
 
 mod data;
 mod driver;
@@ -310,19 +310,10 @@ pub fn render(replays: &[EntityReplay], options: &ReplayOptions) -> String {
 
 fn outcome_text(outcome: &Outcome) -> String {
     match outcome {
-        Outcome::Measured { p50, p99, .. } => format!("{} / {}", short(*p50), short(*p99)),
+        Outcome::Measured { p50, p99, .. } => {
+            format!("{} / {}", format_latency(*p50), format_latency(*p99))
+        }
         Outcome::NotServed => "not served".to_owned(),
         Outcome::Failed { error } => format!("failed: {error}"),
-    }
-}
-
-fn short(duration: Duration) -> String {
-    let micros = duration.as_secs_f64() * 1e6;
-    if micros >= 1e6 {
-        format!("{:.2} s", micros / 1e6)
-    } else if micros >= 1000.0 {
-        format!("{:.1} ms", micros / 1000.0)
-    } else {
-        format!("{micros:.0} µs")
     }
 }

@@ -29,7 +29,7 @@ mod values;
 
 pub use op::{Op, OpField};
 pub use problem::{Problem, ProblemKind, SpecError};
-pub use values::{format_duration, parse_duration, parse_rate, Rate};
+pub use values::{format_duration, format_latency, parse_duration, parse_rate, Rate};
 
 /// A checked workload spec.
 #[derive(Clone, Debug, PartialEq, Serialize)]

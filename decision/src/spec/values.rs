@@ -126,6 +126,18 @@ pub fn format_duration(duration: Duration) -> String {
     format!("{millis}ms")
 }
 
+/// A measured or predicted latency in the unit that reads best (`850 µs`, `12.3 ms`, `1.25 s`).
+pub fn format_latency(duration: Duration) -> String {
+    let micros = duration.as_secs_f64() * 1e6;
+    if micros >= 1e6 {
+        format!("{:.2} s", micros / 1e6)
+    } else if micros >= 1000.0 {
+        format!("{:.1} ms", micros / 1000.0)
+    } else {
+        format!("{micros:.0} µs")
+    }
+}
+
 /// Parses a whole number written with optional `_` separators (`50_000_000`).
 pub fn parse_count(text: &str) -> Option<u64> {
     let digits = text.trim().replace('_', "");
