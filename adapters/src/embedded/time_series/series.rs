@@ -18,8 +18,8 @@ struct Measurement {
     series: BTreeSet<SeriesId>,
     postings: HashMap<String, HashMap<String, BTreeSet<SeriesId>>>,
     field_types: HashMap<String, FieldType>,
-    /// The series in tag order, built at the first read after a new series: reads hand
-    /// series out in this order without sorting them by their tags every time.
+    /// The series in tag order, built by the first read of every series after a new one:
+    /// such reads hand series out in this order without sorting them by their tags each time.
     order: OnceLock<Order>,
 }
 
@@ -34,14 +34,19 @@ struct Order {
 impl Order {
     fn new(series: &BTreeSet<SeriesId>, keys: &[(String, Arc<Tags>)]) -> Self {
         let mut ids: Vec<SeriesId> = series.iter().copied().collect();
-        ids.sort_by(|a, b| {
-            keys.get(*a as usize)
-                .map(|k| &k.1)
-                .cmp(&keys.get(*b as usize).map(|k| &k.1))
-        });
+        by_tags(&mut ids, keys);
         let rank = ids.iter().enumerate().map(|(at, id)| (*id, at)).collect();
         Self { ids, rank }
     }
+}
+
+/// Sorts series `ids` by their tags.
+fn by_tags(ids: &mut [SeriesId], keys: &[(String, Arc<Tags>)]) {
+    ids.sort_by(|a, b| {
+        keys.get(*a as usize)
+            .map(|k| &k.1)
+            .cmp(&keys.get(*b as usize).map(|k| &k.1))
+    });
 }
 
 /// Every series an entity has seen.
@@ -115,8 +120,8 @@ impl Index {
         let Some(m) = self.measurements.get(measurement) else {
             return Vec::new();
         };
-        let order = m.order.get_or_init(|| Order::new(&m.series, &self.keys));
         if filter.any_of.is_empty() {
+            let order = m.order.get_or_init(|| Order::new(&m.series, &self.keys));
             return order.ids.clone();
         }
         let mut selected: Option<BTreeSet<SeriesId>> = None;
@@ -137,7 +142,15 @@ impl Index {
             }
         }
         let mut ids: Vec<SeriesId> = selected.unwrap_or_default().into_iter().collect();
-        ids.sort_unstable_by_key(|id| order.rank.get(id).copied().unwrap_or(usize::MAX));
+        // A narrow read does not build the whole order (a measurement gaining series between
+        // reads would re-sort all of them for each): it uses the order when built, else sorts
+        // just what it selected.
+        match m.order.get() {
+            Some(order) => {
+                ids.sort_unstable_by_key(|id| order.rank.get(id).copied().unwrap_or(usize::MAX));
+            }
+            None => by_tags(&mut ids, &self.keys),
+        }
         ids
     }
 }
@@ -165,6 +178,10 @@ mod tests {
             a
         );
         assert_ne!(other, a);
+        // Before any read of every series the order is not built: a narrow read sorts what
+        // it selected; after, it reads the order.
+        let eu = TagFilter::all().eq("dc", "eu");
+        assert_eq!(index.select("cpu", &eu), vec![a, b]);
         assert_eq!(index.select("cpu", &TagFilter::all()), vec![a, b, c]);
         assert_eq!(
             index.select("cpu", &TagFilter::all().eq("dc", "eu")),
